@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: venv
-	$(PY) -m ais_datasets.demo $(ARGS)
+	$(PY) scripts/demo.py $(ARGS)
 
 test: venv
 	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -1,0 +1,114 @@
+"""``AISBatchIterDataset``: objects as ``(name, bytes)``, fetched with GetBatch.
+
+Drop-in for ``aistore.pytorch.batch_iter_dataset.AISBatchIterDataset`` (exported from this
+package's root too)::
+
+    ds = AISBatchIterDataset(bucket, client, max_batch_size=64, shuffle=True)
+
+Each reading process sends one GetBatch request per ``max_batch_size`` of its objects
+through the ``client`` the user passed, and keeps up to ``prefetch`` such requests in
+flight (keyword-only, default 2; results stay in order). An entry the server reports as
+failed raises ``RuntimeError`` (``cont_on_err=False``) or is logged and skipped
+(``cont_on_err=True``), as upstream. Splitting, listing and order: see
+:mod:`ais_datasets.base_iter_dataset`; the cursor key ``position`` counts this slot's
+objects consumed, skipped ones included.
+"""
+
+from __future__ import annotations
+
+from logging import getLogger
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from aistore.sdk import AISSource, Client
+from aistore.sdk.enums import Colocation
+
+from ais_datasets.base_iter_dataset import AISBaseIterDataset
+from ais_datasets.progress import progress
+from ais_datasets.reading import LazyPool, ordered_map
+
+logger = getLogger(__name__)
+
+
+class AISBatchIterDataset(AISBaseIterDataset):
+    """Iterable dataset of ``(object_name, object_bytes)`` read with the GetBatch API.
+
+    Args:
+        ais_source_list: sources to read; client: the ``aistore.sdk.Client`` to send
+            GetBatch requests with; prefix_map, show_progress,
+            partition_sources_by_worker: as upstream.
+        max_batch_size: objects per GetBatch request (default 32).
+        output_format, streaming, colocation, cont_on_err: passed to ``client.batch``.
+        prefetch: GetBatch requests in flight per reading process (keyword-only).
+        shuffle, seed, rank, world_size: see :class:`AISBaseIterDataset`.
+    """
+
+    def __init__(
+        self,
+        ais_source_list,
+        client: Client,
+        prefix_map: Dict[AISSource, Union[str, List[str]]] = {},  # noqa: B006 - upstream
+        show_progress: bool = False,
+        max_batch_size: int = 32,
+        output_format: str = ".tar",
+        streaming: bool = True,
+        colocation: Colocation = Colocation.NONE,
+        partition_sources_by_worker: bool = False,
+        cont_on_err: bool = False,
+        *,
+        prefetch: int = 2,
+        shuffle: bool = False,
+        seed: int = 0,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+    ):
+        super().__init__(ais_source_list, prefix_map, partition_sources_by_worker,
+                         shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
+        if int(max_batch_size) < 1:
+            raise ValueError("max_batch_size must be at least 1")
+        self.client = client
+        self.max_batch_size = int(max_batch_size)
+        self.output_format = output_format
+        self.streaming = streaming
+        self._show_progress = show_progress
+        self.colocation = colocation
+        self.cont_on_err = cont_on_err
+        self._prefetch = max(1, int(prefetch))
+        self._pool = LazyPool(self._prefetch)
+
+    def __iter__(self) -> Iterator[Tuple[str, bytes]]:
+        topo, state = self._start_epoch()
+        index, positions = self._slot_view(topo)
+        return self._generate(topo, state, index, positions)
+
+    def _fetch(self, index, chunk: Sequence[int]) -> List[Tuple[str, Optional[str], bytes]]:
+        batch = self.client.batch(
+            objects=[index.object(i) for i in chunk],
+            output_format=self.output_format,
+            streaming_get=self.streaming,
+            colocation=self.colocation,
+            cont_on_err=self.cont_on_err,
+        )
+        return [(info.obj_name, info.err_msg, data) for info, data in batch.get()]
+
+    def _generate(self, topo, state, index, positions) -> Iterator[Tuple[str, bytes]]:
+        start = state["position"]
+        step = self.max_batch_size
+        chunks = (positions[k:min(k + step, len(positions))]
+                  for k in range(start, len(positions), step))
+        batches = ordered_map(self._pool, lambda c: self._fetch(index, c), chunks,
+                              self._prefetch)
+        try:
+            for batch in progress(batches, enabled=self._show_progress,
+                                  desc="AISBatchIterDataset", topo=topo):
+                for name, err_msg, data in batch:
+                    if err_msg:
+                        if not self.cont_on_err:
+                            raise RuntimeError(f"{name}: {err_msg}")
+                        logger.warning("Skipping %s: %s", name, err_msg)
+                        state["position"] += 1
+                        continue
+                    state["position"] += 1
+                    state["samples_seen"] += 1
+                    yield name, data
+        finally:
+            batches.close()

@@ -1,0 +1,97 @@
+"""``AISMapDataset``: map-style dataset of ``(object_name, bytes)``.
+
+Drop-in for ``aistore.pytorch.AISMapDataset``. ``ds[i]`` is one GET, as upstream. A
+DataLoader with automatic batching calls ``__getitems__`` with a whole batch of indices;
+here that batch is fetched with **one GetBatch request** per client (keyword-only
+``use_batch=True``)::
+
+    ds = AISMapDataset(bucket)
+    loader = DataLoader(ds, batch_size=64, num_workers=4)   # 1 request per batch
+
+Fallbacks keep the results identical to per-item GETs: an entry the server reports as
+failed is fetched again with a plain GET (which raises the real error, e.g.
+``ErrObjNotFound``); a GetBatch request that fails as a whole falls back to per-item GETs
+for that batch; and when the cluster does not serve GetBatch at all (a 404/405/501 on the
+route), this process stops trying. With ``etl_name`` every item is a plain GET (GetBatch
+carries no transform).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional, Tuple, Union
+
+from aistore.sdk import AISSource
+from aistore.sdk.errors import AISError, ErrBckNotFound, ErrObjNotFound
+
+from ais_datasets.base_map_dataset import AISBaseMapDataset
+from ais_datasets.reading import batch_read, read_object
+
+_ROUTE_MISSING = (404, 405, 501)
+
+
+class AISMapDataset(AISBaseMapDataset):
+    """Map-style dataset of ``(object_name, object_bytes)`` over AIS sources.
+
+    Args:
+        ais_source_list: sources; prefix_map: per-source prefixes.
+        etl_name: an ETL already running on the cluster, applied to every object.
+        use_batch: fetch DataLoader batches with GetBatch (keyword-only, default True).
+    """
+
+    def __init__(
+        self,
+        ais_source_list: Union[AISSource, List[AISSource]] = [],  # noqa: B006 - upstream
+        prefix_map: Dict[AISSource, Union[str, List[str]]] = {},  # noqa: B006 - upstream
+        etl_name: str = None,
+        *,
+        use_batch: bool = True,
+    ):
+        super().__init__(ais_source_list, prefix_map)
+        self._etl_name = etl_name
+        self._use_batch = use_batch
+        self._batch_off_pid: Optional[int] = None
+
+    def __len__(self) -> int:
+        return len(self._obj_list)
+
+    def _object(self, index: int):
+        try:
+            return self._obj_list[index]
+        except (IndexError, TypeError):
+            raise IndexError(
+                f"<{self.__class__.__name__}> index must be in bounds of dataset") from None
+
+    def __getitem__(self, index: int) -> Tuple[str, bytes]:
+        obj = self._object(index)
+        return obj.name, read_object(obj, self._etl_name)
+
+    def _batching(self) -> bool:
+        return self._use_batch and not self._etl_name and \
+            self._batch_off_pid != os.getpid()
+
+    def __getitems__(self, indices: List[int]) -> List[Tuple[str, bytes]]:
+        if len(indices) < 2 or not self._batching():
+            return [self.__getitem__(i) for i in indices]
+        objects = [self._object(i) for i in indices]
+        datas: List[Optional[bytes]] = [None] * len(indices)
+        groups: Dict[int, List[int]] = {}
+        for k, i in enumerate(indices):
+            no = self._obj_source_nos[i if i >= 0 else len(self._obj_list) + i]
+            groups.setdefault(no, []).append(k)
+        try:
+            for no, members in groups.items():
+                client = self._ais_source_list[no].client
+                got = batch_read(client, [objects[k] for k in members])
+                for k, data in zip(members, got):
+                    datas[k] = data
+        except (ErrObjNotFound, ErrBckNotFound):
+            datas = [None] * len(indices)
+        except AISError as err:
+            if err.status_code in _ROUTE_MISSING:
+                self._batch_off_pid = os.getpid()
+            datas = [None] * len(indices)
+        except Exception:  # noqa: BLE001 - any GetBatch failure: fall back, stay correct
+            datas = [None] * len(indices)
+        return [(obj.name, data if data is not None else read_object(obj, self._etl_name))
+                for obj, data in zip(objects, datas)]

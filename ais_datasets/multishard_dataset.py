@@ -1,0 +1,197 @@
+"""``AISMultiShardStream``: matching shards of several sources, zipped member by member.
+
+Drop-in for ``aistore.pytorch.AISMultiShardStream``: each item is a tuple with one
+member's bytes from each ``DataShard`` source::
+
+    stream = AISMultiShardStream([DataShard(url, "images"), DataShard(url, "labels")])
+    for image, label in stream: ...
+
+How it reads. The shards of each source (its bucket under its prefix, archives only) are
+listed once per process and paired by position: the i-th shard of every source forms
+pair i. Each shard of a pair is read with **one streamed GET** and its members are taken
+from the streams in step (upstream sends one GET per member). Plain ``.tar`` and gzip
+``.tgz``/``.tar.gz`` shards stream; ``.zip`` and ``.tar.lz4`` shards fall back to upstream's
+way (an ARCH_DIR listing, then one GET per member).
+
+Member order: **archive (stream) order**. Upstream yields members in ARCH_DIR listing
+order, which is sorted by member name; for shards written in sorted member order (the
+usual case, and what WebDataset writers do) the two agree.
+
+Pairs are dealt to rank x worker slots, so every item is yielded once per epoch across
+ranks and workers (upstream splits neither). Sources with different numbers of shards,
+or a pair whose shards hold different numbers of members, are an error under
+``on_error="raise"`` (upstream silently truncates and so mis-pairs the rest); with
+``"warn"``/``"skip"`` the unmatched tail is dropped and counted. ``shuffle`` permutes the
+pair order by (seed, epoch) and items within ``shuffle_buffer`` blocks. State, resume,
+errors: :mod:`ais_datasets.shardstream` and :mod:`ais_datasets.resumable`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from aistore.sdk import ArchiveConfig, DataShard, ListObjectFlag
+from torch.utils.data import IterableDataset
+
+from ais_datasets.errors import ShardReadError
+from ais_datasets.reading import can_seek, etl_config, open_tar, uri
+from ais_datasets.shardstream import ShardStream
+from ais_datasets.sources import ARCHIVE_EXTENSIONS, STREAMABLE_EXTENSIONS, shard_member_names
+from ais_datasets.topology import Topology, permutation, split_round_robin
+
+_END = object()
+
+
+class AISMultiShardStream(ShardStream, IterableDataset):
+    """Iterable over tuples of matching members from several shard sources.
+
+    Args:
+        data_sources: ``DataShard`` objects (their ``bucket``, ``prefix`` and ``etl_name``).
+        shuffle, seed, shuffle_buffer: seeded shuffling (keyword-only).
+        on_error: ``"raise"`` | ``"warn"`` | ``"skip"``.
+        rank, world_size: override the distributed topology.
+    """
+
+    def __init__(self, data_sources: List[DataShard], *, shuffle: bool = False,
+                 seed: int = 0, shuffle_buffer: int = 1000, on_error: str = "raise",
+                 rank: Optional[int] = None, world_size: Optional[int] = None):
+        self._data_sources = list(data_sources)
+        self._shard_names: Optional[List[List[str]]] = None
+        self._member_counts: Dict[Tuple[int, str], int] = {}
+        self._init_resumable(shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
+        self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer)
+
+    # ------------------------------------------------------------------ listing
+
+    def _names(self) -> List[List[str]]:
+        if self._shard_names is None:
+            self._shard_names = [
+                [entry.name for entry in ds.bucket.list_objects_iter(prefix=ds.prefix,
+                                                                     props="name")
+                 if entry.name.endswith(ARCHIVE_EXTENSIONS)]
+                for ds in self._data_sources]
+        return self._shard_names
+
+    def _num_pairs(self) -> int:
+        lengths = [len(names) for names in self._names()]
+        return min(lengths) if lengths else 0
+
+    def _pairs_for_slot(self, slot: int, num_slots: int) -> Sequence[int]:
+        n = self._num_pairs()
+        order = permutation(n, self._seed, self._epoch) if self._shuffle else range(n)
+        return split_round_robin(order, slot, num_slots)
+
+    def _check_pairing(self, topo: Topology) -> None:
+        lengths = [len(names) for names in self._names()]
+        if len(set(lengths)) <= 1:
+            return
+        err = ShardReadError(
+            f"sources have different numbers of shards: {lengths} "
+            f"({', '.join(f'{d.bucket.name}/{d.prefix}' for d in self._data_sources)})")
+        if self._on_error == "raise":
+            raise err
+        if topo.slot == 0:  # report the unmatched shards once, not in every slot
+            self._unit_failed(err, "sources", 0)  # counts one unmatched shard
+            unmatched = sum(length - min(lengths) for length in lengths)
+            self._live_stats()["shards_failed"] += unmatched - 1
+
+    # ------------------------------------------------------------------ iteration
+
+    def __iter__(self) -> Iterator[Tuple[bytes, ...]]:
+        topo, state = self._start_epoch()
+        self._check_pairing(topo)
+        units = list(self._pairs_for_slot(topo.slot, topo.num_slots))
+        return self._iterate_units(units, state, salt=topo.slot)
+
+    def _objects(self, pair: int):
+        return [ds.bucket.object(names[pair])
+                for ds, names in zip(self._data_sources, self._names())]
+
+    def _unit_name(self, unit) -> str:
+        return " + ".join(uri(obj) for obj in self._objects(unit))
+
+    def _members(self, obj, etl_name, start: int, skip: int) -> Iterator[Tuple[bytes, int]]:
+        if not obj.name.endswith(STREAMABLE_EXTENSIONS):
+            yield from self._members_by_listing(obj, etl_name, skip)
+            return
+        tar = open_tar(obj, etl_name, start)
+        try:
+            for _ in range(skip):
+                if tar.next_member() is None:
+                    return
+            while True:
+                head = tar.next_member()
+                if head is None:
+                    return
+                data = tar.read_data()
+                yield data, tar.offset
+        finally:
+            tar.close()
+
+    def _members_by_listing(self, obj, etl_name, skip: int) -> Iterator[Tuple[bytes, int]]:
+        entries = self._bucket_of(obj).list_objects_iter(
+            prefix=obj.name, props="name", flags=[ListObjectFlag.ARCH_DIR])
+        paths = [e.name[len(obj.name) + 1:] for e in entries if e.name != obj.name
+                 and e.name.startswith(obj.name + "/")]
+        for path in paths[skip:]:
+            yield obj.get_reader(etl=etl_config(etl_name),
+                                 archive_config=ArchiveConfig(archpath=path)).read_all(), 0
+
+    def _bucket_of(self, obj):
+        for ds in self._data_sources:
+            if ds.bucket.name == obj.bucket_name:
+                return ds.bucket
+        raise ValueError(f"no source holds {uri(obj)}")
+
+    def _open_unit(self, unit, skip: int, offsets: List[int],
+                   status: Dict[str, bool]) -> Iterator[Tuple[Any, List[int]]]:
+        objects = self._objects(unit)
+        streams = []
+        for k, (obj, ds) in enumerate(zip(objects, self._data_sources)):
+            start = offsets[k] if len(offsets) == len(objects) and offsets[k] > 0 and \
+                can_seek(obj, ds.etl_name) else 0
+            streams.append(self._members(obj, ds.etl_name, start, 0 if start else skip))
+        try:
+            while True:
+                row = []
+                for stream in streams:
+                    item = next(stream, _END)
+                    if item is not _END:
+                        status["open"] = True
+                    row.append(item)
+                ended = [item is _END for item in row]
+                if all(ended):
+                    return
+                if any(ended):
+                    short = objects[ended.index(True)]
+                    raise ShardReadError(
+                        "shards of one pair hold different numbers of members "
+                        f"({' + '.join(uri(o) for o in objects)})",
+                        shard=uri(short), offset=None)
+                status["open"] = False
+                yield tuple(data for data, _ in row), [off for _, off in row]
+        finally:
+            for stream in streams:
+                stream.close()
+
+    # ------------------------------------------------------------------ counting
+
+    def _pair_counts(self, pairs: Sequence[int]) -> List[int]:
+        names = self._names()
+        for src, ds in enumerate(self._data_sources):
+            missing = [names[src][p] for p in pairs if (src, names[src][p])
+                       not in self._member_counts]
+            if missing:
+                members = shard_member_names(ds.bucket, missing, [ds.prefix])
+                for name in missing:
+                    self._member_counts[(src, name)] = len(members[name])
+        return [min(self._member_counts[(src, names[src][p])]
+                    for src in range(len(self._data_sources))) for p in pairs]
+
+    def _slot_totals(self, topo: Topology, slots: List[int]) -> List[int]:
+        return [sum(self._pair_counts(self._pairs_for_slot(slot, topo.num_slots)))
+                for slot in slots]
+
+    def _cursor_after(self, topo: Topology, samples: int) -> Dict[str, Any]:
+        pairs = self._pairs_for_slot(topo.slot, topo.num_slots)
+        return self._cursor_from_counts(self._pair_counts(pairs), samples)

@@ -1,0 +1,170 @@
+"""``AISShardReader``: WebDataset-style samples streamed out of tar shards.
+
+Drop-in for ``aistore.pytorch.AISShardReader``: same arguments, and samples are
+``(key, ZeroDict(extension -> bytes))`` tuples::
+
+    reader = AISShardReader(bucket, prefix_map={bucket: "shards/"}, shuffle=True)
+    for key, fields in reader:
+        image, label = fields["jpg"], fields["cls"]
+
+Differences from upstream (on purpose):
+
+* **Sample keys follow WebDataset.** The key is the member path up to the first dot of
+  its last component, directory included; the extension is everything after that dot.
+  Upstream keeps only the last component before its first dot and the text after the
+  *last* dot, so ``a/x.jpg`` and ``b/x.jpg`` collide as ``x`` there, and ``x.seg.png`` and
+  ``x.png`` both become extension ``png`` of one sample. Here they are two samples
+  (``a/x``, ``b/x``) and two fields (``seg.png``, ``png``). Consecutive members with the
+  same key form one sample, as in WebDataset.
+* **Streaming.** Each shard is read as one streamed GET and parsed while it arrives
+  (:mod:`ais_datasets.tario`); samples are yielded as their members arrive and no shard
+  is held in memory. Plain ``.tar`` and gzip ``.tgz``/``.tar.gz`` shards are read.
+* **ZeroDict keys.** ``ZeroDict`` fills ``b""`` for the extensions this process has seen so
+  far (upstream pre-scans each whole shard, which needs the whole shard in memory). With
+  ``shuffle=True`` all extensions of the current shuffle block are seen before its first
+  sample is yielded.
+* **Exactly once across ranks and workers**: shards are dealt to rank x worker slots
+  (upstream splits workers only, and not ranks). With fewer shards than slots some slots
+  read nothing.
+* **Shuffle, resume, error policy**: ``shuffle`` (shard order from (seed, epoch), plus a
+  ``shuffle_buffer`` block of samples), ``state_dict``/``load_state_dict``, ``on_error`` and
+  ``error_stats``: see :mod:`ais_datasets.shardstream` and :mod:`ais_datasets.resumable`.
+* ``len()`` is the number of samples (upstream counts archive members), from one
+  ARCH_DIR listing per source and prefix (upstream lists each shard separately).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
+
+from aistore.sdk import Bucket
+
+from ais_datasets.base_iter_dataset import AISBaseIterDataset
+from ais_datasets.progress import progress
+from ais_datasets.reading import can_seek, open_tar, uri
+from ais_datasets.shardstream import ShardStream
+from ais_datasets.sources import ObjectIndex, count_samples, prefixes_for, shard_member_names
+from ais_datasets.tario import iter_samples
+from ais_datasets.topology import Topology
+
+
+class AISShardReader(ShardStream, AISBaseIterDataset):
+    """Iterable dataset of WebDataset samples from tar shards in AIS buckets.
+
+    Args:
+        bucket_list: a ``Bucket`` (or other ``AISSource``) or a list; every listed object
+            is read as a shard.
+        prefix_map: per source, prefix(es) selecting the shards.
+        etl_name: an ETL already running on the cluster, applied to each whole shard.
+        show_progress: a tqdm bar (samples) per reading process.
+        partition_sources_by_worker: deal whole sources to slots instead of shards.
+        shuffle, seed: shuffle shard order by (seed, epoch) and samples within blocks of
+            ``shuffle_buffer`` samples (keyword-only).
+        on_error: ``"raise"`` | ``"warn"`` | ``"skip"`` for unreadable shards.
+        rank, world_size: override the distributed topology.
+    """
+
+    class ZeroDict(dict):
+        """A sample's fields, with ``b""`` for every extension seen so far but missing.
+
+        The default ``collate_fn`` needs every sample of a batch to have the keys of the
+        batch's first sample; filling known extensions keeps collation working without
+        a custom ``collate_fn``. (A plain ``dict`` subclass: it pickles across workers.)
+        """
+
+        def __init__(self, dict, keys):  # noqa: A002 - upstream's parameter name
+            super().__init__(dict)
+            for key in keys:
+                if key not in self:
+                    self[key] = b""
+
+    def __init__(
+        self,
+        bucket_list: Union[Bucket, List[Bucket]],
+        prefix_map: Dict[Bucket, Union[str, List[str]]] = {},  # noqa: B006 - upstream
+        etl_name: str = None,
+        show_progress: bool = False,
+        partition_sources_by_worker: bool = False,
+        *,
+        shuffle: bool = False,
+        seed: int = 0,
+        shuffle_buffer: int = 1000,
+        on_error: str = "raise",
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+    ):
+        super().__init__(bucket_list, prefix_map, partition_sources_by_worker,
+                         shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
+        self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer)
+        self._etl_name = etl_name
+        self._show_progress = show_progress
+        self._observed_keys: Set[str] = set()
+        self._sample_counts: Dict[Tuple[int, str], int] = {}
+
+    # ------------------------------------------------------------------ iteration
+
+    def __iter__(self) -> Iterator[Tuple[str, "AISShardReader.ZeroDict"]]:
+        topo, state = self._start_epoch()
+        index, positions = self._slot_view(topo)
+        units = [(index, pos) for pos in positions]
+        samples = self._iterate_units(units, state, salt=topo.slot)
+        return progress(samples, enabled=self._show_progress, desc="AISShardReader",
+                        topo=topo)
+
+    def _open_unit(self, unit, skip: int, offsets: List[int],
+                   status: Dict[str, bool]) -> Iterator[Tuple[Any, List[int]]]:
+        index, pos = unit
+        obj = index.object(pos)
+        start = offsets[0] if offsets and offsets[0] > 0 and can_seek(obj, self._etl_name) \
+            else 0
+        tar = open_tar(obj, self._etl_name, start)
+        try:
+            for sample in iter_samples(tar, 0 if start else skip, status):
+                self._observed_keys.update(sample.fields)
+                yield (sample.key, sample.fields), [sample.next_offset]
+        finally:
+            tar.close()
+
+    def _unit_name(self, unit) -> str:
+        index, pos = unit
+        return uri(index.object(pos))
+
+    def _emit(self, item):
+        key, fields = item
+        return key, self.ZeroDict(fields, self._observed_keys)
+
+    # ------------------------------------------------------------------ counting
+
+    def _counts(self, index: ObjectIndex, positions) -> List[int]:
+        """Samples in each shard at ``positions`` (ARCH_DIR listings, cached)."""
+        missing: Dict[int, List[str]] = {}
+        for pos in positions:
+            key = (index.source_no(pos), index.name(pos))
+            if key not in self._sample_counts:
+                missing.setdefault(key[0], []).append(key[1])
+        for source_no, names in missing.items():
+            source = index.sources[source_no]
+            members = shard_member_names(source, names,
+                                         prefixes_for(source, self._prefix_map))
+            for name in names:
+                self._sample_counts[(source_no, name)] = count_samples(members[name])
+        return [self._sample_counts[(index.source_no(p), index.name(p))] for p in positions]
+
+    def __len__(self) -> int:
+        """Number of samples in all shards (all ranks and workers together)."""
+        index = self._full_index()
+        return sum(self._counts(index, range(len(index))))
+
+    def _slot_totals(self, topo: Topology, slots: List[int]) -> List[int]:
+        totals = []
+        for slot in slots:
+            index, positions = self._positions_for_slot(slot, topo.num_slots)
+            totals.append(sum(self._counts(index, positions)))
+        return totals
+
+    def _cursor_after(self, topo: Topology, samples: int) -> Dict[str, Any]:
+        index, positions = self._slot_view(topo)
+        return self._cursor_from_counts(self._counts(index, positions), samples)
+
+    def _initial_cursor(self) -> Dict[str, Any]:
+        return ShardStream._initial_cursor(self)

@@ -1,0 +1,207 @@
+"""The reading loop shared by the shard readers: cursor, shuffle blocks, error policy.
+
+A shard reader describes its work as a list of *units* for this slot (a shard, or a
+tuple of matching shards) and a function that opens one unit at a cursor and yields
+``(item, next_offsets)`` pairs. :class:`ShardStream` turns that into the reader's
+samples::
+
+    class Reader(ShardStream, IterableDataset):
+        def _open_unit(self, unit, skip, offsets, status): ...
+        def __iter__(self):
+            topo, state = self._start_epoch()
+            return self._iterate_units(my_units, state, salt=topo.slot)
+
+Cursor. The state keys ``shard`` (unit number within this slot's list), ``shard_sample``
+(items of that unit before the cursor) and ``shard_offsets`` (byte offset of the cursor
+in each of the unit's streams) say where reading resumes. A reader restarts a plain tar
+shard with a byte-range GET at the offset, so resuming costs no re-download; compressed
+or transformed shards are re-read from the start, skipping ``shard_sample`` items by
+their headers. An offset of 0 with ``shard_sample > 0`` means "offset unknown".
+
+Shuffle. With ``shuffle=True`` the reader fills a block of ``shuffle_buffer`` items (in
+unit order, across unit boundaries), yields it in an order drawn from (seed, epoch, slot,
+block number), and only then reads the next block: memory is bounded by one block, and
+resuming re-reads at most one block. Without shuffle the block is a single item and
+items stream straight through. The cursor in the state is the start of the current
+block, and ``samples_seen % shuffle_buffer`` items of it have been yielded.
+
+Errors. ``on_error="raise"`` (default) lets every error through: a malformed or truncated
+shard raises :class:`~ais_datasets.errors.ShardReadError` naming the shard and byte
+offset; HTTP and SDK errors keep their own type. ``"warn"`` and ``"skip"`` drop the rest of
+a failed unit and go on with the next one (``"warn"`` also issues a
+:class:`~ais_datasets.errors.ShardReadWarning`). :attr:`ShardStream.error_stats` counts
+failed units and the samples lost with them (a sample is counted when it had been
+started but not yet yielded; the unread remainder of a failed shard cannot be counted
+without reading it). The counters belong to the process that reads: with a DataLoader
+they live in each worker, and the copy in the main process counts only what the main
+process itself read.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from ais_datasets.errors import ShardReadError, ShardReadWarning
+from ais_datasets.resumable import Resumable
+from ais_datasets.topology import permutation
+
+ON_ERROR = ("raise", "warn", "skip")
+
+# (item, offsets after it) pairs produced by a unit
+UnitItems = Iterator[Tuple[Any, List[int]]]
+
+
+class ShardStream(Resumable):
+    """Mixin: shard cursor, block shuffle and error policy for shard readers."""
+
+    def _init_shard_stream(self, *, on_error: str, shuffle_buffer: int) -> None:
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
+        if int(shuffle_buffer) < 1:
+            raise ValueError("shuffle_buffer must be at least 1")
+        self._on_error = on_error
+        self._shuffle_buffer = int(shuffle_buffer)
+        self._stats_pid = os.getpid()
+        self._stats = _zero_stats()
+
+    # ----------------------------------------------------------------- errors
+
+    @property
+    def error_stats(self) -> Dict[str, Any]:
+        """``{"shards_failed", "samples_skipped", "last_error"}`` for this process."""
+        return dict(self._live_stats())
+
+    def _live_stats(self) -> Dict[str, Any]:
+        if self._stats_pid != os.getpid():  # inherited from the parent: start over
+            self._stats_pid, self._stats = os.getpid(), _zero_stats()
+        return self._stats
+
+    def _unit_failed(self, err: BaseException, unit_name: str, lost: int) -> None:
+        """Apply the error policy to a failed unit; returns only when reading goes on."""
+        if self._on_error == "raise":
+            raise err
+        message = str(err) if isinstance(err, ShardReadError) else \
+            f"{unit_name}: {type(err).__name__}: {err}"
+        stats = self._live_stats()
+        stats["shards_failed"] += 1
+        stats["samples_skipped"] += lost
+        stats["last_error"] = message
+        if self._on_error == "warn":
+            warnings.warn(f"skipping the rest of a shard: {message}", ShardReadWarning,
+                          stacklevel=3)
+
+    # ----------------------------------------------------------------- cursor
+
+    def _initial_cursor(self) -> Dict[str, Any]:
+        return {"shard": 0, "shard_sample": 0, "shard_offsets": []}
+
+    def _block_size(self) -> int:
+        return self._shuffle_buffer if self._shuffle else 1
+
+    def _cursor_from_counts(self, counts: Sequence[int], samples: int) -> Dict[str, Any]:
+        """Cursor for a slot whose units hold ``counts`` items, ``samples`` yielded."""
+        position = (samples // self._block_size()) * self._block_size()
+        for unit, count in enumerate(counts):
+            if position < count:
+                return {"shard": unit, "shard_sample": position, "shard_offsets": []}
+            position -= count
+        return {"shard": len(counts), "shard_sample": 0, "shard_offsets": []}
+
+    # ----------------------------------------------------------------- the loop
+
+    def _open_unit(self, unit: Any, skip: int, offsets: List[int],
+                   status: Dict[str, bool]) -> UnitItems:
+        """Yield ``(item, next_offsets)`` for ``unit`` from the cursor on."""
+        raise NotImplementedError
+
+    def _unit_name(self, unit: Any) -> str:
+        return str(unit)
+
+    def _emit(self, item: Any) -> Any:
+        return item
+
+    def _iterate_units(self, units: Sequence[Any], state: Dict[str, Any],
+                       salt: int) -> Iterator[Any]:
+        reader = _UnitReader(self, units, state)
+        block_size = self._block_size()
+        block_no, skip = divmod(state["samples_seen"], block_size)
+        try:
+            while True:
+                block = reader.take(block_size)
+                end = reader.cursor()
+                if not block:
+                    state.update(end)
+                    return
+                order = (permutation(len(block), self._seed, self._epoch, salt, block_no)
+                         if block_size > 1 else range(len(block)))
+                last = len(block) - 1
+                for j in range(skip, len(block)):
+                    state["samples_seen"] += 1
+                    if j == last:
+                        state.update(end)
+                    yield self._emit(block[order[j]])
+                state.update(end)
+                block_no += 1
+                skip = 0
+        finally:
+            reader.close()
+
+
+def _zero_stats() -> Dict[str, Any]:
+    return {"shards_failed": 0, "samples_skipped": 0, "last_error": None}
+
+
+class _UnitReader:
+    """Pulls items unit after unit, keeping the cursor and applying the error policy."""
+
+    def __init__(self, owner: ShardStream, units: Sequence[Any], state: Dict[str, Any]):
+        self._owner = owner
+        self._units = units
+        self._unit = int(state["shard"])
+        self._sample = int(state["shard_sample"])
+        self._offsets = [int(o) for o in state["shard_offsets"]]
+        self._items: Optional[UnitItems] = None
+        self._status: Dict[str, bool] = {}
+
+    def cursor(self) -> Dict[str, Any]:
+        return {"shard": self._unit, "shard_sample": self._sample,
+                "shard_offsets": list(self._offsets)}
+
+    def _next_unit(self) -> None:
+        self.close()
+        self._unit += 1
+        self._sample = 0
+        self._offsets = []
+
+    def take(self, n: int) -> List[Any]:
+        out: List[Any] = []
+        while len(out) < n and self._unit < len(self._units):
+            unit = self._units[self._unit]
+            if self._items is None:
+                self._status = {"open": False}
+                self._items = self._owner._open_unit(unit, self._sample, self._offsets,
+                                                     self._status)
+            try:
+                item, offsets = next(self._items)
+            except StopIteration:
+                self._next_unit()
+                continue
+            except Exception as err:  # noqa: BLE001 - the policy decides
+                lost = 1 if self._status.get("open") else 0
+                self.close()
+                self._owner._unit_failed(err, self._owner._unit_name(unit), lost)
+                self._next_unit()
+                continue
+            self._sample += 1
+            self._offsets = offsets
+            out.append(item)
+        return out
+
+    def close(self) -> None:
+        items, self._items = self._items, None
+        if items is not None:
+            close: Optional[Callable[[], None]] = getattr(items, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,214 @@
+"""Where this process sits in a training job, and pure functions that split work.
+
+One function, :func:`current_topology`, answers "which rank and which DataLoader worker
+am I"; everything else here is a pure function of integers, unit-tested without a
+DataLoader or a process group::
+
+    topo = current_topology()                     # e.g. rank 1 of 2, worker 0 of 4
+    mine = split_round_robin(range(100), topo.slot, topo.num_slots)
+    order = permutation(len(shards), seed=0, epoch=3)
+
+Rank and world size come from ``torch.distributed`` when a process group is
+initialised, else from the ``RANK`` and ``WORLD_SIZE`` environment variables, else they
+are 0 and 1. Explicit ``rank=``/``world_size=`` arguments override all of those. The
+worker id and count come from ``torch.utils.data.get_worker_info()`` (0 and 1 outside a
+DataLoader worker). A *slot* is one (rank, worker) pair: ``slot = rank * num_workers +
+worker_id`` of ``num_slots = world_size * num_workers``. Every rank must use the same
+``num_workers`` for slots to tile the data exactly once.
+
+torch is imported lazily, so this module works without it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple, TypeVar
+
+T = TypeVar("T")
+
+_MASK64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The position of one reading process: a DDP rank and a DataLoader worker."""
+
+    rank: int = 0
+    world_size: int = 1
+    worker_id: int = 0
+    num_workers: int = 1
+
+    @property
+    def slot(self) -> int:
+        """Index of this (rank, worker) pair among all readers of the job."""
+        return self.rank * self.num_workers + self.worker_id
+
+    @property
+    def num_slots(self) -> int:
+        """Number of readers in the job: ranks times workers per rank."""
+        return self.world_size * self.num_workers
+
+    @property
+    def in_worker(self) -> bool:
+        """True inside a DataLoader worker process."""
+        return self.num_workers > 1 or self.worker_id > 0
+
+    def slots_of_rank(self) -> range:
+        """The slots that belong to this process's rank (one per worker)."""
+        first = self.rank * self.num_workers
+        return range(first, first + self.num_workers)
+
+
+def _int_env(name: str) -> Optional[int]:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={value!r} is not an integer") from None
+
+
+def rank_and_world_size(rank: Optional[int] = None,
+                        world_size: Optional[int] = None) -> Tuple[int, int]:
+    """Return ``(rank, world_size)`` for this process.
+
+    Explicit arguments win; then an initialised ``torch.distributed`` process group; then
+    the ``RANK``/``WORLD_SIZE`` environment variables; then ``(0, 1)``. Raises
+    ``ValueError`` when the result is inconsistent (``not 0 <= rank < world_size``).
+    """
+    if rank is None or world_size is None:
+        dist_rank, dist_world = _from_torch_distributed()
+        if dist_world is None:
+            dist_rank, dist_world = _int_env("RANK"), _int_env("WORLD_SIZE")
+        if world_size is None:
+            world_size = dist_world if dist_world is not None else 1
+        if rank is None:
+            rank = dist_rank if dist_rank is not None else 0
+    rank, world_size = int(rank), int(world_size)
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"invalid rank {rank} for world size {world_size}")
+    return rank, world_size
+
+
+def _from_torch_distributed() -> Tuple[Optional[int], Optional[int]]:
+    dist = sys.modules.get("torch.distributed")
+    if dist is None:
+        try:
+            import torch.distributed as dist  # noqa: PLC0415 - optional dependency
+        except ImportError:
+            return None, None
+    try:
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+    except (RuntimeError, ValueError):
+        pass
+    return None, None
+
+
+def worker_id_and_count() -> Tuple[int, int]:
+    """Return ``(worker_id, num_workers)`` of the current DataLoader worker, or (0, 1)."""
+    data = sys.modules.get("torch.utils.data")
+    if data is None:
+        try:
+            import torch.utils.data as data  # noqa: PLC0415 - optional dependency
+        except ImportError:
+            return 0, 1
+    info = data.get_worker_info()
+    if info is None:
+        return 0, 1
+    return info.id, info.num_workers
+
+
+def current_topology(rank: Optional[int] = None,
+                     world_size: Optional[int] = None) -> Topology:
+    """The :class:`Topology` of the calling process (see the module docstring)."""
+    rank, world_size = rank_and_world_size(rank, world_size)
+    worker_id, num_workers = worker_id_and_count()
+    return Topology(rank, world_size, worker_id, num_workers)
+
+
+# --------------------------------------------------------------------------- splitting
+
+def split_round_robin(items: Sequence[T], slot: int, num_slots: int) -> Sequence[T]:
+    """Items ``slot, slot + num_slots, ...``: the slots together take every item once."""
+    if not 0 <= slot < num_slots:
+        raise ValueError(f"slot {slot} out of range for {num_slots} slots")
+    return items[slot::num_slots]
+
+
+def split_count(n: int, slot: int, num_slots: int) -> int:
+    """``len(split_round_robin(range(n), slot, num_slots))`` without building it."""
+    if not 0 <= slot < num_slots:
+        raise ValueError(f"slot {slot} out of range for {num_slots} slots")
+    return max(0, (n - slot + num_slots - 1) // num_slots)
+
+
+# --------------------------------------------------------------------------- shuffling
+
+def mix64(*values: int) -> int:
+    """A 64-bit hash of a tuple of integers (splitmix64 rounds); stable everywhere."""
+    h = 0x6A09E667F3BCC909
+    for v in values:
+        h = (h ^ (int(v) & _MASK64)) & _MASK64
+        h = (h + 0x9E3779B97F4A7C15) & _MASK64
+        z = h
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        h = z ^ (z >> 31)
+    return h
+
+
+def permutation(n: int, seed: int, epoch: int, *salt: int) -> List[int]:
+    """A permutation of ``range(n)`` that depends only on ``(seed, epoch, *salt)``.
+
+    Every process computing it with the same arguments gets the same list, which is what
+    keeps splitting exact when ranks and workers shuffle independently.
+    """
+    order = list(range(n))
+    random.Random(mix64(seed, epoch, *salt)).shuffle(order)
+    return order
+
+
+# ------------------------------------------------------------------ DataLoader accounting
+
+def dataloader_consumed(totals: Sequence[int], batch_size: int, samples_seen: int,
+                        drop_last: bool = False) -> List[int]:
+    """Per-worker samples a ``torch.utils.data.DataLoader`` has handed out.
+
+    A DataLoader over an iterable dataset with ``len(totals)`` workers asks the workers
+    for batches in turn (worker 0, 1, ..., 0, 1, ...) and, once a worker runs dry, goes
+    on with the others in the same cyclic order. ``totals[k]`` is the number of samples
+    worker ``k`` yields in the epoch; ``samples_seen`` is the number of samples the
+    training loop has received. The result says how many of its samples each worker had
+    delivered at that point. With ``drop_last`` each worker's last partial batch is
+    never delivered.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if samples_seen < 0:
+        raise ValueError("samples_seen must not be negative")
+    remaining = []
+    for total in totals:
+        usable = (total // batch_size) * batch_size if drop_last else total
+        remaining.append(usable)
+    consumed = [0] * len(totals)
+    left = samples_seen
+    while left > 0 and any(remaining):
+        for k, rest in enumerate(remaining):
+            if rest == 0:
+                continue
+            take = min(batch_size, rest, left)
+            consumed[k] += take
+            remaining[k] -= take
+            left -= take
+            if left == 0:
+                break
+    if left > 0:
+        raise ValueError(
+            f"samples_seen={samples_seen} exceeds the {sum(consumed)} samples the "
+            f"workers yield in this epoch")
+    return consumed

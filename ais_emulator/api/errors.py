@@ -1,0 +1,130 @@
+"""The one place where failures become AIS error replies.
+
+AIS error body (Go ``cmn.ErrHTTP``), JSON without a trailing newline:
+``{"message","method","url_path","remote_addr","caller","node","status"[,"tcode"]}``.
+Messages are worded as AIS words them, because the SDK picks its exception class from
+the text (``bucket "ais://b" does not exist`` -> ErrBckNotFound, ``t[..]: ais://b/o does
+not exist`` -> ErrObjNotFound, ``bucket "ais://b" already exists`` -> ErrBckAlreadyExists;
+any 409 on GET -> ErrGETConflict). A HEAD reply has no body; the JSON travels in the
+``Hdr-Error`` header instead, as in AIS.
+
+Client and not-found conditions are always 4xx: the SDK silently retries 5xx for about
+90 s. Only an unexpected exception (an emulator bug) becomes a 500.
+
+    raise ApiError(400, "invalid archmode")         # anywhere in a handler
+    error_reply(emu, request, err)                   # StoreError / ApiError -> Response
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import traceback
+from typing import Optional
+
+from ais_emulator.api.types import Request, Response
+from ais_emulator.store import errors as se
+
+_REMOTE_SCHEME = {"aws": "s3", "gcp": "gs", "azure": "azure", "oci": "oci", "ht": "ht"}
+
+
+class ApiError(Exception):
+    """A protocol-level failure (bad parameter, malformed body, unsupported call)."""
+
+    def __init__(self, status: int, message: str, tcode: str = "", headers: Optional[dict] = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.tcode = tcode
+        self.headers = headers or {}
+
+
+def bucket_cname(bck) -> str:
+    """``ais://b`` / ``s3://b`` / ``ais://@uuid#ns/b`` as Go prints a bucket in errors."""
+    scheme = bck.provider if bck.provider == "ais" else _REMOTE_SCHEME.get(bck.provider, bck.provider)
+    ns = f"{bck.namespace_str}/" if bck.has_namespace else ""
+    return f"{scheme}://{ns}{bck.name}"
+
+
+def _bucket_missing(bck) -> str:
+    if bck.provider == "ais":
+        return f'bucket "{bucket_cname(bck)}" does not exist'
+    return f'{bck.provider} bucket "{bucket_cname(bck)}" does not exist'
+
+
+def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dict]:
+    """(status, message, tcode, extra headers) for a StoreError or ApiError."""
+    tgt = f"t[{emu.identity.target_id}]"
+    if isinstance(err, ApiError):
+        return err.status, err.message, err.tcode, err.headers
+    if isinstance(err, se.BucketNotFound):
+        tcode = "ErrBckNotFound" if err.bucket.provider == "ais" else "ErrRemoteBckNotFound"
+        return 404, _bucket_missing(err.bucket), tcode, {}
+    if isinstance(err, se.BucketAlreadyExists):
+        return 409, f'bucket "{bucket_cname(err.bucket)}" already exists', "ErrBckAlreadyExists", {}
+    if isinstance(err, se.ObjectNotFound):
+        obj = f"{bucket_cname(err.bucket)}/{err.name}"
+        if request.method == "DELETE":
+            return 404, f"{obj} doesn't exist", "ErrNotFound", {}
+        return 404, f"{tgt}: {obj} does not exist", "ErrNotFound", {}
+    if isinstance(err, se.ArchiveMemberNotFound):
+        what = err.archpath if err.archpath.startswith("(") else f"(archpath={err.archpath})"
+        obj = f"{bucket_cname(err.bucket)}/{err.name}"
+        return 404, f"{tgt}: {what} in {obj} does not exist", "ErrNotFound", {}
+    if isinstance(err, se.UploadNotFound):
+        obj = f"{bucket_cname(err.bucket)}/{err.name}"
+        return 404, f"{tgt}: upload {err.upload_id!r} of {obj} does not exist", "ErrNotFound", {}
+    if isinstance(err, se.RangeNotSatisfiable):
+        return 416, err.message, "", {"Content-Range": f"bytes */{err.size}"}
+    if isinstance(err, se.ArchiveUnreadable):
+        obj = f"{bucket_cname(err.bucket)}/{err.name}"
+        return 400, f"{tgt}: failed to read archive {obj}: {err.reason}", "", {}
+    if type(err).__name__ == "EtlNotFound":
+        msg = f'{tgt}: {err.name} does not exist - try starting new ETL with "ais etl init" command'
+        return 404, msg, "", {}
+    return 400, err.message, "", {}
+
+
+def _node(emu, request: Request) -> str:
+    path = request.path
+    if path.startswith("/v1/objects/") or path.startswith("/v1/ml/"):
+        return f"t[{emu.identity.target_id}]"
+    return f"p[{emu.identity.proxy_id}]"
+
+
+def error_response(emu, request: Request, status: int, message: str, tcode: str = "",
+                   headers: Optional[dict] = None) -> Response:
+    try:
+        url_path = request.decoded_path
+    except UnicodeDecodeError:
+        url_path = request.path
+    doc = {"message": message, "method": request.method, "url_path": url_path,
+           "remote_addr": request.remote_addr, "caller": "", "node": _node(emu, request),
+           "status": status}
+    if tcode:
+        doc = {"tcode": tcode, **doc}
+    out = {"Content-Type": "application/json", **(headers or {})}
+    if request.method == "HEAD":
+        out["Hdr-Error"] = json.dumps(doc, separators=(",", ":"))
+        return Response(status, out, b"", content_length=0)
+    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Response(status, out, body)
+
+
+def error_reply(emu, request: Request, err: Exception) -> Response:
+    status, message, tcode, headers = _classify(emu, request, err)
+    return error_response(emu, request, status, message, tcode, headers)
+
+
+def unknown_route(emu, request: Request, known: list[str]) -> Response:
+    """501 naming the method and path and the closest routes the emulator serves."""
+    wanted = f"{request.method} {request.path}"
+    near = difflib.get_close_matches(wanted, known, n=3, cutoff=0.0)
+    message = (f"the emulator does not serve {wanted}; nearest known routes: "
+               + "; ".join(near))
+    return error_response(emu, request, 501, message)
+
+
+def internal_error(emu, request: Request, exc: BaseException) -> Response:
+    where = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return error_response(emu, request, 500, f"emulator internal error: {where}")

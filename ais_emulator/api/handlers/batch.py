@@ -1,0 +1,153 @@
+"""GetBatch (MOSS): ``GET /v1/ml/moss[/<bucket>]`` with a JSON ``MossReq`` body.
+
+The reply holds exactly one regular-file entry per requested item, in request order:
+``<bucket>/<objname>`` (``<objname>`` with ``onob``), plus ``/<archpath>`` for shard
+members; a missing item under ``coer`` is a zero-length ``__404__/<name>`` entry.
+``strm: true`` streams the archive alone (``application/x-tar`` / gzip / zip);
+otherwise the reply is ``multipart/mixed``: the JSON ``MossResp`` then the archive.
+
+Every item is resolved before the first byte is sent, so an unknown bucket, a bad range,
+or (without ``coer``) a missing item is a clean 404/416/400 reply.
+
+Deviations: AIS (streaming, ``coer: false``) truncates the stream on a missing item;
+the emulator answers 404 up front. ``coloc`` is ignored. An unknown bucket is a 404 even
+with ``coer``. The soft-error limit is not enforced.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+
+from ais_emulator.api.errors import ApiError
+from ais_emulator.api.params import bucket_of
+from ais_emulator.api.routes import route
+from ais_emulator.api.types import Request, Response
+from ais_emulator.api.wire import as_int, ci_get, json_body, parse_json
+from ais_emulator.store import BucketId
+from ais_emulator.store.archives import write_archive
+from ais_emulator.store.batch import BatchItem, resolve_batch
+from ais_emulator.store.buckets import parse_uname
+from ais_emulator.store.objects import iter_slices
+
+_MIME = {".tar": "application/x-tar", ".tgz": "application/gzip",
+         ".tar.gz": "application/gzip", ".zip": "application/zip"}
+MISSING_DIR = "__404__"
+
+
+def _flag(doc: dict, key: str) -> bool:
+    value = ci_get(doc, key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ApiError(400, f"invalid GetBatch request: {key!r} must be a boolean")
+    return value
+
+
+def _text(entry: dict, key: str) -> str:
+    value = ci_get(entry, key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ApiError(400, f"invalid GetBatch item: {key!r} must be a string")
+    return value
+
+
+def _items(req: Request, default: BucketId | None, entries) -> list:
+    if not isinstance(entries, list) or not entries:
+        raise ApiError(400, "invalid GetBatch request: 'in' must be a non-empty list of items")
+    items = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ApiError(400, f"invalid GetBatch item #{i}: expecting a JSON object")
+        uname = _text(entry, "uname")
+        if uname:
+            bck, name = parse_uname(uname)
+        else:
+            name = _text(entry, "objname")
+            bucket = _text(entry, "bucket")
+            if bucket:
+                bck = BucketId.parse(_text(entry, "provider") or req.param("provider"), bucket)
+            elif default is not None:
+                bck = default
+            else:
+                raise ApiError(400, f"invalid GetBatch item #{i} ({name!r}): no bucket")
+        if not name:
+            raise ApiError(400, f"invalid GetBatch item #{i}: empty objname")
+        opaque = ci_get(entry, "opaque")
+        items.append(BatchItem(bck, name, _text(entry, "archpath"),
+                               as_int(ci_get(entry, "start", 0), f"start of item #{i}"),
+                               as_int(ci_get(entry, "length", 0), f"length of item #{i}"),
+                               opaque if isinstance(opaque, str) and opaque else None))
+    return items
+
+
+def entry_name(item: BatchItem, only_obj_name: bool) -> str:
+    """Go's MossIn.NameInRespArch."""
+    name = item.name if only_obj_name else f"{item.bucket.name}/{item.name}"
+    if item.archpath:
+        name += item.archpath if item.archpath.startswith("/") else "/" + item.archpath
+    return name
+
+
+@route("GET", "/v1/ml/moss")
+def get_batch(emu, req: Request, bucket: str | None = None) -> Response:
+    """GetBatch: every item resolved first, then one archive entry per item, in order.
+    Deviations: a missing item without ``coer`` is a 404 before streaming (AIS truncates
+    the stream); an unknown bucket is a 404 even with ``coer``; ``coloc`` is ignored."""
+    default = bucket_of(req, bucket) if bucket else None
+    if default is not None:
+        emu.store.bucket(default)
+    doc = parse_json(req.body, "GetBatch request")
+    if not isinstance(doc, dict):
+        raise ApiError(400, "invalid GetBatch request: expecting a JSON object body")
+    mime = _text(doc, "mime") or ".tar"
+    if mime not in _MIME:
+        raise ApiError(400, f"invalid GetBatch output format {mime!r} "
+                            f"(expecting one of {', '.join(_MIME)})")
+    coer, onob, strm = _flag(doc, "coer"), _flag(doc, "onob"), _flag(doc, "strm")
+    results = resolve_batch(emu.store, _items(req, default, ci_get(doc, "in")), coer)
+
+    def entries():
+        for r in results:
+            name = entry_name(r.item, onob)
+            if r.missing:
+                yield f"{MISSING_DIR}/{name}", 0, ()
+            else:
+                yield name, len(r.data), iter_slices(r.data)
+
+    archive = write_archive(entries(), mime)
+    if strm:
+        return Response(200, {"Content-Type": _MIME[mime]}, archive)
+    return _multipart(req, results, archive, mime, onob)
+
+
+route("GET", "/v1/ml/moss/{bucket}")(get_batch)
+
+
+def _multipart(req: Request, results: list, archive, mime: str, onob: bool) -> Response:
+    boundary = uuidlib.uuid4().hex
+    out = []
+    for r in results:
+        item = r.item
+        o = {"objname": item.name, "bucket": item.bucket.name, "provider": item.bucket.provider}
+        if item.archpath:
+            o["archpath"] = item.archpath
+        if item.opaque:
+            o["opaque"] = item.opaque
+        if r.missing:
+            o["err_msg"] = r.error or "not found"
+        o["size"] = 0 if r.missing else len(r.data)
+        out.append(o)
+    meta = json_body({"uuid": "gbt-" + uuidlib.uuid4().hex[:10], "out": out}) + b"\n"
+
+    def body():
+        yield (f"--{boundary}\r\n"
+               'Content-Disposition: form-data; name="metadata"\r\n'
+               "Content-Type: application/json\r\n\r\n").encode() + meta + b"\r\n"
+        yield (f"--{boundary}\r\n"
+               f'Content-Disposition: form-data; name="archive"; filename="batch{mime}"\r\n'
+               "Content-Type: application/octet-stream\r\n\r\n").encode()
+        yield from archive
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    return Response(200, {"Content-Type": f"multipart/mixed; boundary={boundary}"}, body())

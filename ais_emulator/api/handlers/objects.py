@@ -1,0 +1,337 @@
+"""Object endpoints: GET (whole, range, archpath, archregx, ETL), HEAD, PUT, DELETE, PATCH.
+
+    GET    /v1/objects/<b>/<o>[?archpath=|archregx=&archmode=|etl_name=]  [Range: bytes=..]
+    HEAD   /v1/objects/<b>/<o>?props=<list>
+    PUT    /v1/objects/<b>/<o>            body = bytes; also append/flush, copy (object_to),
+                                          multipart part (uploadId & partNumber)
+    DELETE /v1/objects/<b>/<o>[?uploadId=]   delete, or abort a multipart upload
+    PATCH  /v1/objects/<b>/<o>[?set-new-custom=true]   custom metadata merge/replace
+    POST   /v1/objects/<b>/<o>            mpt-upload, mpt-complete, check-lock
+
+Deviations from AIS: objects are served directly (no 307 redirect to a target); a range
+GET carries no checksum headers; a range combined with archpath, archregx or an ETL is a
+416; ``archregx`` without ``archmode`` is a regular-expression search; ``flush`` appends
+a non-empty body before finalising; ``check-lock`` always answers 200 (no locks); the
+``latest-ver``/``synchronize``/blob-download hints are accepted and ignored; HEAD
+``presence`` is ignored (every object is present).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ais_emulator.api.errors import ApiError
+from ais_emulator.api.params import bucket_of, is_true, no_range, parse_range_header
+from ais_emulator.api.routes import route
+from ais_emulator.api.types import Request, Response
+from ais_emulator.api.wire import OCTETS, custom_md_str, parse_action
+from ais_emulator.store import BucketId, InvalidRequest, parse_uname
+from ais_emulator.store.archives import write_archive
+from ais_emulator.store.multipart import parse_part_number
+from ais_emulator.store.objects import CHUNK, checksum_of, iter_slices, resolve_range
+from ais_emulator.store.reading import read_archived, select_archived
+from ais_emulator.store.store import validate_object_name
+
+HEAD_PROPS = frozenset({"name", "size", "version", "checksum", "atime", "copies", "ec",
+                        "custom", "location", "chunked", "last-modified", "etag"})
+ARCH_MODES = ("regexp", "prefix", "suffix", "substr", "wdskey")
+
+ObjectActionHandler = Callable[..., Response]
+_ACTIONS: dict[str, ObjectActionHandler] = {}
+
+
+def object_action(action: str):
+    """Register ``handler(emu, request, bck, obj_name, msg)`` for POST /v1/objects/<b>[/<o>]."""
+
+    def deco(fn: ObjectActionHandler) -> ObjectActionHandler:
+        _ACTIONS[action] = fn
+        return fn
+
+    return deco
+
+
+def _target(emu, bucket: str, req: Request, obj: str) -> BucketId:
+    bck = bucket_of(req, bucket)
+    validate_object_name(obj)
+    return bck
+
+
+def attr_headers(rec, with_checksum: bool = True) -> dict:
+    """Go's cmn.ToHeader for a GET reply."""
+    h = {"Content-Type": OCTETS, "Ais-Atime": str(rec.atime_ns), "Ais-Version": rec.version}
+    if with_checksum and rec.cksum_value:
+        h["Ais-Checksum-Type"] = rec.cksum_type
+        h["Ais-Checksum-Value"] = rec.cksum_value
+    if rec.custom:
+        h["Ais-Custom-Md"] = custom_md_str(rec.custom)
+        if "ETag" in rec.custom:
+            h["ETag"] = rec.custom["ETag"]
+    return h
+
+
+def _data_body(data, start: int = 0, stop=None):
+    stop = len(data) if stop is None else stop
+    if start == 0 and stop == len(data) and stop <= CHUNK:
+        return data
+    return iter_slices(data, start, stop)
+
+
+# -- GET ----------------------------------------------------------------------------------
+
+
+@route("GET", "/v1/objects/{bucket}/{obj*}")
+def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
+    """Whole object, one byte range (206), one archived file, a tar of matching archived
+    files, or an inline ETL transform. Deviations: no 307 redirect; a ranged reply has no
+    checksum headers; a range with archpath/archregx/ETL is 416; archregx without
+    archmode is a regular-expression search."""
+    bck = _target(emu, bucket, req, obj)
+    archpath, archregx, archmode = req.param("archpath"), req.param("archregx"), req.param("archmode")
+    etl_name = req.param("etl_name")
+    if archpath and archmode:
+        raise ApiError(400, f"invalid query: archpath={archpath!r} cannot be combined with "
+                            f"archmode={archmode!r}")
+    if archmode and archmode not in ARCH_MODES and archmode != "*":
+        raise ApiError(400, f"invalid archmode {archmode!r} (expecting one of {', '.join(ARCH_MODES)})")
+    etl = emu.etl.require(etl_name) if etl_name else None
+    rec = emu.store.get_object(bck, obj)
+
+    if etl is not None:
+        no_range(req, "etl_name")
+        pipeline = [n for n in req.param("etl_pipeline").split(",") if n]
+        data = emu.etl.apply([etl_name] + pipeline, rec.data, f"{bucket}/{obj}",
+                             req.param("etl_args"))
+        return Response(200, {"Content-Type": etl.mime_type}, data)
+    if archpath:
+        no_range(req, "archpath")
+        return Response(200, {"Content-Type": OCTETS}, read_archived(bck, rec, archpath))
+    if archregx or archmode:
+        no_range(req, "archregx")
+        members = select_archived(bck, rec, archregx, archmode or "regexp")
+        tar = write_archive(((name, len(data), (data,)) for name, data in members), ".tar")
+        return Response(200, {"Content-Type": "application/x-tar"}, tar)
+
+    size = rec.size
+    rng = req.header("range")
+    if rng:
+        first, last = parse_range_header(rng, size)
+        start, stop = resolve_range(size, first, last)
+        headers = attr_headers(rec, with_checksum=False)
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        headers["Accept-Ranges"] = "bytes"
+        return Response(206, headers, _data_body(rec.data, start, stop), content_length=stop - start)
+    return Response(200, attr_headers(rec), _data_body(rec.data), content_length=size)
+
+
+# -- HEAD ---------------------------------------------------------------------------------
+
+
+@route("HEAD", "/v1/objects/{bucket}/{obj*}")
+def head_object(emu, req: Request, bucket: str, obj: str) -> Response:
+    """Selective HEAD (``props``); Content-Length is the object size. Deviations: without
+    ``props`` every prop is returned; ``presence`` is ignored; ``ec`` adds nothing (no EC);
+    ``etag`` is answered only when the custom metadata holds an ETag."""
+    bck = _target(emu, bucket, req, obj)
+    raw = req.param("props")
+    props = {p.strip() for p in raw.split(",") if p.strip()} if "props" in req.params else set(HEAD_PROPS)
+    for p in sorted(props):
+        if p not in HEAD_PROPS:
+            raise ApiError(400, f"invalid property {p!r} in props={raw!r} "
+                                f"(expecting some of {', '.join(sorted(HEAD_PROPS))})")
+    rec = emu.store.head_object(bck, obj)
+    h = {"Ais-Present": "true"}
+    if "version" in props:
+        h["Ais-Version"] = rec.version
+    if "checksum" in props and rec.cksum_value:
+        h["Ais-Checksum-Type"] = rec.cksum_type
+        h["Ais-Checksum-Value"] = rec.cksum_value
+    if "atime" in props:
+        h["Ais-Atime"] = str(rec.atime_ns)
+    if "custom" in props and rec.custom:
+        h["Ais-Custom-Md"] = custom_md_str(rec.custom)
+    if "location" in props:
+        h["Ais-Location"] = f"t[{emu.identity.target_id}]:/ais/mp1"
+    if "copies" in props:
+        h["Ais-Mirror-Copies"] = "1"
+        h["Ais-Mirror-Paths"] = "[/ais/mp1]"
+    if "chunked" in props and rec.chunks:
+        h["Ais-Chunks-Count"] = str(rec.chunks[0])
+        h["Ais-Chunks-Max-Chunk-Size"] = str(rec.chunks[1])
+    if "last-modified" in props:
+        from email.utils import formatdate
+
+        h["Last-Modified"] = formatdate(rec.mtime_ns / 1e9, usegmt=True)
+    if "etag" in props and "ETag" in rec.custom:
+        h["ETag"] = '"' + rec.custom["ETag"].strip('"') + '"'
+    return Response(200, h, b"", content_length=rec.size)
+
+
+# -- PUT ----------------------------------------------------------------------------------
+
+
+def _parse_custom_header(value: str) -> dict:
+    out = {}
+    for item in value.split(","):
+        key, sep, val = item.strip().partition("=")
+        if sep and key:
+            out[key] = val
+    return out
+
+
+def _put_reply(rec) -> Response:
+    return Response(200, {"Ais-Checksum-Type": rec.cksum_type,
+                          "Ais-Checksum-Value": rec.cksum_value,
+                          "Ais-Atime": str(rec.atime_ns), "Ais-Version": rec.version}, b"")
+
+
+@route("PUT", "/v1/objects/{bucket}/{obj*}")
+def put_object(emu, req: Request, bucket: str, obj: str) -> Response:
+    """PUT bytes (optionally checked against Ais-Checksum-*, with Ais-Custom-Md), or a
+    multipart part, an object copy (object_to) or an append/flush. Deviation: a flush
+    appends its body, if any, before finalising."""
+    bck = _target(emu, bucket, req, obj)
+    params = req.params
+    if "uploadId" in params or "partNumber" in params:
+        if not params.get("uploadId"):
+            raise ApiError(400, "multipart part upload requires uploadId")
+        number = parse_part_number(params.get("partNumber", ""))
+        emu.store.mpt_put_part(bck, obj, params["uploadId"], number, req.body)
+        return Response(200, {}, b"")
+    if "object_to" in params:
+        return _copy(emu, req, bck, obj, params["object_to"])
+    if "append_type" in params:
+        kind, handle = params["append_type"], params.get("append_handle", "")
+        if kind == "append":
+            new = emu.store.append(bck, obj, handle, req.body)
+            return Response(200, {"Ais-Append-Handle": new}, b"")
+        if kind == "flush":
+            if not handle:
+                raise ApiError(400, f"{bck}/{obj}: flush requires an append handle")
+            emu.store.flush(bck, obj, handle, req.body)
+            return Response(200, {}, b"")
+        raise ApiError(400, f"invalid append_type {kind!r} (expecting 'append' or 'flush')")
+
+    data = req.body
+    kind, value = req.header("ais-checksum-type"), req.header("ais-checksum-value")
+    if kind and kind != "none" and value:
+        try:
+            actual = checksum_of(kind, data)
+        except ValueError as e:
+            raise ApiError(400, str(e)) from None
+        if actual != value:
+            raise ApiError(400, f"BAD DATA CHECKSUM: {kind}({value} != {actual})")
+    custom = _parse_custom_header(req.header("ais-custom-md")) or None
+    return _put_reply(emu.store.put_object(bck, obj, data, custom=custom))
+
+
+def _copy(emu, req: Request, bck: BucketId, obj: str, uname: str) -> Response:
+    try:
+        dst, dst_name = parse_uname(uname)
+    except InvalidRequest as e:
+        raise ApiError(400, f"invalid object_to: {e.message}") from None
+    if not dst_name:
+        raise ApiError(400, f"invalid object_to {uname!r}: no object name")
+    transform = None
+    etl_name = req.param("etl_name")
+    if etl_name:
+        emu.etl.require(etl_name)
+        path, args = f"{bck.name}/{obj}", req.param("etl_args")
+        transform = lambda rec: emu.etl.apply([etl_name], rec.data, path, args)  # noqa: E731
+    emu.store.copy_object(bck, obj, dst, dst_name, transform)
+    return Response(200, {}, b"")
+
+
+# -- DELETE, PATCH, POST ------------------------------------------------------------------
+
+
+@route("DELETE", "/v1/objects/{bucket}/{obj*}")
+def delete_object(emu, req: Request, bucket: str, obj: str) -> Response:
+    """Delete the object, or abort a multipart upload (``uploadId``)."""
+    bck = _target(emu, bucket, req, obj)
+    if "uploadId" in req.params:
+        msg = parse_action(req.body)
+        if msg is not None and msg.action not in ("mpt-abort", ""):
+            raise ApiError(400, f"invalid action {msg.action!r} for a multipart abort")
+        emu.store.mpt_abort(bck, obj, req.param("uploadId"))
+        return Response(200, {}, b"")
+    emu.store.delete_object(bck, obj)
+    return Response(200, {}, b"")
+
+
+@route("PATCH", "/v1/objects/{bucket}/{obj*}")
+def patch_object(emu, req: Request, bucket: str, obj: str) -> Response:
+    """Custom metadata: merge, or replace with ``set-new-custom=true``. Deviation:
+    non-string values are stored as their ``str()``."""
+    bck = _target(emu, bucket, req, obj)
+    msg = parse_action(req.body, required=True)
+    md = msg.value if msg.value is not None else {}
+    if not isinstance(md, dict) or not all(isinstance(k, str) for k in md):
+        raise ApiError(400, "invalid custom metadata: expecting a JSON object of strings")
+    md = {k: v if isinstance(v, str) else str(v) for k, v in md.items()}
+    emu.store.set_custom(bck, obj, md, replace=is_true(req.param("set-new-custom")))
+    return Response(200, {}, b"")
+
+
+@route("POST", "/v1/objects/{bucket}/{obj*}")
+def post_object(emu, req: Request, bucket: str, obj: str) -> Response:
+    """mpt-upload (upload ID as text), mpt-complete, check-lock. Deviation: check-lock is
+    200 for any existing object (the emulator holds no long locks)."""
+    bck = _target(emu, bucket, req, obj)
+    msg = parse_action(req.body, required=True)
+    if msg.action == "mpt-upload":
+        upload_id = emu.store.mpt_create(bck, obj)
+        return Response(200, {"Content-Type": "text/plain; charset=utf-8"}, upload_id.encode())
+    if msg.action == "mpt-complete":
+        upload_id = req.param("uploadId")
+        if not upload_id:
+            raise ApiError(400, "mpt-complete requires uploadId")
+        numbers = _completed_parts(msg.value)
+        emu.store.mpt_complete(bck, obj, upload_id, numbers)
+        return Response(200, {}, b"")
+    if msg.action == "check-lock":
+        emu.store.head_object(bck, obj)
+        return Response(200, {}, b"")
+    return _run_action(emu, req, bck, obj, msg)
+
+
+@route("POST", "/v1/objects/{bucket}")
+def post_bucket_objects(emu, req: Request, bucket: str) -> Response:
+    """Bucket-level object actions (promote, blob-download): served by registered
+    handlers only; otherwise 501."""
+    msg = parse_action(req.body, required=True)
+    return _run_action(emu, req, bucket_of(req, bucket), msg.name, msg)
+
+
+def _run_action(emu, req: Request, bck: BucketId, obj: str, msg) -> Response:
+    handler = _ACTIONS.get(msg.action)
+    if handler is None:
+        if msg.action in ("promote", "blob-download"):
+            raise ApiError(501, f"action {msg.action!r} is not implemented by the emulator")
+        raise ApiError(400, f"invalid action {msg.action!r} for POST {req.path}")
+    return handler(emu, req, bck, obj, msg)
+
+
+def _completed_parts(value) -> list:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ApiError(400, "invalid mpt-complete message: value must be a list of parts")
+    numbers = []
+    for part in value:
+        if not isinstance(part, dict):
+            raise ApiError(400, "invalid mpt-complete message: each part must be an object")
+        raw = next((v for k, v in part.items() if k.lower() in ("part-number", "partnumber")), None)
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ApiError(400, f"invalid part number {raw!r} in mpt-complete")
+        numbers.append(raw)
+    return numbers
+
+
+def _no_object_name(emu, req: Request, bucket: str) -> Response:
+    bucket_of(req, bucket)
+    raise ApiError(400, f"invalid {req.method} {req.path}: missing object name "
+                        "(expecting /v1/objects/<bucket>/<object>)")
+
+
+for _method in ("GET", "HEAD", "PUT", "DELETE", "PATCH"):
+    route(_method, "/v1/objects/{bucket}")(_no_object_name)

@@ -1,0 +1,120 @@
+"""The route table and ``dispatch``: the single entry point of the AIS REST protocol.
+
+Handlers register with ``@route(method, template)``. Templates are ``/``-separated;
+``{name}`` captures one path segment and a final ``{name*}`` captures the rest of the
+(percent-decoded) path with repeated slashes kept, which is how object names are taken.
+
+    @route("GET", "/v1/objects/{bucket}/{obj*}")
+    def get_object(emu, req, bucket, obj): ...
+
+    resp = dispatch(emu, Request("GET", "/v1/health"))
+
+Every failure leaves here as an AIS error reply (see ``errors``); an unknown route is a
+501 that names the method, the path and the nearest routes served.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Optional
+
+from ais_emulator.api.errors import ApiError, error_reply, internal_error, unknown_route
+from ais_emulator.api.types import Request, Response
+from ais_emulator.store.errors import StoreError
+
+log = logging.getLogger("ais_emulator")
+
+Handler = Callable[..., Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    handler: Handler
+
+    @property
+    def parts(self) -> tuple:
+        return tuple(self.template.strip("/").split("/"))
+
+    def match(self, segments: list[str]) -> Optional[dict]:
+        parts = self.parts
+        rest = parts[-1].startswith("{") and parts[-1].endswith("*}")
+        fixed = parts[:-1] if rest else parts
+        if len(segments) < len(fixed) or (not rest and len(segments) != len(fixed)):
+            return None
+        if rest and len(segments) == len(fixed):
+            return None
+        params = {}
+        for want, got in zip(fixed, segments[:len(fixed)], strict=True):
+            if want.startswith("{") and want.endswith("}"):
+                if not got:
+                    return None
+                params[want[1:-1]] = got
+            elif want != got:
+                return None
+        if rest:
+            params[parts[-1][1:-2]] = "/".join(segments[len(fixed):])
+        return params
+
+
+class RouteTable:
+    def __init__(self):
+        self._routes: list[Route] = []
+
+    def add(self, method: str, template: str, handler: Handler) -> None:
+        """Register a route; registering the same method and template again replaces it."""
+        new = Route(method.upper(), template, handler)
+        for i, r in enumerate(self._routes):
+            if r.method == new.method and r.template == template:
+                self._routes[i] = new
+                return
+        self._routes.append(new)
+
+    def find(self, method: str, path: str) -> tuple[Optional[Route], dict]:
+        segments = path.lstrip("/").split("/")
+        for attempt in (segments, segments[:-1] if len(segments) > 1 and not segments[-1] else None):
+            if attempt is None:
+                continue
+            for r in self._routes:
+                if r.method == method:
+                    params = r.match(attempt)
+                    if params is not None:
+                        return r, params
+        return None, {}
+
+    def known(self) -> list[str]:
+        return [f"{r.method} {r.template}" for r in self._routes]
+
+
+ROUTES = RouteTable()
+
+
+def route(method: str, template: str):
+    """Decorator: register ``handler(emu, request, **captures) -> Response``."""
+
+    def deco(fn: Handler) -> Handler:
+        ROUTES.add(method, template, fn)
+        return fn
+
+    return deco
+
+
+def dispatch(emu, request: Request) -> Response:
+    """Serve one request against ``emu``; never raises."""
+    try:
+        try:
+            path = request.decoded_path
+        except UnicodeDecodeError:
+            raise ApiError(400, f"invalid URL path {request.path!r}: not UTF-8") from None
+        found, params = ROUTES.find(request.method, path)
+        if found is None:
+            return unknown_route(emu, request, ROUTES.known())
+        return found.handler(emu, request, **params)
+    except (StoreError, ApiError) as err:
+        return error_reply(emu, request, err)
+    except Exception as exc:  # an emulator bug: say so, loudly, as a real failure
+        log.exception("ais_emulator: %s %s failed", request.method, request.path)
+        return internal_error(emu, request, exc)

@@ -1,0 +1,143 @@
+"""Wire encodings: JSON and msgpack bodies, action messages, list-objects entries.
+
+* JSON is written compactly with no trailing newline (as Go's encoder is used by AIS).
+* Action messages (``{"action","name","value"}``) are decoded with keys matched
+  case-insensitively, as Go's JSON decoder does.
+* List-objects replies are msgpack maps with exactly ``UUID``, ``ContinuationToken``,
+  ``Flags`` and ``Entries``; entries use Go's short keys, filled per the requested props.
+
+    act = parse_action(request.body)          # ActMsg("list", "", {...})
+    body = msgpack_listing(uuid, page, props)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import msgpack
+
+from ais_emulator.api.errors import ApiError
+
+JSON = "application/json"
+MSGPACK = "application/msgpack"
+OCTETS = "application/octet-stream"
+
+# list-objects entry flags (cmn/objlist.go)
+ENTRY_IS_CACHED = 1 << 6
+ENTRY_IN_ARCH = 1 << 7
+ENTRY_IS_DIR = 1 << 8
+ENTRY_IS_ARCHIVE = 1 << 9
+
+RFC822 = "%d %b %y %H:%M UTC"  # Go's time.RFC822 in UTC, the default list time format
+
+
+def json_body(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def json_response_headers() -> dict:
+    return {"Content-Type": JSON}
+
+
+def parse_json(body: bytes, what: str = "request body") -> Any:
+    """Decode a JSON body; an empty body is None; malformed JSON is a 400."""
+    if not body or not bytes(body).strip():
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ApiError(400, f"failed to unmarshal {what} as JSON: {e}") from None
+
+
+def ci_get(mapping: dict, key: str, default: Any = None) -> Any:
+    """``mapping[key]`` with Go's case-insensitive key matching (exact match first)."""
+    if key in mapping:
+        return mapping[key]
+    low = key.lower()
+    for k, v in mapping.items():
+        if isinstance(k, str) and k.lower() == low:
+            return v
+    return default
+
+
+@dataclass
+class ActMsg:
+    action: str = ""
+    name: str = ""
+    value: Any = None
+
+
+def parse_action(body: bytes, required: bool = False) -> Optional[ActMsg]:
+    """The request's ActMsg, or None for an empty body (a 400 when ``required``)."""
+    doc = parse_json(body, "action message")
+    if doc is None:
+        if required:
+            raise ApiError(400, "missing action message in the request body")
+        return None
+    if not isinstance(doc, dict):
+        raise ApiError(400, f"invalid action message: expecting a JSON object, got {type(doc).__name__}")
+    action = ci_get(doc, "action", "")
+    name = ci_get(doc, "name", "")
+    if not isinstance(action, str) or not isinstance(name, str):
+        raise ApiError(400, "invalid action message: 'action' and 'name' must be strings")
+    return ActMsg(action, name, ci_get(doc, "value"))
+
+
+def as_int(value: Any, what: str) -> int:
+    """An int from a JSON number or a decimal string (Go's ``,string`` fields)."""
+    if isinstance(value, bool):
+        raise ApiError(400, f"invalid {what}: {value!r}")
+    if value is None or value == "":
+        return 0
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ApiError(400, f"invalid {what}: {value!r}") from None
+
+
+def format_atime(ns: int) -> str:
+    return time.strftime(RFC822, time.gmtime(ns / 1e9))
+
+
+def custom_md_str(custom: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(custom.items()))
+
+
+def listing_entry(entry, props: frozenset, location: str) -> dict:
+    """One msgpack entry map for a ``ListEntry`` (Go LsoEnt short keys)."""
+    if entry.is_dir:
+        return {"n": entry.name, "f": ENTRY_IS_DIR}
+    flags = ENTRY_IS_CACHED
+    if entry.in_archive:
+        flags |= ENTRY_IN_ARCH
+    if entry.is_archive:
+        flags |= ENTRY_IS_ARCHIVE
+    out = {"n": entry.name}
+    if "size" in props:
+        out["s"] = entry.size
+    rec = entry.record
+    if rec is not None and not entry.in_archive:
+        if "checksum" in props and rec.cksum_value:
+            out["cs"] = rec.cksum_value
+        if "atime" in props:
+            out["a"] = format_atime(rec.atime_ns)
+        if "version" in props and rec.version:
+            out["v"] = rec.version
+        if "location" in props:
+            out["t"] = location
+        if "copies" in props:
+            out["c"] = 1
+        if "custom" in props and rec.custom:
+            out["m"] = custom_md_str(rec.custom)
+    out["f"] = flags
+    return out
+
+
+def msgpack_listing(list_id: str, token: str, entries: list) -> bytes:
+    return msgpack.packb(
+        {"UUID": list_id, "ContinuationToken": token, "Flags": 0, "Entries": entries or None},
+        use_bin_type=True,
+    )

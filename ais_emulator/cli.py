@@ -1,0 +1,78 @@
+"""Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080]``.
+
+Binds loopback by default, prints ``ais-emulator: serving AIStore API at <url>`` once
+``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM.
+
+    ais-emulator serve --port 0          # any free port; the URL is printed
+    python -m ais_emulator serve
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import urllib.request
+from collections.abc import Sequence
+from typing import Optional
+
+from ais_emulator.transports.server import EmulatorServer
+
+DEFAULT_PORT = 51080
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ais-emulator",
+                                description="A pure-Python emulator of the AIStore REST API.")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the AIStore REST API over HTTP")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port to bind; 0 picks a free one (default: {DEFAULT_PORT})")
+    return p
+
+
+def _wait_healthy(url: str, timeout: float = 10.0) -> None:
+    probe = url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
+    with urllib.request.urlopen(probe + "/v1/health", timeout=timeout) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"health check answered {resp.status}")
+
+
+def serve(host: str, port: int) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            server = EmulatorServer(host=host, port=port).start()
+        except OSError as e:
+            print(f"ais-emulator: cannot bind {host}:{port}: {e}", file=sys.stderr)
+            return 1
+        try:
+            _wait_healthy(server.url)
+            print(f"ais-emulator: serving AIStore API at {server.url}", flush=True)
+            while not stop.wait(0.5):
+                pass
+        finally:
+            server.stop()
+        print("ais-emulator: stopped", flush=True)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args.host, args.port)
+    return 2  # pragma: no cover (argparse enforces the sub-command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

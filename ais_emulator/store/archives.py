@@ -1,0 +1,525 @@
+"""Archive members: list, read and match files inside tar, tgz and zip shards; write them.
+
+This module owns everything the emulator knows about archive formats: ARCH_DIR listing
+(wire doc §4.4), ``archpath`` / ``archregx`` + ``archmode`` GETs (§5.1) and the GetBatch
+output archive (§9). It is pure and stateless: bytes in, values out, no caching.
+
+    fmt = detect_format("shard.tar.gz")                  # ".tgz"
+    [m.name for m in list_members(blob, fmt)]            # ["a/0001.jpg", ...]
+    body = b"".join(write_archive([("x.txt", 2, [b"hi"])], ".tar"))
+
+Readers never copy a tar or zip archive: tar headers are parsed in place over a
+``memoryview``, zip goes through ``zipfile`` over a read-only view; only the bytes of the
+requested members are copied out. A tgz is inflated incrementally, so memory stays
+bounded by one member plus a small window; ``list_members`` and ``iter_matching`` inflate
+to the end so the gzip CRC is checked, ``read_member`` stops at its member (as Go does).
+Corrupt or truncated input raises ``ArchiveError`` naming the byte offset (for tgz: the
+offset in the inflated tar stream, or the compressed offset for gzip-level damage). A tar
+that ends cleanly between members without end-of-archive blocks is accepted (Go and
+``tarfile`` accept it too).
+
+Deviations from real AIS:
+* ``.tar.lz4`` is not supported: the standard library has no LZ4, and this package is
+  stdlib-only. ``detect_format`` returns ``None`` for it, so it is served as a plain object.
+* Listing and reading see regular files only. Go also lists symlinks, hard links and other
+  non-directory entries (with size 0); here they are skipped and cannot be fetched.
+* ``archpath`` lookup: Go matches the stored name exactly or after dropping a leading
+  ``/`` on either side. We also ignore a leading ``./`` on either side, so a member stored
+  as ``./a.jpg`` (listed by AIS as ``shard.tar/a.jpg``) can be fetched as ``a.jpg``.
+  As in Go, the first match in archive order wins.
+* ``regexp`` mode uses Python ``re`` (``re.search``), not Go RE2; exotic syntax differs.
+* Tar: a PAX global header (``g``) is skipped, not applied; sparse members raise
+  ``ArchiveError``; the first all-zero block ends reading and what follows is ignored (Go
+  also wants the next block to be zero).
+* Zip: a name without the UTF-8 flag is taken as UTF-8 when it decodes as such (Go keeps
+  the raw bytes), otherwise as CP437 (``zipfile``'s rule).
+* Magic bytes: zip needs ``PK\\x03\\x04`` (or the empty-archive ``PK\\x05\\x06``), where Go
+  takes any ``PK``; Go also refuses to sniff objects shorter than 512 bytes, we do not.
+* Writing lives in ``archive_writer`` (re-exported here as ``write_archive``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+ARCHIVE_EXTENSIONS = (".tar", ".tgz", ".tar.gz", ".zip")
+MATCH_MODES = ("regexp", "prefix", "suffix", "substr", "wdskey")
+
+_BY_EXTENSION = ((".tar.gz", ".tgz"), (".tgz", ".tgz"), (".tar", ".tar"), (".zip", ".zip"))
+_FORMATS = {".tar": ".tar", ".tgz": ".tgz", ".tar.gz": ".tgz", ".zip": ".zip"}
+_BLOCK = 512
+_ZERO_BLOCK = bytes(_BLOCK)
+_MAX_EXT_HEADER = 1 << 20  # PAX / GNU long-name payloads; Go's limit too
+_IN_CHUNK = 64 * 1024  # compressed bytes fed to zlib per step
+_OUT_CHUNK = 256 * 1024  # most inflated bytes produced per step
+
+
+class ArchiveError(Exception):
+    """A corrupt, truncated or unsupported archive. ``offset`` is the byte offset, if known."""
+
+    def __init__(self, message: str, offset: int | None = None):
+        super().__init__(message if offset is None else f"{message} at offset {offset}")
+        self.offset = offset
+
+
+class MemberNotFound(KeyError):
+    """No regular file of that name in the archive."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "archived file not found"
+
+
+@dataclass(frozen=True)
+class Member:
+    """A regular file inside an archive: its name as stored and its uncompressed size."""
+
+    name: str
+    size: int
+
+
+def detect_format(name: str, head: bytes = b"") -> str | None:
+    """Archive format of an object: ``".tar"``, ``".tgz"``, ``".zip"``, or ``None``.
+
+    The extension decides (case-sensitive, as in Go; ``.tar.gz`` gives ``.tgz``). Only when
+    the name has none of ``ARCHIVE_EXTENSIONS`` and ``head`` (the object's first bytes) is
+    given are magic bytes tried: ``ustar`` at offset 257, gzip ``1f8b``, zip ``PK``.
+    """
+    for ext, fmt in _BY_EXTENSION:
+        if name.endswith(ext):
+            return fmt
+    head = bytes(head[:_BLOCK])
+    if head[257:262] == b"ustar":
+        return ".tar"
+    if head[:2] == b"\x1f\x8b":
+        return ".tgz"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return ".zip"
+    return None
+
+
+def list_members(data: bytes | memoryview, fmt: str) -> list[Member]:
+    """Every regular file in archive order (directories and links skipped), names as stored."""
+    fmt = _normalize(fmt)
+    if fmt == ".zip":
+        with _open_zip(data) as zf:
+            return [Member(name, info.file_size) for name, info in _zip_files(zf)]
+    return [Member(e.name, e.size) for e in _walk_tar(_tar_source(data, fmt)) if e.is_file]
+
+
+def read_member(data: bytes | memoryview, fmt: str, archpath: str) -> bytes:
+    """The bytes of the first regular file named ``archpath`` (see the module's lookup rule).
+
+    Raises ``MemberNotFound`` when there is none, ``ValueError`` for an empty ``archpath``.
+    """
+    fmt = _normalize(fmt)
+    if not archpath:
+        raise ValueError("archpath must not be empty")
+    want = _lookup_key(archpath)
+    if fmt == ".zip":
+        with _open_zip(data) as zf:
+            for name, info in _zip_files(zf):
+                if name == archpath or _lookup_key(name) == want:
+                    return _zip_read(zf, info)
+    else:
+        src = _tar_source(data, fmt)
+        for entry in _walk_tar(src):
+            if entry.is_file and (entry.name == archpath or _lookup_key(entry.name) == want):
+                return _tar_read(src, entry)
+    raise MemberNotFound(f"archived file {archpath!r} does not exist")
+
+
+def iter_matching(
+    data: bytes | memoryview, fmt: str, pattern: str, mode: str
+) -> Iterator[tuple[str, bytes]]:
+    """``(name, bytes)`` of every regular file matching ``pattern`` under ``mode``, in order.
+
+    Modes (wire doc §5.1): ``regexp`` (``re.search``), ``prefix``, ``suffix``, ``substr``,
+    ``wdskey`` (name minus its last extension and a leading ``/`` equals the pattern). An
+    empty pattern, or mode ``""`` / ``"*"``, matches everything. An unknown mode or a bad
+    regular expression raises ``ValueError`` at call time, before anything is read.
+    """
+    fmt = _normalize(fmt)
+    match = _matcher(pattern, mode)
+    if fmt == ".zip":
+        return _iter_zip(data, match)
+    return _iter_tar(_tar_source(data, fmt), match)
+
+
+# ---------------------------------------------------------------- helpers: shared
+
+
+def _normalize(fmt: str) -> str:
+    try:
+        return _FORMATS[fmt]
+    except KeyError:
+        raise ArchiveError(f"unsupported archive format {fmt!r}") from None
+
+
+def _view(data: bytes | memoryview) -> memoryview:
+    view = memoryview(data)
+    return view if view.format == "B" and view.ndim == 1 else view.cast("B")
+
+
+def _lookup_key(name: str) -> str:
+    return name.removeprefix("./").removeprefix("/")
+
+
+def _wds_key(name: str) -> str:
+    dot = name.rfind(".")
+    if dot > name.rfind("/"):
+        name = name[:dot]
+    return name.removeprefix("/")
+
+
+def _matcher(pattern: str, mode: str) -> Callable[[str], bool]:
+    if mode not in MATCH_MODES and mode not in ("", "*"):
+        raise ValueError(f"unknown archmode {mode!r}: expected one of {', '.join(MATCH_MODES)}")
+    if not pattern or mode in ("", "*"):
+        return lambda name: True
+    if mode == "regexp":
+        try:
+            rx = re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f"invalid archregx {pattern!r} for archmode 'regexp': {e}") from None
+        return lambda name: rx.search(name) is not None
+    if mode == "prefix":
+        return lambda name: name.startswith(pattern)
+    if mode == "suffix":
+        return lambda name: name.endswith(pattern)
+    if mode == "substr":
+        return lambda name: pattern in name
+    return lambda name: _wds_key(name) == pattern
+
+
+# ---------------------------------------------------------------- tar reading
+
+
+@dataclass
+class _TarEntry:
+    name: str
+    size: int  # bytes of data that follow the header
+    is_file: bool
+    offset: int  # where the data starts
+
+
+class _ViewSource:
+    """Tar bytes straight from the archive: reads are slices, nothing is copied."""
+
+    def __init__(self, data: bytes | memoryview):
+        self._view = _view(data)
+        self.pos = 0
+
+    def read(self, n: int) -> memoryview:
+        out = self._view[self.pos : self.pos + n]
+        self.pos += len(out)
+        return out
+
+    def skip(self, n: int) -> None:
+        self.pos = min(self.pos + n, len(self._view))
+
+    def finish(self) -> None:
+        """Bytes after the end-of-archive marker are ignored, as in Go."""
+
+
+class _GzipSource:
+    """Tar bytes inflated on demand from a (possibly multi-member) gzip stream."""
+
+    def __init__(self, data: bytes | memoryview):
+        self._in = _view(data)
+        self._in_pos = 0
+        self._z = zlib.decompressobj(31)
+        self._buf = bytearray()
+        self._bpos = 0
+        self.pos = 0  # offset in the inflated stream
+
+    def read(self, n: int) -> bytes:
+        while len(self._buf) - self._bpos < n and self._inflate():
+            pass
+        out = bytes(self._buf[self._bpos : self._bpos + n])
+        self._bpos += len(out)
+        self.pos += len(out)
+        return out
+
+    def skip(self, n: int) -> None:
+        while n > 0 and (len(self._buf) > self._bpos or self._inflate()):
+            step = min(n, len(self._buf) - self._bpos)
+            self._bpos += step
+            self.pos += step
+            n -= step
+
+    def finish(self) -> None:
+        """Inflate the rest, so that every gzip trailer (CRC-32, length) gets verified."""
+        self.skip(sys.maxsize)
+
+    def _inflate(self) -> bool:
+        """Append more inflated bytes to the buffer; False once the gzip input is exhausted."""
+        if self._bpos == len(self._buf):
+            self._buf.clear()
+            self._bpos = 0
+        elif self._bpos > _OUT_CHUNK:
+            del self._buf[: self._bpos]
+            self._bpos = 0
+        while True:
+            if self._z.eof and not self._next_member():
+                return False
+            chunk = self._in[self._in_pos : self._in_pos + _IN_CHUNK]
+            try:
+                out = self._z.decompress(chunk, _OUT_CHUNK)
+            except zlib.error as e:
+                raise ArchiveError(f"corrupt gzip stream ({e})", self._in_pos) from None
+            self._in_pos += len(chunk) - len(self._z.unconsumed_tail) - len(self._z.unused_data)
+            if out:
+                self._buf += out
+                return True
+            if not chunk and not self._z.eof:
+                raise ArchiveError("truncated gzip stream", self._in_pos)
+
+    def _next_member(self) -> bool:
+        pos = self._in_pos
+        while pos < len(self._in):  # zero padding after a member is allowed
+            window = bytes(self._in[pos : pos + _IN_CHUNK])
+            rest = window.lstrip(b"\0")
+            pos += len(window) - len(rest)
+            if rest:
+                break
+        if pos >= len(self._in):
+            return False
+        if self._in[pos : pos + 2] != b"\x1f\x8b":
+            raise ArchiveError("unexpected bytes after the gzip stream", pos)
+        self._in_pos = pos
+        self._z = zlib.decompressobj(31)
+        return True
+
+
+def _tar_source(data: bytes | memoryview, fmt: str) -> _ViewSource | _GzipSource:
+    return _GzipSource(data) if fmt == ".tgz" else _ViewSource(data)
+
+
+def _tar_number(field: bytes, what: str, offset: int) -> int:
+    if field[0] & 0x80:  # GNU base-256
+        if field[0] != 0x80:
+            raise ArchiveError(f"negative {what} in tar header", offset)
+        return int.from_bytes(field[1:], "big")
+    text = field.split(b"\0", 1)[0].strip(b" ")
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        raise ArchiveError(f"invalid {what} field {text!r} in tar header", offset) from None
+
+
+def _tar_string(field: bytes) -> str:
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _check_header(blk: bytes, offset: int) -> None:
+    stored = _tar_number(blk[148:156], "checksum", offset)
+    rest = (blk[:148], blk[156:])  # the checksum field itself counts as eight spaces
+    unsigned = sum(rest[0]) + sum(rest[1]) + 8 * 32
+    if stored == unsigned:
+        return
+    signed = unsigned - 256 * sum(1 for part in rest for b in part if b & 0x80)
+    if stored != signed:
+        raise ArchiveError("bad tar header checksum (corrupt or not a tar archive)", offset)
+
+
+def _pax_records(payload: bytes, offset: int) -> dict[str, str]:
+    records, pos = {}, 0
+    while pos < len(payload):
+        space = payload.find(b" ", pos)
+        try:
+            length = int(payload[pos:space]) if space > pos else 0
+        except ValueError:
+            length = 0
+        record = payload[pos : pos + length]
+        if length <= space - pos or len(record) < length or not record.endswith(b"\n"):
+            if not payload[pos:].strip(b"\0"):
+                break  # trailing NUL padding
+            raise ArchiveError("malformed PAX extended header", offset)
+        key, sep, value = record[space - pos + 1 : -1].partition(b"=")
+        if not sep:
+            raise ArchiveError("malformed PAX record (no '=')", offset)
+        records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return records
+
+
+def _walk_tar(src: _ViewSource | _GzipSource) -> Iterator[_TarEntry]:
+    """Yield entries; between yields the caller may read the entry's data from ``src``."""
+    pax: dict[str, str] = {}
+    long_name: str | None = None
+    while True:
+        hdr_off = src.pos
+        blk = bytes(src.read(_BLOCK))
+        if len(blk) == 0 and not pax and long_name is None:
+            src.finish()
+            return  # ended at a header boundary without zero blocks: accepted, as in Go
+        if len(blk) < _BLOCK:
+            raise ArchiveError(f"truncated tar header ({len(blk)} of {_BLOCK} bytes)", hdr_off)
+        if blk == _ZERO_BLOCK:
+            if pax or long_name is not None:
+                raise ArchiveError("end of archive right after an extended header", hdr_off)
+            src.finish()
+            return
+        _check_header(blk, hdr_off)
+        flag = chr(blk[156])
+        size = _tar_number(blk[124:136], "size", hdr_off)
+        if flag in "xgLK":
+            if size > _MAX_EXT_HEADER:
+                raise ArchiveError(f"tar extended header of {size} bytes is too large", hdr_off)
+            payload = bytes(src.read(size))
+            if len(payload) < size:
+                raise ArchiveError("truncated tar extended header", hdr_off + _BLOCK)
+            src.skip(-size % _BLOCK)
+            if flag == "x":
+                pax.update(_pax_records(payload, hdr_off))
+            elif flag == "L":
+                long_name = payload.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            continue
+        if flag == "S" or (pax and any(key.startswith("GNU.sparse.") for key in pax)):
+            raise ArchiveError("sparse tar members are not supported", hdr_off)
+        name = _tar_string(blk[0:100])
+        prefix = _tar_string(blk[345:500]) if blk[257:263] == b"ustar\0" else ""
+        if prefix:
+            name = f"{prefix}/{name}"
+        if long_name is not None:
+            name = long_name
+        name = pax.get("path", name)
+        if "size" in pax:
+            try:
+                size = int(pax["size"])
+            except ValueError:
+                raise ArchiveError(f"invalid PAX size {pax['size']!r}", hdr_off) from None
+        is_file = flag in "07" or (flag == "\0" and not name.endswith("/"))
+        if flag in "123456" or (flag == "\0" and not is_file):
+            size = 0  # header-only entry types carry no data
+        data_off = src.pos
+        yield _TarEntry(name, size, is_file, data_off)
+        end = data_off + size + (-size % _BLOCK)
+        src.skip(end - src.pos)
+        if src.pos < data_off + size:
+            raise ArchiveError(f"truncated data of tar member {name!r}", data_off)
+        if src.pos < end:
+            raise ArchiveError(f"truncated padding after tar member {name!r}", src.pos)
+        pax, long_name = {}, None
+
+
+def _tar_read(src: _ViewSource | _GzipSource, entry: _TarEntry) -> bytes:
+    data = src.read(entry.size)
+    if len(data) < entry.size:
+        raise ArchiveError(
+            f"truncated data of tar member {entry.name!r} ({len(data)} of {entry.size} bytes)",
+            entry.offset,
+        )
+    return bytes(data)
+
+
+def _iter_tar(src: _ViewSource | _GzipSource, match: Callable[[str], bool]):
+    for entry in _walk_tar(src):
+        if entry.is_file and match(entry.name):
+            yield entry.name, _tar_read(src, entry)
+
+
+# ---------------------------------------------------------------- zip reading
+
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    struct.error,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+)
+
+
+class _ViewFile(io.RawIOBase):
+    """A read-only, seekable file over a memoryview, for ``zipfile`` (no copy of the whole)."""
+
+    def __init__(self, view: memoryview):
+        super().__init__()
+        self._view, self._pos = view, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = (0, self._pos, len(self._view))[whence]
+        if base + offset < 0:
+            raise OSError(22, "negative seek position")  # what a real file raises (EINVAL)
+        self._pos = base + offset
+        return self._pos
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self._view) if n is None or n < 0 else self._pos + n
+        out = bytes(self._view[self._pos : end])
+        self._pos += len(out)
+        return out
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _open_zip(data: bytes | memoryview) -> zipfile.ZipFile:
+    view = _view(data)
+    try:
+        return zipfile.ZipFile(_ViewFile(view))
+    except _ZIP_ERRORS as e:
+        eocd = bytes(view[-(65535 + 22) :]).rfind(b"PK\x05\x06")
+        if eocd < 0:
+            raise ArchiveError(
+                "zip end-of-central-directory record not found (truncated or not a zip)",
+                len(view),
+            ) from None
+        eocd += max(0, len(view) - (65535 + 22))
+        where = struct.unpack_from("<I", view, eocd + 16)[0] if eocd + 20 <= len(view) else eocd
+        raise ArchiveError(f"corrupt zip central directory ({e})", where) from None
+
+
+def _zip_files(zf: zipfile.ZipFile) -> Iterator[tuple[str, zipfile.ZipInfo]]:
+    for info in zf.infolist():
+        kind = (info.external_attr >> 16) & 0o170000
+        if info.is_dir() or kind not in (0, 0o100000):
+            continue
+        name = info.filename
+        if not info.flag_bits & 0x800:
+            try:
+                name = info.orig_filename.encode("cp437").decode("utf-8")
+            except UnicodeError:
+                pass
+        yield name, info
+
+
+def _zip_read(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    try:
+        with zf.open(info) as fh:
+            return fh.read()
+    except _ZIP_ERRORS as e:
+        where = info.header_offset
+        raise ArchiveError(f"corrupt zip member {info.filename!r} ({e})", where) from None
+
+
+def _iter_zip(data: bytes | memoryview, match: Callable[[str], bool]):
+    with _open_zip(data) as zf:
+        for name, info in _zip_files(zf):
+            if match(name):
+                yield name, _zip_read(zf, info)
+
+
+from .archive_writer import write_archive  # noqa: E402, F401  (re-export)

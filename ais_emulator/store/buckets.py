@@ -1,0 +1,135 @@
+"""Bucket identity, AIS's bucket-name rule, and the per-bucket object table.
+
+A bucket is identified by provider, namespace (uuid, name) and name, as in AIS. Providers
+are normalised the way AIS normalises them ("" -> ais, s3 -> aws, gs -> gcp, az -> azure,
+oc -> oci). The object table keeps a sorted name index so listing pages are bisections.
+
+    bck = BucketId.parse("ais", "data", namespace="@#team")
+    validate_bucket_name("a/b")            # raises InvalidBucketName
+
+Deviation: a name longer than 255 characters is rejected (AIS keeps a bucket as a
+directory, so the filesystem would refuse it); Go's own rule has no length check.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import time
+from dataclasses import dataclass, field
+
+from ais_emulator.store.errors import InvalidBucketName, InvalidProvider, InvalidRequest
+
+PROVIDER_ALIASES = {"": "ais", "s3": "aws", "gs": "gcp", "az": "azure", "oc": "oci"}
+PROVIDERS = ("ais", "aws", "gcp", "azure", "oci", "ht")
+
+_NAME_RE = re.compile(r"^[.a-zA-Z0-9_-]+$")
+_NS_RE = re.compile(r"^[a-zA-Z0-9_-]*$")
+_NAME_HELP = "may only contain letters, numbers, dashes (-), underscores (_), and dots (.)"
+MAX_BUCKET_NAME_LEN = 255
+
+
+def normalize_provider(provider: str | None) -> str:
+    p = (provider or "").strip().lower()
+    p = PROVIDER_ALIASES.get(p, p)
+    if p not in PROVIDERS:
+        raise InvalidProvider(provider or "")
+    return p
+
+
+def validate_bucket_name(name: str) -> None:
+    """AIS's rule: ASCII letters, digits, '-', '_', '.'; not empty, not '.', no '..'."""
+    if not name or name == "." or not _NAME_RE.match(name):
+        raise InvalidBucketName(name, _NAME_HELP)
+    if ".." in name:
+        raise InvalidBucketName(name, "cannot contain '..'")
+    if len(name) > MAX_BUCKET_NAME_LEN:
+        raise InvalidBucketName(name, f"longer than {MAX_BUCKET_NAME_LEN} characters")
+
+
+def parse_namespace(ns: str | tuple[str, str] | None) -> tuple[str, str]:
+    """Accept "@uuid#name" (the query-string form), "" / None, or a (uuid, name) pair."""
+    if ns is None or ns == "":
+        return "", ""
+    if isinstance(ns, tuple):
+        uuid, name = ns
+    elif hasattr(ns, "uuid") and hasattr(ns, "name"):
+        uuid, name = ns.uuid, ns.name
+    else:
+        text = str(ns)
+        if text.startswith("@"):
+            text = text[1:]
+        uuid, sep, name = text.partition("#")
+        if not sep:
+            # Go: a bare string is a namespace name in the local cluster
+            uuid, name = "", uuid
+    if not _NS_RE.match(uuid) or not _NS_RE.match(name):
+        raise InvalidRequest(
+            f"namespace (uuid: {uuid!r}, name: {name!r}) may only contain letters, numbers, "
+            "dashes (-), underscores (_)"
+        )
+    return uuid, name
+
+
+@dataclass(frozen=True)
+class BucketId:
+    """Provider, namespace and name of a bucket (hashable; use as a key)."""
+
+    provider: str
+    name: str
+    ns_uuid: str = ""
+    ns_name: str = ""
+
+    @classmethod
+    def parse(cls, provider: str | None, name: str, namespace=None) -> BucketId:
+        validate_bucket_name(name)
+        uuid, ns_name = parse_namespace(namespace)
+        return cls(normalize_provider(provider), name, uuid, ns_name)
+
+    @property
+    def has_namespace(self) -> bool:
+        return bool(self.ns_uuid or self.ns_name)
+
+    @property
+    def namespace_str(self) -> str:
+        """"@uuid#name", or "" for the global namespace."""
+        return f"@{self.ns_uuid}#{self.ns_name}" if self.has_namespace else ""
+
+    def uname(self) -> str:
+        """AIS "uname" of the bucket: ``ais/@#/b/`` (Go's MakeUname)."""
+        return f"{self.provider}/@{self.ns_uuid}#{self.ns_name}/{self.name}/"
+
+    def __str__(self) -> str:
+        ns = f"{self.namespace_str}/" if self.has_namespace else ""
+        return f"{self.provider}://{ns}{self.name}"
+
+
+def parse_uname(uname: str) -> tuple[BucketId, str]:
+    """Split ``<provider>/@<uuid>#<ns>/<bucket>/<obj>`` (Go splits on the first three '/')."""
+    parts = uname.split("/", 3)
+    if len(parts) < 3 or not parts[1].startswith("@"):
+        raise InvalidRequest(f"invalid uname {uname!r}: expecting <provider>/@<uuid>#<ns>/<bucket>/[<obj>]")
+    obj = parts[3] if len(parts) == 4 else ""
+    return BucketId.parse(parts[0], parts[2], parts[1]), obj
+
+
+@dataclass
+class Bucket:
+    """One bucket: its identity, creation time and objects (guarded by the store lock)."""
+
+    id: BucketId
+    created_ns: int = field(default_factory=time.time_ns)
+    bid: int = 0
+    objects: dict = field(default_factory=dict)
+    names: list = field(default_factory=list)  # sorted object names
+
+    def insert(self, record) -> None:
+        if record.name not in self.objects:
+            bisect.insort(self.names, record.name)
+        self.objects[record.name] = record
+
+    def remove(self, name: str) -> None:
+        del self.objects[name]
+        i = bisect.bisect_left(self.names, name)
+        if i < len(self.names) and self.names[i] == name:
+            del self.names[i]

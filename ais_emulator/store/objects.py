@@ -1,0 +1,134 @@
+"""Object records: immutable bytes plus the metadata AIS keeps per object.
+
+A record never changes after it is stored; an overwrite, PATCH or GET (atime) replaces it
+with a new record sharing the same ``data``. Readers therefore stream ``memoryview``
+slices of ``data`` without copying and without holding any lock.
+
+Checksums are what a default AIS bucket computes: type ``xxhash2``, which is the cespare
+xxhash/v2 digest (XXH64, seed 0) written as 16 big-endian hex digits.
+
+    rec = new_record("a.bin", b"payload", version="1")
+    rec.cksum_value == xxhash.xxh64(b"payload").hexdigest()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from typing import Optional
+
+import xxhash
+
+from ais_emulator.store.errors import RangeNotSatisfiable
+
+CHECKSUM_TYPE = "xxhash2"
+CHUNK = 1 << 20  # 1 MiB slices when streaming
+
+
+def checksum(data) -> str:
+    """AIS xxhash2 of ``data`` (bytes-like): XXH64 with seed 0, big-endian hex."""
+    return xxhash.xxh64(data).hexdigest()
+
+
+def checksum_of(kind: str, data) -> str:
+    """Hex digest of ``data`` for an AIS checksum type (``xxhash`` and ``xxhash2`` are
+    both XXH64 seed 0 in Go); raises ValueError for an unknown type."""
+    if kind in ("xxhash2", "xxhash"):
+        return checksum(data)
+    if kind == "md5":
+        return hashlib.md5(data).hexdigest()
+    if kind == "sha256":
+        return hashlib.sha256(data).hexdigest()
+    if kind == "sha512":
+        return hashlib.sha512(data).hexdigest()
+    if kind == "crc32c":
+        raise ValueError("checksum type crc32c is not supported by the emulator")
+    raise ValueError(f"invalid checksum type {kind!r}")
+
+
+class ObjectRecord:
+    """One stored object version. Treat every field as read-only."""
+
+    __slots__ = ("name", "data", "version", "cksum_type", "cksum_value", "atime_ns",
+                 "mtime_ns", "custom", "chunks", "_members")
+
+    def __init__(self, name: str, data: bytes, version: str, cksum_value: str,
+                 atime_ns: int, mtime_ns: int, custom: Optional[dict] = None,
+                 chunks: Optional[tuple[int, int]] = None, cksum_type: str = CHECKSUM_TYPE):
+        self.name = name
+        self.data = data
+        self.version = version
+        self.cksum_type = cksum_type
+        self.cksum_value = cksum_value
+        self.atime_ns = atime_ns
+        self.mtime_ns = mtime_ns
+        self.custom = dict(custom or {})
+        self.chunks = chunks  # (count, max chunk size) for multipart-completed objects
+        self._members = None  # lazily listed archive members (cache, same data)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def evolve(self, **changes) -> ObjectRecord:
+        """A copy with some fields replaced (same data, archive-member cache kept)."""
+        fields = {k: getattr(self, k) for k in ("name", "data", "version", "cksum_value",
+                                                 "atime_ns", "mtime_ns", "custom", "chunks",
+                                                 "cksum_type")}
+        fields.update(changes)
+        rec = ObjectRecord(**fields)
+        if rec.data is self.data:
+            rec._members = self._members
+        return rec
+
+    def __repr__(self) -> str:
+        return f"ObjectRecord({self.name!r}, size={self.size}, version={self.version!r})"
+
+
+def new_record(name: str, data: bytes, version: str, custom: Optional[dict] = None,
+               cksum: Optional[str] = None, chunks=None) -> ObjectRecord:
+    now = time.time_ns()
+    return ObjectRecord(name, data, version, cksum if cksum is not None else checksum(data),
+                        now, now, custom, chunks)
+
+
+def next_version(previous: Optional[ObjectRecord]) -> str:
+    """AIS versioning of ais buckets: "1" for a new object, then +1 per overwrite."""
+    if previous is None:
+        return "1"
+    try:
+        return str(int(previous.version) + 1)
+    except ValueError:
+        return "1"
+
+
+def resolve_range(size: int, first: Optional[int], last: Optional[int]) -> tuple[int, int]:
+    """Resolve an RFC 7233 single range against ``size``; returns ``[start, stop)``.
+
+    ``first-last`` (inclusive), ``first-`` (to the end) or ``-last`` (suffix of that many
+    bytes, ``first`` None). Raises RangeNotSatisfiable where Go's range parser does.
+    """
+    if first is None:
+        if last is None or last <= 0:
+            raise RangeNotSatisfiable(size, "empty suffix range")
+        n = min(last, size)
+        if n == 0:
+            raise RangeNotSatisfiable(size, "suffix range of an empty object")
+        return size - n, size
+    if first < 0 or first >= size:
+        raise RangeNotSatisfiable(size, f"start {first} is beyond the object")
+    if last is None or last >= size:
+        return first, size
+    if last < first:
+        raise RangeNotSatisfiable(size, f"invalid range {first}-{last}")
+    return first, last + 1
+
+
+def iter_slices(data, start: int = 0, stop: Optional[int] = None,
+                chunk: int = CHUNK) -> Iterator[memoryview]:
+    """Zero-copy ``memoryview`` slices of ``data[start:stop]``, ``chunk`` bytes each."""
+    view = memoryview(data)
+    stop = len(view) if stop is None else stop
+    for off in range(start, stop, chunk):
+        yield view[off:min(off + chunk, stop)]

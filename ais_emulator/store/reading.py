@@ -1,0 +1,59 @@
+"""Reads inside shards: one archived file (``archpath``) or all that match (``archregx``).
+
+The shard's format comes from its extension, else from its magic bytes (as Go does).
+Archive-level failures become store errors named after the AIS condition.
+
+    data = read_archived(bck, record, "img/0001.jpg")
+    first, rest = select_archived(bck, record, "0001", "wdskey")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import chain
+
+from ais_emulator.store.archives import (
+    ArchiveError,
+    MemberNotFound,
+    detect_format,
+    iter_matching,
+    read_member,
+)
+from ais_emulator.store.errors import ArchiveMemberNotFound, ArchiveUnreadable, InvalidRequest
+
+
+def shard_format(bck, record) -> str:
+    fmt = detect_format(record.name, record.data[:512])
+    if fmt is None:
+        raise ArchiveUnreadable(bck, record.name, "not an archive (unknown format)")
+    return fmt
+
+
+def read_archived(bck, record, archpath: str) -> bytes:
+    """The bytes of ``archpath`` inside the shard ``record``."""
+    fmt = shard_format(bck, record)
+    try:
+        return read_member(record.data, fmt, archpath)
+    except MemberNotFound:
+        raise ArchiveMemberNotFound(bck, record.name, archpath) from None
+    except ArchiveError as e:
+        raise ArchiveUnreadable(bck, record.name, str(e)) from None
+
+
+def select_archived(bck, record, pattern: str, mode: str) -> Iterator[tuple[str, bytes]]:
+    """``(name, bytes)`` of the members matching ``pattern`` under ``mode``, lazily.
+
+    The first match is found before returning, so "no match" (ArchiveMemberNotFound), a bad
+    mode or pattern (InvalidRequest) and an unreadable shard surface before any streaming.
+    """
+    fmt = shard_format(bck, record)
+    try:
+        it = iter_matching(record.data, fmt, pattern, mode)
+        first = next(it, None)
+    except ValueError as e:
+        raise InvalidRequest(str(e)) from None
+    except ArchiveError as e:
+        raise ArchiveUnreadable(bck, record.name, str(e)) from None
+    if first is None:
+        raise ArchiveMemberNotFound(bck, record.name, f"(archregx={pattern}, archmode={mode})")
+    return chain([first], it)

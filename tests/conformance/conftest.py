@@ -1,0 +1,78 @@
+"""Local fixtures of the conformance suite.
+
+Every test takes ``ais_backend`` (from the ``ais_emulator`` pytest plugin) and so runs on
+the in-process emulator, the emulator HTTP server, and a real AIStore when AIS_ENDPOINT
+is set. The fixtures here only add conveniences on top of it:
+
+* ``bck``: a fresh, uniquely named ais bucket (destroyed at teardown);
+* ``fresh_name``: a unique bucket name that is *not* created, destroyed at teardown if a
+  test created it;
+* ``wire``: raw ``requests`` against the endpoint (status codes, headers, msgpack);
+* ``shards``: deterministic in-memory tar / tgz / zip builders and a tar reader;
+* ``kit``: the helper module itself (flag constants, ``payload``, ``unique_name``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+_NAME = "ais_conformance_helpers"
+
+
+def _load_helpers():
+    if _NAME in sys.modules:
+        return sys.modules[_NAME]
+    spec = importlib.util.spec_from_file_location(_NAME, Path(__file__).with_name("_helpers.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_NAME] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+helpers = _load_helpers()
+
+
+@pytest.fixture
+def kit():
+    return helpers
+
+
+@pytest.fixture
+def shards():
+    return helpers.Shards()
+
+
+@pytest.fixture
+def wire(ais_backend):
+    w = helpers.Wire(ais_backend.endpoint)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def bck(ais_backend):
+    return ais_backend.bucket("cf")
+
+
+@pytest.fixture
+def fresh_name(ais_backend):
+    """A unique bucket name (not created); destroyed at teardown if a test created it."""
+    name = helpers.unique_name("cfn")
+    yield name
+    ais_backend.client.bucket(name).delete(missing_ok=True)
+
+
+@pytest.fixture
+def put(bck):
+    """Put ``{name: bytes}`` into ``bck``; returns the bucket."""
+
+    def _put(objects: dict[str, bytes]):
+        for name, data in objects.items():
+            bck.object(name).get_writer().put_content(data)
+        return bck
+
+    return _put

@@ -1,0 +1,189 @@
+"""Archived files inside shards: archpath, archregx/archmode, format detection."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from aistore.sdk import ArchiveConfig, ListObjectFlag
+from aistore.sdk.archive_config import ArchiveMode
+from aistore.sdk.errors import ErrObjNotFound
+
+MEMBERS = [
+    ("a/0001.jpg", b"jpg-1"),
+    ("a/0001.cls", b"1"),
+    ("a/0002.jpg", b"jpg-22"),
+    ("b/0001.jpg", b"jpg-b1"),
+    ("a/0002.cls", b"2"),
+    ("readme.txt", b"read me"),
+]
+
+
+@pytest.fixture(params=["shard.tar", "shard.tgz", "shard.tar.gz", "shard.zip"])
+def shard(request, bck, shards):
+    name = request.param
+    if name.endswith(".zip"):
+        blob = shards.zip(MEMBERS)
+    elif name.endswith(".tar"):
+        blob = shards.tar(MEMBERS)
+    else:
+        blob = shards.tgz(MEMBERS)
+    bck.object(name).get_writer().put_content(blob)
+    return bck.object(name), blob
+
+
+def test_archpath_sdk(shard):
+    o, _ = shard
+    for member, content in MEMBERS:
+        got = o.get_reader(archive_config=ArchiveConfig(archpath=member)).read_all()
+        assert got == content
+
+
+def test_archpath_raw(shard, bck, wire):
+    o, _ = shard
+    r = wire.get(wire.obj_path(bck.name, o.name),
+                 params={"provider": "ais", "archpath": "a/0002.jpg"})
+    assert r.status_code == 200
+    assert r.content == b"jpg-22"
+    assert r.headers["Content-Length"] == "6"
+
+
+def test_archpath_leading_slash(shard):
+    o, _ = shard
+    got = o.get_reader(archive_config=ArchiveConfig(archpath="/readme.txt")).read_all()
+    assert got == b"read me"
+
+
+def test_archpath_via_get_url(shard):
+    o, _ = shard
+    r = requests.get(o.get_url(archpath="b/0001.jpg"), timeout=30)
+    assert r.status_code == 200
+    assert r.content == b"jpg-b1"
+
+
+def test_archpath_missing_member(shard):
+    o, _ = shard
+    with pytest.raises(ErrObjNotFound) as exc:
+        o.get_reader(archive_config=ArchiveConfig(archpath="nope.jpg")).read_all()
+    assert exc.value.status_code == 404
+
+
+def test_empty_arch_params_are_absent(shard, bck, wire):
+    o, blob = shard
+    r = wire.get(wire.obj_path(bck.name, o.name),
+                 params={"provider": "ais", "archpath": "", "archregx": ""})
+    assert r.status_code == 200
+    assert r.content == blob
+
+
+def _matches(mode, pattern):
+    if mode == "regexp":
+        return [m for m in MEMBERS if re.search(pattern, m[0])]
+    if mode == "prefix":
+        return [m for m in MEMBERS if m[0].startswith(pattern)]
+    if mode == "suffix":
+        return [m for m in MEMBERS if m[0].endswith(pattern)]
+    if mode == "substr":
+        return [m for m in MEMBERS if pattern in m[0]]
+    return [m for m in MEMBERS if m[0].rsplit(".", 1)[0] == pattern]  # wdskey
+
+
+REGEX_CASES = [
+    (ArchiveMode.REGEXP, r"000[12]\.jpg$"),
+    (ArchiveMode.REGEXP, r"^a/.*cls"),
+    (ArchiveMode.PREFIX, "a/"),
+    (ArchiveMode.SUFFIX, ".cls"),
+    (ArchiveMode.SUBSTR, "0002"),
+    (ArchiveMode.WDSKEY, "a/0001"),
+]
+
+
+@pytest.mark.parametrize("mode, pattern", REGEX_CASES, ids=lambda v: getattr(v, "value", v))
+def test_archregx_modes(shard, shards, mode, pattern):
+    o, _ = shard
+    expected = _matches(mode.value, pattern)
+    assert expected, "the case must select something"
+    cfg = ArchiveConfig(regex=pattern, mode=mode)
+    got = shards.read_tar(o.get_reader(archive_config=cfg).read_all())
+    assert got == expected
+
+
+def test_archregx_raw_is_tar(shard, shards, bck, wire):
+    o, _ = shard
+    r = wire.get(wire.obj_path(bck.name, o.name),
+                 params={"provider": "ais", "archregx": "jpg", "archmode": "suffix",
+                         "archpath": ""})
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "application/x-tar"
+    assert shards.read_tar(r.content) == _matches("suffix", "jpg")
+
+
+def test_archregx_no_match_is_404(shard, bck, wire):
+    o, _ = shard
+    r = wire.get(wire.obj_path(bck.name, o.name),
+                 params={"provider": "ais", "archregx": "zzz", "archmode": "prefix"})
+    assert r.status_code == 404
+
+
+def test_archpath_with_archmode_is_400(shard, bck, wire):
+    o, _ = shard
+    r = wire.get(wire.obj_path(bck.name, o.name),
+                 params={"provider": "ais", "archpath": "readme.txt", "archmode": "prefix",
+                         "archregx": "a/"})
+    assert r.status_code == 400
+
+
+def test_archpath_on_non_archive(bck, wire):
+    bck.object("plain.bin").get_writer().put_content(b"not an archive at all" * 40)
+    r = wire.get(wire.obj_path(bck.name, "plain.bin"),
+                 params={"provider": "ais", "archpath": "x.txt"})
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+
+
+# ---------------------------------------------------------------------------------------
+# odd shards
+
+
+def test_dot_slash_member_is_listed_joined(bck, shards):
+    bck.object("dots.tar").get_writer().put_content(
+        shards.tar([("./a.jpg", b"A"), ("./sub/b.jpg", b"BB")])
+    )
+    entries = bck.list_all_objects(prefix="dots.tar", props="name,size",
+                                   flags=[ListObjectFlag.ARCH_DIR])
+    assert [(e.name, e.size) for e in entries] == [
+        ("dots.tar", entries[0].size), ("dots.tar/a.jpg", 1), ("dots.tar/sub/b.jpg", 2)
+    ]
+
+
+def test_directories_inside_tar_not_listed(bck, shards):
+    bck.object("d.tar").get_writer().put_content(
+        shards.tar([("x/1", b"1"), ("x/y/2", b"2")], dirs=["x/", "x/y/"])
+    )
+    names = [e.name for e in bck.list_archive("d.tar")]
+    assert names == ["d.tar/x/1", "d.tar/x/y/2"]
+
+
+def test_unknown_extension_not_expanded_in_listing(bck, shards):
+    bck.object("shard.bin").get_writer().put_content(shards.tar([("m.txt", b"m")]))
+    entries = bck.list_all_objects(props="name", flags=[ListObjectFlag.ARCH_DIR])
+    assert [e.name for e in entries] == ["shard.bin"]
+    assert not entries[0].flags & 512
+
+
+def test_unknown_extension_archpath_by_magic(bck, shards):
+    bck.object("shard.bin").get_writer().put_content(shards.tar([("m.txt", b"magic")]))
+    got = bck.object("shard.bin").get_reader(
+        archive_config=ArchiveConfig(archpath="m.txt")
+    ).read_all()
+    assert got == b"magic"
+
+
+def test_large_member(bck, shards, kit):
+    big = kit.payload("member", 200_000)
+    bck.object("big.tar").get_writer().put_content(
+        shards.tar([("small", b"s"), ("big.bin", big), ("tail", b"t")])
+    )
+    o = bck.object("big.tar")
+    assert o.get_reader(archive_config=ArchiveConfig(archpath="big.bin")).read_all() == big
+    assert o.get_reader(archive_config=ArchiveConfig(archpath="tail")).read_all() == b"t"

@@ -1,0 +1,129 @@
+"""Deterministic corpora and small helpers for the dataset tests.
+
+Loaded by ``conftest.py`` as the module ``ais_ds_test_kit`` (import it by that name).
+Every corpus is built from its arguments alone: same arguments, same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+import zlib
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+Members = Sequence[Tuple[str, bytes]]
+
+
+def payload(name: str, size: int = 0) -> bytes:
+    """Bytes that identify ``name`` (and differ in length between names)."""
+    size = size or 20 + zlib.crc32(name.encode()) % 300
+    seed = f"<{name}>".encode()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+def make_tar(members: Members, fmt: int = tarfile.USTAR_FORMAT) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 0
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def make_tgz(members: Members) -> bytes:
+    return gzip.compress(make_tar(members), mtime=0)
+
+
+def put(bucket, objects: Dict[str, bytes]):
+    for name, data in objects.items():
+        bucket.object(name).get_writer().put_content(data)
+    return bucket
+
+
+def object_corpus(bucket, n: int = 24, prefix: str = "objs/") -> List[Tuple[str, bytes]]:
+    """``n`` small objects ``<prefix>obj-000.bin`` ... in the bucket; returns them sorted."""
+    objects = {f"{prefix}obj-{i:03d}.bin": payload(f"{prefix}{i}") for i in range(n)}
+    put(bucket, objects)
+    return sorted(objects.items())
+
+
+def shard_members(shard: int, per_shard: int, exts: Iterable[str] = ("cls", "jpg"),
+                  key_prefix: str = "") -> List[Tuple[str, bytes]]:
+    members = []
+    for j in range(per_shard):
+        key = f"{key_prefix}s{shard:02d}-{j:03d}"
+        for ext in sorted(exts):
+            members.append((f"{key}.{ext}", payload(f"{key}.{ext}")))
+    return members
+
+
+def shard_corpus(bucket, shards: int = 4, per_shard: int = 6,
+                 exts: Iterable[str] = ("cls", "jpg"), prefix: str = "shards/"
+                 ) -> Tuple[List[str], List[Tuple[str, Dict[str, bytes]]]]:
+    """Tar shards ``<prefix>shard-00.tar`` ...; returns (shard names, samples in order)."""
+    names, samples = [], []
+    for s in range(shards):
+        members = shard_members(s, per_shard, exts)
+        name = f"{prefix}shard-{s:02d}.tar"
+        bucket.object(name).get_writer().put_content(make_tar(members))
+        names.append(name)
+        samples.extend(group(members))
+    return names, samples
+
+
+def group(members: Members) -> List[Tuple[str, Dict[str, bytes]]]:
+    """WebDataset grouping of members, the reference the readers are checked against."""
+    out: List[Tuple[str, Dict[str, bytes]]] = []
+    for name, data in members:
+        base = name.rsplit("/", 1)[-1]
+        key = name[: len(name) - len(base) + base.index(".")]
+        ext = base[base.index(".") + 1:]
+        if out and out[-1][0] == key:
+            out[-1][1][ext] = data
+        else:
+            out.append((key, {ext: data}))
+    return out
+
+
+def keys(samples) -> List[str]:
+    return [key for key, _ in samples]
+
+
+def plain(samples) -> List[Tuple[str, Dict[str, bytes]]]:
+    """Samples with their ZeroDicts turned into plain dicts without empty fillers."""
+    return [(key, {e: v for e, v in fields.items() if v != b""}) for key, fields in samples]
+
+
+class CallLog:
+    """Records the SDK's HTTP requests: (method, path, params) tuples."""
+
+    def __init__(self):
+        self.calls: List[Tuple[str, str, dict]] = []
+
+    def install(self, monkeypatch):
+        from aistore.sdk.request_client import RequestClient
+
+        original = RequestClient.request
+        log = self
+
+        def request(self, method, path, *args, **kwargs):
+            log.calls.append((method.upper(), path, dict(kwargs.get("params") or {}),
+                              dict(kwargs.get("headers") or {})))
+            return original(self, method, path, *args, **kwargs)
+
+        monkeypatch.setattr(RequestClient, "request", request)
+        return self
+
+    def gets(self, contains: str = "") -> List[Tuple[str, dict, dict]]:
+        return [(p, q, h) for m, p, q, h in self.calls
+                if m == "GET" and p.startswith("objects/") and contains in p]
+
+    def batch_requests(self) -> int:
+        return sum(1 for m, p, _, _ in self.calls if p.startswith("ml/moss"))
+
+    def clear(self):
+        self.calls.clear()

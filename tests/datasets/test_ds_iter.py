@@ -1,0 +1,209 @@
+"""AISIterDataset, AISBatchIterDataset and the AISBaseIterDataset helpers (in-process)."""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+
+import pytest
+
+import ais_ds_test_kit as kit
+from ais_datasets import AISBaseIterDataset, AISBatchIterDataset, AISIterDataset
+
+
+def test_yields_every_object_with_its_bytes(bucket):
+    corpus = kit.object_corpus(bucket, 12)
+    kit.put(bucket, {"other/x.bin": b"not selected"})
+    ds = AISIterDataset(bucket, prefix_map={bucket: "objs/"})
+    assert list(ds) == corpus
+    assert len(ds) == 12
+    assert list(ds) == corpus  # a second pass is the same epoch again
+
+
+def test_several_sources_prefix_lists_and_object_groups(client, bucket):
+    corpus = dict(kit.object_corpus(bucket, 6, prefix="a/"))
+    corpus.update(kit.object_corpus(bucket, 4, prefix="b/"))
+    other = client.bucket("other").create()
+    corpus.update(kit.object_corpus(other, 3, prefix="c/"))
+    group = other.objects(obj_names=["c/obj-000.bin", "c/obj-002.bin"])
+    ds = AISIterDataset([bucket, group], prefix_map={bucket: ["a/", "b/obj-00"]})
+    names = [name for name, _ in ds]
+    assert names == [f"a/obj-{i:03d}.bin" for i in range(6)] + \
+        [f"b/obj-{i:03d}.bin" for i in range(4)] + ["c/obj-000.bin", "c/obj-002.bin"]
+    assert all(data == corpus[name] for name, data in ds)
+
+
+def test_empty_source_list_is_rejected():
+    with pytest.raises(ValueError):
+        AISIterDataset([])
+
+
+def test_prefetch_keeps_order_and_reads_each_object_once(bucket, calls):
+    corpus = kit.object_corpus(bucket, 30)
+    for prefetch in (1, 4, 64):
+        calls.clear()
+        assert list(AISIterDataset(bucket, prefetch=prefetch)) == corpus
+        assert len(calls.gets()) == 30
+    with pytest.raises(ValueError):
+        AISIterDataset(bucket, prefetch=0)
+
+
+def test_etl_name_is_sent_as_upstream_sends_it(bucket, calls):
+    kit.object_corpus(bucket, 2)
+    ds = AISIterDataset(bucket, etl_name="my-etl-xform")
+    with pytest.raises(Exception):  # no such ETL on the emulator: the error surfaces
+        list(ds)
+    assert calls.gets() and all(q.get("etl_name") == "my-etl-xform" for _, q, _ in calls.gets())
+
+
+def test_shuffle_is_a_seeded_permutation_per_epoch(bucket):
+    corpus = kit.object_corpus(bucket, 20)
+    ds = AISIterDataset(bucket, shuffle=True, seed=7)
+    first = [n for n, _ in ds]
+    assert sorted(first) == [n for n, _ in corpus] and first != sorted(first)
+    assert [n for n, _ in AISIterDataset(bucket, shuffle=True, seed=7)] == first
+    ds.set_epoch(1)
+    second = [n for n, _ in ds]
+    assert second != first and sorted(second) == sorted(first)
+    assert [n for n, _ in AISIterDataset(bucket, shuffle=True, seed=8)] != first
+
+
+@pytest.mark.parametrize("world", [2, 3, 5])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_ranks_split_exactly_once(bucket, world, shuffle):
+    corpus = kit.object_corpus(bucket, 17)
+    parts = [[n for n, _ in AISIterDataset(bucket, shuffle=shuffle, rank=r, world_size=world)]
+             for r in range(world)]
+    assert sorted(itertools.chain(*parts)) == [n for n, _ in corpus]
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+def test_ranks_from_environment(bucket, monkeypatch):
+    corpus = kit.object_corpus(bucket, 9)
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    parts = []
+    for r in range(3):
+        monkeypatch.setenv("RANK", str(r))
+        parts.append([n for n, _ in AISIterDataset(bucket)])
+    assert sorted(itertools.chain(*parts)) == [n for n, _ in corpus]
+    assert parts[1] == [corpus[i][0] for i in (1, 4, 7)]
+
+
+def test_partition_sources_by_slot(client, bucket):
+    others = [client.bucket(f"p{i}").create() for i in range(3)]
+    names = []
+    for i, b in enumerate([bucket] + others):
+        names += [f"{b.name}/{n}" for n, _ in kit.object_corpus(b, 2 + i)]
+    parts = []
+    for r in range(2):
+        ds = AISIterDataset([bucket] + others, partition_sources_by_worker=True, rank=r,
+                            world_size=2)
+        parts.append([f"{o.bucket_name}/{o.name}" for o in ds._get_worker_iter_info()[0]])
+    assert {n.split("/")[0] for n in parts[0]} == {"ds", "p1"}
+    assert sorted(parts[0] + parts[1]) == sorted(names)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("stop", [0, 1, 7, 13])
+def test_resume_from_state_dict(bucket, shuffle, stop):
+    kit.object_corpus(bucket, 13)
+    ds = AISIterDataset(bucket, shuffle=shuffle, seed=3)
+    ds.set_epoch(2)
+    full = [n for n, _ in ds]
+    it = iter(ds)
+    head = [next(it)[0] for _ in range(stop)]
+    state = pickle.loads(pickle.dumps(ds.state_dict()))
+    assert state["epoch"] == 2 and state["samples_seen"] == stop
+    fresh = AISIterDataset(bucket, shuffle=shuffle, seed=3)
+    fresh.load_state_dict(state)
+    assert head + [n for n, _ in fresh] == full
+    assert [n for n, _ in fresh] == full  # the loaded state is used once
+
+
+def test_loader_level_state_and_set_epoch_discarding_it(bucket):
+    corpus = kit.object_corpus(bucket, 10)
+    ds = AISIterDataset(bucket)
+    ds.load_state_dict({"epoch": 0, "samples_seen": 4})
+    assert ds.state_dict()["samples_seen"] == 4
+    assert [n for n, _ in ds] == [n for n, _ in corpus[4:]]
+    ds.load_state_dict({"epoch": 0, "samples_seen": 4})
+    ds.set_epoch(1)
+    assert len(list(ds)) == 10
+    with pytest.raises(ValueError):
+        ds.load_state_dict({"epoch": 0})
+    bad = AISIterDataset(bucket, rank=1, world_size=2)
+    bad.load_state_dict({"epoch": 0, "samples_seen": 1, "slot": 0, "num_slots": 1})
+    with pytest.raises(ValueError, match="slot"):
+        iter(bad)
+
+
+def test_progress_bar_counts_samples(bucket, capsys):
+    kit.object_corpus(bucket, 5)
+    assert len(list(AISIterDataset(bucket, show_progress=True))) == 5
+    err = capsys.readouterr().err
+    assert "AISIterDataset" in err and "5/5" in err
+
+
+def test_batch_iter_dataset_uses_getbatch(client, bucket, calls):
+    corpus = kit.object_corpus(bucket, 11)
+    ds = AISBatchIterDataset(bucket, client, max_batch_size=4)
+    assert list(ds) == corpus
+    assert calls.batch_requests() == 3 and not calls.gets()
+
+
+def test_batch_iter_errors_and_cont_on_err(client, bucket):
+    corpus = kit.object_corpus(bucket, 5)
+    group = bucket.objects(obj_names=["objs/obj-000.bin", "missing.bin", "objs/obj-001.bin"])
+    from aistore.sdk.errors import ErrObjNotFound
+
+    # the server either refuses the request up front (404) or flags the entry
+    with pytest.raises((RuntimeError, ErrObjNotFound), match="missing.bin"):
+        list(AISBatchIterDataset(group, client))
+    got = list(AISBatchIterDataset(group, client, cont_on_err=True))
+    assert got == corpus[:2]
+
+
+@pytest.mark.parametrize("stop", [0, 3, 6, 9])
+def test_batch_iter_resume_and_split(client, bucket, stop):
+    corpus = kit.object_corpus(bucket, 9)
+    ds = AISBatchIterDataset(bucket, client, max_batch_size=4, shuffle=True, seed=1)
+    full = list(ds)
+    assert sorted(full) == corpus
+    it = iter(ds)
+    head = [next(it) for _ in range(stop)]
+    again = AISBatchIterDataset(bucket, client, max_batch_size=4, shuffle=True, seed=1)
+    again.load_state_dict(ds.state_dict())
+    assert head + list(again) == full
+    parts = [list(AISBatchIterDataset(bucket, client, rank=r, world_size=2)) for r in (0, 1)]
+    assert sorted(parts[0] + parts[1]) == corpus
+
+
+class _Names(AISBaseIterDataset):
+    """A subclass written against upstream's protected helpers."""
+
+    def __iter__(self):
+        self._reset_iterator()
+        objects, label = self._get_worker_iter_info()
+        for obj in objects:
+            yield obj.name
+
+
+def test_upstream_style_subclass_works(bucket):
+    corpus = kit.object_corpus(bucket, 5)
+    ds = _Names(bucket)
+    assert list(ds) == [n for n, _ in corpus]
+    assert len(ds) == 5
+    assert [o.name for o in ds._create_objects_iter()] == [n for n, _ in corpus]
+    assert [o.props_cached.size for o in ds._create_objects_iter()] == \
+        [len(d) for _, d in corpus]
+    assert list(_Names(bucket, rank=1, world_size=2)) == [n for n, _ in corpus[1::2]]
+
+
+def test_datasets_pickle_and_list_once(bucket, calls):
+    corpus = kit.object_corpus(bucket, 6)
+    ds = AISIterDataset(bucket)
+    assert len(ds) == 6
+    listings = sum(1 for m, p, _, _ in calls.calls if p.startswith("buckets/"))
+    clone = pickle.loads(pickle.dumps(ds))
+    assert list(clone) == corpus and list(ds) == corpus
+    assert sum(1 for m, p, _, _ in calls.calls if p.startswith("buckets/")) == listings

@@ -1,0 +1,1 @@
+"""Unit tests of the emulator layers (a package, so test module names stay unique)."""

@@ -1,0 +1,64 @@
+"""``ais-emulator serve`` / ``python -m ais_emulator serve`` as a process."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+import requests
+
+
+def start(*args):
+    proc = subprocess.Popen([sys.executable, "-m", "ais_emulator", "serve", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline()
+    return proc, line
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_prints_url_and_stops_cleanly(sig):
+    proc, line = start("--host", "127.0.0.1", "--port", "0")
+    try:
+        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        assert m, line
+        url = m.group(0)
+        assert requests.get(url + "/v1/health", timeout=5).status_code == 200
+        assert requests.post(url + "/v1/buckets/x", json={"action": "create-bck", "name": "",
+                                                          "value": None}).status_code == 200
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=15)
+        assert proc.returncode == 0, out
+        assert "stopped" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_port_in_use_fails_with_message():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "ais_emulator", "serve", "--port", str(port)],
+                              capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1 and "cannot bind" in proc.stderr
+
+
+def test_usage_errors():
+    proc = subprocess.run([sys.executable, "-m", "ais_emulator"], capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 2 and "serve" in proc.stderr
+
+
+def test_main_in_process_help(capsys):
+    from ais_emulator.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--help"])
+    assert exc.value.code == 0
+    assert "--port" in capsys.readouterr().out

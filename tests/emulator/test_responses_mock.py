@@ -1,0 +1,214 @@
+"""The in-process transport: ``mock_ais`` as context manager, decorator, nested, streaming."""
+
+from __future__ import annotations
+
+import io
+import unittest
+
+import pytest
+import requests
+
+from ais_emulator import Emulator, EmulatorServer, mock_ais
+from ais_emulator.api import Response, route
+from ais_emulator.api.routes import ROUTES
+
+A = "http://127.0.0.1:1"  # nothing listens there: a leak would be a ConnectionError
+B = "http://127.0.0.1:2"
+
+
+def refused(url: str) -> bool:
+    try:
+        requests.get(url + "/v1/health", timeout=2)
+    except requests.ConnectionError:
+        return True
+    return False
+
+
+def test_context_manager_defaults():
+    with mock_ais() as m:
+        assert m.endpoint == "http://localhost:8080" and isinstance(m.emulator, Emulator)
+        client = m.client()
+        client.bucket("b").create()
+        client.bucket("b").object("k").get_writer().put_content(b"v")
+        assert m.emulator.get_object("b", "k") == b"v"
+        assert client.cluster().is_ready()
+
+
+def test_start_stop_idempotent():
+    m = mock_ais(A)
+    m.start()
+    m.start()
+    assert requests.get(A + "/v1/health").status_code == 200
+    m.stop()
+    m.stop()
+    assert refused(A)
+
+
+def test_restart_keeps_the_emulator():
+    m = mock_ais(A).start()
+    m.emulator.create_bucket("kept")
+    m.stop()
+    with m:
+        assert [b.name for b in m.client().cluster().list_buckets()] == ["kept"]
+
+
+calls = []
+
+
+@mock_ais(A)
+def decorated(name):
+    client = mock_ais(A).emulator  # the nested, same-endpoint mock re-uses this emulator
+    client.create_bucket(name)
+    calls.append(requests.get(A + "/v1/buckets", params={"provider": "ais"}).json())
+
+
+def test_function_decorator_fresh_state_per_call():
+    calls.clear()
+    decorated("one")
+    decorated("two")
+    assert [[b["name"] for b in c] for c in calls] == [["one"], ["two"]]
+    assert refused(A)
+
+
+@mock_ais
+def test_bare_decorator():
+    assert requests.get("http://localhost:8080/v1/health").status_code == 200
+
+
+@mock_ais(A)
+class TestDecoratedClass:
+    def test_one(self):
+        assert requests.get(A + "/v1/health").status_code == 200
+
+    def test_two(self):
+        assert requests.get(A + "/v1/buckets").json() == []
+
+
+@mock_ais(A)
+class DecoratedCase(unittest.TestCase):
+    def setUp(self):
+        requests.post(A + "/v1/buckets/seeded", json={"action": "create-bck", "name": "",
+                                                      "value": None})
+
+    def test_setup_state_is_visible(self):
+        names = [b["name"] for b in requests.get(A + "/v1/buckets").json()]
+        self.assertEqual(names, ["seeded"])
+
+
+def test_unittest_class_decorator_runs():
+    result = unittest.TextTestRunner(stream=io.StringIO()).run(
+        unittest.defaultTestLoader.loadTestsFromTestCase(DecoratedCase))
+    assert result.wasSuccessful() and result.testsRun == 1
+    assert refused(A)
+
+
+def test_nested_different_endpoints():
+    with mock_ais(A) as a:
+        a.emulator.create_bucket("in-a")
+        with mock_ais(B) as b:
+            b.emulator.create_bucket("in-b")
+            assert [x["name"] for x in requests.get(A + "/v1/buckets").json()] == ["in-a"]
+            assert [x["name"] for x in requests.get(B + "/v1/buckets").json()] == ["in-b"]
+        assert refused(B)
+        assert requests.get(A + "/v1/buckets").json()[0]["name"] == "in-a"
+    assert refused(A)
+
+
+def test_nested_same_endpoint_reuses_or_overrides():
+    with mock_ais(A) as outer:
+        with mock_ais(A) as inner:
+            assert inner.emulator is outer.emulator
+        other = Emulator()
+        other.create_bucket("other")
+        with mock_ais(A, emulator=other):
+            assert requests.get(A + "/v1/buckets").json()[0]["name"] == "other"
+        assert requests.get(A + "/v1/buckets").json() == []
+        assert requests.get(A + "/v1/health").status_code == 200
+
+
+def test_other_hosts_pass_through_to_real_servers():
+    with EmulatorServer() as srv, mock_ais(A) as m:
+        srv.emulator.create_bucket("real")
+        m.emulator.create_bucket("mocked")
+        assert requests.get(srv.url + "/v1/buckets").json()[0]["name"] == "real"
+        assert requests.get(A + "/v1/buckets").json()[0]["name"] == "mocked"
+
+
+def test_endpoint_with_path_prefix():
+    with mock_ais("http://127.0.0.1:1/ais/") as m:
+        m.emulator.create_bucket("p")
+        assert requests.get("http://127.0.0.1:1/ais/v1/buckets").json()[0]["name"] == "p"
+        assert [b.name for b in m.client().cluster().list_buckets()] == ["p"]
+
+
+def test_head_keeps_content_length():
+    with mock_ais(A) as m:
+        m.emulator.create_bucket("b")
+        m.emulator.put_object("b", "o", b"x" * 1234)
+        r = requests.head(A + "/v1/objects/b/o", params={"props": "name,size"})
+        assert r.status_code == 200 and r.headers["Content-Length"] == "1234" and r.content == b""
+        assert m.client().bucket("b").object("o").head().size == 1234
+
+
+def test_bodies_from_files_and_generators(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"file-bytes")
+    with mock_ais(A) as m:
+        bck = m.client().bucket("b").create()
+        bck.object("f").get_writer().put_file(path)
+        requests.put(A + "/v1/objects/b/g", data=(c for c in [b"gen", b"erated"]))
+        assert m.emulator.get_object("b", "f") == b"file-bytes"
+        assert m.emulator.get_object("b", "g") == b"generated"
+
+
+def test_iterable_bodies_stream():
+    produced = []
+
+    def slow(emu, req):
+        def gen():
+            for i in range(100):
+                produced.append(i)
+                yield bytes([i]) * 1000
+        return Response(200, {}, gen(), content_length=100_000)
+
+    route("GET", "/v1/__test__/stream")(slow)
+    try:
+        with mock_ais(A):
+            r = requests.get(A + "/v1/__test__/stream", stream=True)
+            assert r.headers["Content-Length"] == "100000"
+            first = next(r.iter_content(1000))
+            assert first == b"\x00" * 1000
+            assert len(produced) < 100  # not joined up front
+            rest = b"".join(r.iter_content(4096))
+            assert len(first) + len(rest) == 100_000 and len(produced) == 100
+    finally:
+        ROUTES._routes = [r for r in ROUTES._routes if r.template != "/v1/__test__/stream"]
+
+
+def test_large_object_roundtrip_sdk_stream():
+    data = bytes(range(256)) * 20_000  # ~5 MiB
+    with mock_ais(A) as m:
+        bck = m.client().bucket("b").create()
+        bck.object("big").get_writer().put_content(data)
+        reader = bck.object("big").get_reader(chunk_size=65536)
+        assert b"".join(reader) == data
+        assert bck.object("big").get_reader(byte_range="bytes=100-199").read_all() == data[100:200]
+
+
+def test_unknown_route_is_loud():
+    with mock_ais(A):
+        r = requests.get(A + "/v2/whatever")
+        assert r.status_code == 501 and "GET /v2/whatever" in r.json()["message"]
+
+
+def test_repr_states():
+    m = mock_ais(A)
+    assert "stopped" in repr(m)
+    with m:
+        assert "started" in repr(m) and m.started
+
+
+@pytest.mark.parametrize("endpoint", ["http://localhost:8080", "http://localhost:8080/"])
+def test_endpoint_spellings(endpoint):
+    with mock_ais(endpoint) as m:
+        assert m.client().cluster().is_ready()
