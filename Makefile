@@ -39,5 +39,7 @@ bench-quick: venv
 lint: venv
 	$(VENV)/bin/ruff check ais_emulator ais_datasets tests benchmarks
 
+include scripts/live.mk
+
 clean:
 	rm -rf $(VENV) bench-results .pytest_cache

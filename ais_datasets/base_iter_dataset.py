@@ -31,7 +31,8 @@ drawn from (seed, epoch) and identical in every process, dealt round-robin to th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Optional, Union
 
 import torch.utils.data as torch_utils
 from aistore.sdk import AISSource
@@ -56,8 +57,8 @@ class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
 
     def __init__(
         self,
-        ais_source_list: Union[AISSource, List[AISSource]],
-        prefix_map: Dict[AISSource, Union[str, List[str]]] = {},  # noqa: B006 - upstream
+        ais_source_list: Union[AISSource, list[AISSource]],
+        prefix_map: dict[AISSource, Union[str, list[str]]] = {},  # noqa: B006 - upstream
         partition_sources_by_worker: bool = False,
         *,
         shuffle: bool = False,
@@ -70,12 +71,12 @@ class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
         self._obj_iterator = None
         self._partition_sources_by_worker = partition_sources_by_worker
         self._index: Optional[ObjectIndex] = None
-        self._slot_index: Dict[Tuple[int, int], ObjectIndex] = {}
+        self._slot_index: dict[tuple[int, int], ObjectIndex] = {}
         self._init_resumable(shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
 
     # ------------------------------------------------------------- upstream helpers
 
-    def _create_objects_iter(self, sources: Optional[List[AISSource]] = None
+    def _create_objects_iter(self, sources: Optional[list[AISSource]] = None
                              ) -> Iterable[Object]:
         """Objects of ``sources`` (default: all) under their prefixes, listed afresh.
 
@@ -85,7 +86,7 @@ class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
             for prefix in prefixes_for(source, self._prefix_map):
                 yield from source.list_all_objects_iter(prefix=prefix)
 
-    def _get_worker_iter_info(self) -> Tuple[Iterator[Object], str]:
+    def _get_worker_iter_info(self) -> tuple[Iterator[Object], str]:
         """This slot's objects (rank x worker split) and a label for progress bars."""
         topo = self._topology()
         index, positions = self._slot_view(topo)
@@ -125,7 +126,7 @@ class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
         return self._slot_index[key]
 
     def _positions_for_slot(self, slot: int, num_slots: int
-                            ) -> Tuple[ObjectIndex, Sequence[int]]:
+                            ) -> tuple[ObjectIndex, Sequence[int]]:
         """The index slot ``slot`` of ``num_slots`` reads from and its positions, in order."""
         index = self._index_for_slot(slot, num_slots)
         n = len(index)
@@ -135,20 +136,20 @@ class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
             return index, order
         return index, split_round_robin(order, slot, num_slots)
 
-    def _slot_view(self, topo: Topology) -> Tuple[ObjectIndex, Sequence[int]]:
+    def _slot_view(self, topo: Topology) -> tuple[ObjectIndex, Sequence[int]]:
         """The index this process's slot reads from and the positions it reads."""
         return self._positions_for_slot(topo.slot, topo.num_slots)
 
-    def _slot_totals(self, topo: Topology, slots: List[int]) -> List[int]:
+    def _slot_totals(self, topo: Topology, slots: list[int]) -> list[int]:
         if not self._partitioned(topo):
             n = len(self._full_index())
             return [split_count(n, slot, topo.num_slots) for slot in slots]
         return [len(self._index_for_slot(slot, topo.num_slots)) for slot in slots]
 
-    def _initial_cursor(self) -> Dict[str, int]:
+    def _initial_cursor(self) -> dict[str, int]:
         return {"position": 0}
 
-    def _cursor_after(self, topo: Topology, samples: int) -> Dict[str, int]:
+    def _cursor_after(self, topo: Topology, samples: int) -> dict[str, int]:
         return {"position": samples}
 
     def __getstate__(self):

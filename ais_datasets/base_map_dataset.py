@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from array import array
-from typing import Dict, List, Union
+from typing import Union
 
 from aistore.sdk import AISSource
 from aistore.sdk.obj.object import Object
@@ -39,17 +39,17 @@ class AISBaseMapDataset(ABC, Dataset):
 
     def __init__(
         self,
-        ais_source_list: Union[AISSource, List[AISSource]],
-        prefix_map: Dict[AISSource, Union[str, List[str]]] = {},  # noqa: B006 - upstream
+        ais_source_list: Union[AISSource, list[AISSource]],
+        prefix_map: dict[AISSource, Union[str, list[str]]] = {},  # noqa: B006 - upstream
     ) -> None:
         self._ais_source_list = normalize_sources(ais_source_list, type(self).__name__)
         self._prefix_map = prefix_map
         self._obj_source_nos = array("I")
         self._obj_list = self._create_objects_list()
 
-    def _create_objects_list(self) -> List[Object]:
+    def _create_objects_list(self) -> list[Object]:
         """All objects of all sources under their prefixes, in listing order."""
-        samples: List[Object] = []
+        samples: list[Object] = []
         self._obj_source_nos = array("I")
         for no, source in enumerate(self._ais_source_list):
             for prefix in prefixes_for(source, self._prefix_map):
@@ -58,7 +58,7 @@ class AISBaseMapDataset(ABC, Dataset):
                 self._obj_source_nos.extend([no] * (len(samples) - before))
         return samples
 
-    def get_obj_list(self) -> List[Object]:
+    def get_obj_list(self) -> list[Object]:
         """The list of objects the dataset indexes."""
         return self._obj_list
 
@@ -66,5 +66,5 @@ class AISBaseMapDataset(ABC, Dataset):
     def __getitem__(self, index):
         """Return the sample at ``index``."""
 
-    def __getitems__(self, indices: List[int]):
+    def __getitems__(self, indices: list[int]):
         return [self.__getitem__(index) for index in indices]

@@ -16,8 +16,9 @@ objects consumed, skipped ones included.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from logging import getLogger
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Optional, Union
 
 from aistore.sdk import AISSource, Client
 from aistore.sdk.enums import Colocation
@@ -46,7 +47,7 @@ class AISBatchIterDataset(AISBaseIterDataset):
         self,
         ais_source_list,
         client: Client,
-        prefix_map: Dict[AISSource, Union[str, List[str]]] = {},  # noqa: B006 - upstream
+        prefix_map: dict[AISSource, Union[str, list[str]]] = {},  # noqa: B006 - upstream
         show_progress: bool = False,
         max_batch_size: int = 32,
         output_format: str = ".tar",
@@ -75,12 +76,12 @@ class AISBatchIterDataset(AISBaseIterDataset):
         self._prefetch = max(1, int(prefetch))
         self._pool = LazyPool(self._prefetch)
 
-    def __iter__(self) -> Iterator[Tuple[str, bytes]]:
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
         topo, state = self._start_epoch()
         index, positions = self._slot_view(topo)
         return self._generate(topo, state, index, positions)
 
-    def _fetch(self, index, chunk: Sequence[int]) -> List[Tuple[str, Optional[str], bytes]]:
+    def _fetch(self, index, chunk: Sequence[int]) -> list[tuple[str, Optional[str], bytes]]:
         batch = self.client.batch(
             objects=[index.object(i) for i in chunk],
             output_format=self.output_format,
@@ -90,7 +91,7 @@ class AISBatchIterDataset(AISBaseIterDataset):
         )
         return [(info.obj_name, info.err_msg, data) for info, data in batch.get()]
 
-    def _generate(self, topo, state, index, positions) -> Iterator[Tuple[str, bytes]]:
+    def _generate(self, topo, state, index, positions) -> Iterator[tuple[str, bytes]]:
         start = state["position"]
         step = self.max_batch_size
         chunks = (positions[k:min(k + step, len(positions))]

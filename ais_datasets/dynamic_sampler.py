@@ -25,8 +25,9 @@ and it is not fuller than ``saturation_factor``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from logging import getLogger
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Optional
 
 import torch
 
@@ -73,13 +74,13 @@ class DynamicBatchSampler(torch.utils.data.Sampler):
         self._shuffle = shuffle
         self._seed = int(seed)
         self._epoch = 0
-        self._cache: Optional[Tuple[int, List[List[int]]]] = None
+        self._cache: Optional[tuple[int, list[list[int]]]] = None
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch; with ``shuffle`` the order depends on (seed, epoch)."""
         self._epoch = int(epoch)
 
-    def _sizes(self) -> List[int]:
+    def _sizes(self) -> list[int]:
         sizes = []
         for obj in self._samples_list:
             props = obj.props_cached
@@ -94,7 +95,7 @@ class DynamicBatchSampler(torch.utils.data.Sampler):
         n = len(self._samples_list)
         return permutation(n, self._seed, self._epoch) if self._shuffle else range(n)
 
-    def _batches(self, warn: bool) -> List[List[int]]:
+    def _batches(self, warn: bool) -> list[list[int]]:
         key = self._epoch if self._shuffle else -1
         if self._cache is not None and self._cache[0] == key and not warn:
             return self._cache[1]
@@ -105,7 +106,7 @@ class DynamicBatchSampler(torch.utils.data.Sampler):
         self._cache = (key, batches)
         return batches
 
-    def __iter__(self) -> Iterator[List[int]]:
+    def __iter__(self) -> Iterator[list[int]]:
         for batch in self._batches(warn=True):
             yield list(batch)
 
@@ -116,10 +117,10 @@ class DynamicBatchSampler(torch.utils.data.Sampler):
 
 def plan_batches(sizes: Sequence[int], order: Sequence[int], max_batch_size: float,
                  drop_last: bool, allow_oversized: bool, saturation_factor: float,
-                 names: Optional[Sequence[str]] = None) -> List[List[int]]:
+                 names: Optional[Sequence[str]] = None) -> list[list[int]]:
     """The batches of the rule in the module docstring (pure; warns when ``names``)."""
-    batches: List[List[int]] = []
-    batch: List[int] = []
+    batches: list[list[int]] = []
+    batch: list[int] = []
     total = 0
     for index in order:
         size = sizes[index]

@@ -42,7 +42,7 @@ class ShardReadError(ValueError):
             return f"{where}: {self.reason} (at byte offset {self.offset})"
         return f"{where}: {self.reason}"
 
-    def with_shard(self, shard: str) -> "ShardReadError":
+    def with_shard(self, shard: str) -> ShardReadError:
         """Return a copy of this error naming ``shard`` (the same class, same offset)."""
         err = self.__class__(self.reason, shard=shard, offset=self.offset)
         err.__cause__ = self.__cause__

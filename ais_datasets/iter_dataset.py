@@ -16,7 +16,8 @@ time as upstream does. Splitting, listing and order: see
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from collections.abc import Iterator
+from typing import Optional, Union
 
 from aistore.sdk import AISSource
 
@@ -38,8 +39,8 @@ class AISIterDataset(AISBaseIterDataset):
 
     def __init__(
         self,
-        ais_source_list: Union[AISSource, List[AISSource]],
-        prefix_map: Dict[AISSource, Union[str, List[str]]] = {},  # noqa: B006 - upstream
+        ais_source_list: Union[AISSource, list[AISSource]],
+        prefix_map: dict[AISSource, Union[str, list[str]]] = {},  # noqa: B006 - upstream
         etl_name: str = None,
         show_progress: bool = False,
         partition_sources_by_worker: bool = False,
@@ -59,15 +60,15 @@ class AISIterDataset(AISBaseIterDataset):
         self._prefetch = int(prefetch)
         self._pool = LazyPool(self._prefetch)
 
-    def __iter__(self) -> Iterator[Tuple[str, bytes]]:
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
         topo, state = self._start_epoch()
         index, positions = self._slot_view(topo)
         return self._generate(topo, state, index, positions)
 
-    def _generate(self, topo, state, index, positions) -> Iterator[Tuple[str, bytes]]:
+    def _generate(self, topo, state, index, positions) -> Iterator[tuple[str, bytes]]:
         etl_name = self._etl_name
 
-        def fetch(i: int) -> Tuple[str, bytes]:
+        def fetch(i: int) -> tuple[str, bytes]:
             obj = index.object(i)
             return obj.name, read_object(obj, etl_name)
 

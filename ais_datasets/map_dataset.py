@@ -19,7 +19,7 @@ carries no transform).
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Optional, Union
 
 from aistore.sdk import AISSource
 from aistore.sdk.errors import AISError, ErrBckNotFound, ErrObjNotFound
@@ -41,8 +41,8 @@ class AISMapDataset(AISBaseMapDataset):
 
     def __init__(
         self,
-        ais_source_list: Union[AISSource, List[AISSource]] = [],  # noqa: B006 - upstream
-        prefix_map: Dict[AISSource, Union[str, List[str]]] = {},  # noqa: B006 - upstream
+        ais_source_list: Union[AISSource, list[AISSource]] = [],  # noqa: B006 - upstream
+        prefix_map: dict[AISSource, Union[str, list[str]]] = {},  # noqa: B006 - upstream
         etl_name: str = None,
         *,
         use_batch: bool = True,
@@ -62,7 +62,7 @@ class AISMapDataset(AISBaseMapDataset):
             raise IndexError(
                 f"<{self.__class__.__name__}> index must be in bounds of dataset") from None
 
-    def __getitem__(self, index: int) -> Tuple[str, bytes]:
+    def __getitem__(self, index: int) -> tuple[str, bytes]:
         obj = self._object(index)
         return obj.name, read_object(obj, self._etl_name)
 
@@ -70,12 +70,12 @@ class AISMapDataset(AISBaseMapDataset):
         return self._use_batch and not self._etl_name and \
             self._batch_off_pid != os.getpid()
 
-    def __getitems__(self, indices: List[int]) -> List[Tuple[str, bytes]]:
+    def __getitems__(self, indices: list[int]) -> list[tuple[str, bytes]]:
         if len(indices) < 2 or not self._batching():
             return [self.__getitem__(i) for i in indices]
         objects = [self._object(i) for i in indices]
-        datas: List[Optional[bytes]] = [None] * len(indices)
-        groups: Dict[int, List[int]] = {}
+        datas: list[Optional[bytes]] = [None] * len(indices)
+        groups: dict[int, list[int]] = {}
         for k, i in enumerate(indices):
             no = self._obj_source_nos[i if i >= 0 else len(self._obj_list) + i]
             groups.setdefault(no, []).append(k)
@@ -83,7 +83,7 @@ class AISMapDataset(AISBaseMapDataset):
             for no, members in groups.items():
                 client = self._ais_source_list[no].client
                 got = batch_read(client, [objects[k] for k in members])
-                for k, data in zip(members, got):
+                for k, data in zip(members, got, strict=True):
                     datas[k] = data
         except (ErrObjNotFound, ErrBckNotFound):
             datas = [None] * len(indices)
@@ -94,4 +94,4 @@ class AISMapDataset(AISBaseMapDataset):
         except Exception:  # noqa: BLE001 - any GetBatch failure: fall back, stay correct
             datas = [None] * len(indices)
         return [(obj.name, data if data is not None else read_object(obj, self._etl_name))
-                for obj, data in zip(objects, datas)]
+                for obj, data in zip(objects, datas, strict=True)]

@@ -28,7 +28,8 @@ errors: :mod:`ais_datasets.shardstream` and :mod:`ais_datasets.resumable`.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional
 
 from aistore.sdk import ArchiveConfig, DataShard, ListObjectFlag
 from torch.utils.data import IterableDataset
@@ -52,18 +53,18 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         rank, world_size: override the distributed topology.
     """
 
-    def __init__(self, data_sources: List[DataShard], *, shuffle: bool = False,
+    def __init__(self, data_sources: list[DataShard], *, shuffle: bool = False,
                  seed: int = 0, shuffle_buffer: int = 1000, on_error: str = "raise",
                  rank: Optional[int] = None, world_size: Optional[int] = None):
         self._data_sources = list(data_sources)
-        self._shard_names: Optional[List[List[str]]] = None
-        self._member_counts: Dict[Tuple[int, str], int] = {}
+        self._shard_names: Optional[list[list[str]]] = None
+        self._member_counts: dict[tuple[int, str], int] = {}
         self._init_resumable(shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
         self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer)
 
     # ------------------------------------------------------------------ listing
 
-    def _names(self) -> List[List[str]]:
+    def _names(self) -> list[list[str]]:
         if self._shard_names is None:
             self._shard_names = [
                 [entry.name for entry in ds.bucket.list_objects_iter(prefix=ds.prefix,
@@ -97,7 +98,7 @@ class AISMultiShardStream(ShardStream, IterableDataset):
 
     # ------------------------------------------------------------------ iteration
 
-    def __iter__(self) -> Iterator[Tuple[bytes, ...]]:
+    def __iter__(self) -> Iterator[tuple[bytes, ...]]:
         topo, state = self._start_epoch()
         self._check_pairing(topo)
         units = list(self._pairs_for_slot(topo.slot, topo.num_slots))
@@ -105,12 +106,12 @@ class AISMultiShardStream(ShardStream, IterableDataset):
 
     def _objects(self, pair: int):
         return [ds.bucket.object(names[pair])
-                for ds, names in zip(self._data_sources, self._names())]
+                for ds, names in zip(self._data_sources, self._names(), strict=True)]
 
     def _unit_name(self, unit) -> str:
         return " + ".join(uri(obj) for obj in self._objects(unit))
 
-    def _members(self, obj, etl_name, start: int, skip: int) -> Iterator[Tuple[bytes, int]]:
+    def _members(self, obj, etl_name, start: int, skip: int) -> Iterator[tuple[bytes, int]]:
         if not obj.name.endswith(STREAMABLE_EXTENSIONS):
             yield from self._members_by_listing(obj, etl_name, skip)
             return
@@ -128,7 +129,7 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         finally:
             tar.close()
 
-    def _members_by_listing(self, obj, etl_name, skip: int) -> Iterator[Tuple[bytes, int]]:
+    def _members_by_listing(self, obj, etl_name, skip: int) -> Iterator[tuple[bytes, int]]:
         entries = self._bucket_of(obj).list_objects_iter(
             prefix=obj.name, props="name", flags=[ListObjectFlag.ARCH_DIR])
         paths = [e.name[len(obj.name) + 1:] for e in entries if e.name != obj.name
@@ -143,11 +144,11 @@ class AISMultiShardStream(ShardStream, IterableDataset):
                 return ds.bucket
         raise ValueError(f"no source holds {uri(obj)}")
 
-    def _open_unit(self, unit, skip: int, offsets: List[int],
-                   status: Dict[str, bool]) -> Iterator[Tuple[Any, List[int]]]:
+    def _open_unit(self, unit, skip: int, offsets: list[int],
+                   status: dict[str, bool]) -> Iterator[tuple[Any, list[int]]]:
         objects = self._objects(unit)
         streams = []
-        for k, (obj, ds) in enumerate(zip(objects, self._data_sources)):
+        for k, (obj, ds) in enumerate(zip(objects, self._data_sources, strict=True)):
             start = offsets[k] if len(offsets) == len(objects) and offsets[k] > 0 and \
                 can_seek(obj, ds.etl_name) else 0
             streams.append(self._members(obj, ds.etl_name, start, 0 if start else skip))
@@ -176,7 +177,7 @@ class AISMultiShardStream(ShardStream, IterableDataset):
 
     # ------------------------------------------------------------------ counting
 
-    def _pair_counts(self, pairs: Sequence[int]) -> List[int]:
+    def _pair_counts(self, pairs: Sequence[int]) -> list[int]:
         names = self._names()
         for src, ds in enumerate(self._data_sources):
             missing = [names[src][p] for p in pairs if (src, names[src][p])
@@ -188,10 +189,10 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         return [min(self._member_counts[(src, names[src][p])]
                     for src in range(len(self._data_sources))) for p in pairs]
 
-    def _slot_totals(self, topo: Topology, slots: List[int]) -> List[int]:
+    def _slot_totals(self, topo: Topology, slots: list[int]) -> list[int]:
         return [sum(self._pair_counts(self._pairs_for_slot(slot, topo.num_slots)))
                 for slot in slots]
 
-    def _cursor_after(self, topo: Topology, samples: int) -> Dict[str, Any]:
+    def _cursor_after(self, topo: Topology, samples: int) -> dict[str, Any]:
         pairs = self._pairs_for_slot(topo.slot, topo.num_slots)
         return self._cursor_from_counts(self._pair_counts(pairs), samples)

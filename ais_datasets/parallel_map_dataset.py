@@ -13,7 +13,7 @@ memory)::
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Union
+from typing import Optional, Union
 
 from aistore.sdk import AISSource
 
@@ -30,8 +30,8 @@ class AISParallelMapDataset(AISBaseMapDataset):
 
     def __init__(
         self,
-        ais_source_list: Optional[Union[AISSource, List[AISSource]]] = None,
-        prefix_map: Optional[Dict[AISSource, Union[str, List[str]]]] = None,
+        ais_source_list: Optional[Union[AISSource, list[AISSource]]] = None,
+        prefix_map: Optional[dict[AISSource, Union[str, list[str]]]] = None,
         num_workers: int = 16,
     ):
         super().__init__(ais_source_list or [], prefix_map or {})

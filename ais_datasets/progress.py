@@ -10,7 +10,8 @@ fill with bar fragments::
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Optional, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Optional, TypeVar
 
 from ais_datasets.topology import Topology
 

@@ -15,14 +15,15 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, TypeVar
+from typing import Optional, TypeVar
 
 from aistore.sdk.batch.batch import Batch
 from aistore.sdk.etl.etl_config import ETLConfig
 from aistore.sdk.obj.object import Object
 
-from ais_datasets.tario import TarStream, gunzip_chunks, chunks_of
+from ais_datasets.tario import TarStream, chunks_of, gunzip_chunks
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -125,7 +126,7 @@ def ordered_map(pool: Optional[LazyPool], fn: Callable[[T], R], items: Iterable[
             yield fn(item)
         return
     executor = pool.get()
-    pending: "deque[Future]" = deque()
+    pending: deque[Future] = deque()
     it = iter(items)
     try:
         for item in it:
@@ -144,7 +145,7 @@ def ordered_map(pool: Optional[LazyPool], fn: Callable[[T], R], items: Iterable[
 
 
 def batch_read(request_client, objects: Sequence[Object], *,
-               output_format: str = ".tar", streaming: bool = True) -> List[Optional[bytes]]:
+               output_format: str = ".tar", streaming: bool = True) -> list[Optional[bytes]]:
     """Contents of ``objects`` from one GetBatch request, in order.
 
     An entry the server reports as failed comes back as ``None`` (``cont_on_err`` is set
@@ -152,7 +153,7 @@ def batch_read(request_client, objects: Sequence[Object], *,
     """
     batch = Batch(request_client, objects=list(objects), output_format=output_format,
                   cont_on_err=True, streaming_get=streaming)
-    out: List[Optional[bytes]] = []
+    out: list[Optional[bytes]] = []
     for info, data in batch.get():
         out.append(None if info.err_msg else data)
     if len(out) != len(objects):

@@ -35,7 +35,8 @@ Differences from upstream (on purpose):
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
+from collections.abc import Iterator
+from typing import Any, Optional, Union
 
 from aistore.sdk import Bucket
 
@@ -80,8 +81,8 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
 
     def __init__(
         self,
-        bucket_list: Union[Bucket, List[Bucket]],
-        prefix_map: Dict[Bucket, Union[str, List[str]]] = {},  # noqa: B006 - upstream
+        bucket_list: Union[Bucket, list[Bucket]],
+        prefix_map: dict[Bucket, Union[str, list[str]]] = {},  # noqa: B006 - upstream
         etl_name: str = None,
         show_progress: bool = False,
         partition_sources_by_worker: bool = False,
@@ -98,12 +99,12 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer)
         self._etl_name = etl_name
         self._show_progress = show_progress
-        self._observed_keys: Set[str] = set()
-        self._sample_counts: Dict[Tuple[int, str], int] = {}
+        self._observed_keys: set[str] = set()
+        self._sample_counts: dict[tuple[int, str], int] = {}
 
     # ------------------------------------------------------------------ iteration
 
-    def __iter__(self) -> Iterator[Tuple[str, "AISShardReader.ZeroDict"]]:
+    def __iter__(self) -> Iterator[tuple[str, AISShardReader.ZeroDict]]:
         topo, state = self._start_epoch()
         index, positions = self._slot_view(topo)
         units = [(index, pos) for pos in positions]
@@ -111,8 +112,8 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         return progress(samples, enabled=self._show_progress, desc="AISShardReader",
                         topo=topo)
 
-    def _open_unit(self, unit, skip: int, offsets: List[int],
-                   status: Dict[str, bool]) -> Iterator[Tuple[Any, List[int]]]:
+    def _open_unit(self, unit, skip: int, offsets: list[int],
+                   status: dict[str, bool]) -> Iterator[tuple[Any, list[int]]]:
         index, pos = unit
         obj = index.object(pos)
         start = offsets[0] if offsets and offsets[0] > 0 and can_seek(obj, self._etl_name) \
@@ -135,9 +136,9 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
 
     # ------------------------------------------------------------------ counting
 
-    def _counts(self, index: ObjectIndex, positions) -> List[int]:
+    def _counts(self, index: ObjectIndex, positions) -> list[int]:
         """Samples in each shard at ``positions`` (ARCH_DIR listings, cached)."""
-        missing: Dict[int, List[str]] = {}
+        missing: dict[int, list[str]] = {}
         for pos in positions:
             key = (index.source_no(pos), index.name(pos))
             if key not in self._sample_counts:
@@ -155,16 +156,16 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         index = self._full_index()
         return sum(self._counts(index, range(len(index))))
 
-    def _slot_totals(self, topo: Topology, slots: List[int]) -> List[int]:
+    def _slot_totals(self, topo: Topology, slots: list[int]) -> list[int]:
         totals = []
         for slot in slots:
             index, positions = self._positions_for_slot(slot, topo.num_slots)
             totals.append(sum(self._counts(index, positions)))
         return totals
 
-    def _cursor_after(self, topo: Topology, samples: int) -> Dict[str, Any]:
+    def _cursor_after(self, topo: Topology, samples: int) -> dict[str, Any]:
         index, positions = self._slot_view(topo)
         return self._cursor_from_counts(self._counts(index, positions), samples)
 
-    def _initial_cursor(self) -> Dict[str, Any]:
+    def _initial_cursor(self) -> dict[str, Any]:
         return ShardStream._initial_cursor(self)

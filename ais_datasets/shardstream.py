@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Optional
 
 from ais_datasets.errors import ShardReadError, ShardReadWarning
 from ais_datasets.resumable import Resumable
@@ -50,7 +51,7 @@ from ais_datasets.topology import permutation
 ON_ERROR = ("raise", "warn", "skip")
 
 # (item, offsets after it) pairs produced by a unit
-UnitItems = Iterator[Tuple[Any, List[int]]]
+UnitItems = Iterator[tuple[Any, list[int]]]
 
 
 class ShardStream(Resumable):
@@ -69,11 +70,11 @@ class ShardStream(Resumable):
     # ----------------------------------------------------------------- errors
 
     @property
-    def error_stats(self) -> Dict[str, Any]:
+    def error_stats(self) -> dict[str, Any]:
         """``{"shards_failed", "samples_skipped", "last_error"}`` for this process."""
         return dict(self._live_stats())
 
-    def _live_stats(self) -> Dict[str, Any]:
+    def _live_stats(self) -> dict[str, Any]:
         if self._stats_pid != os.getpid():  # inherited from the parent: start over
             self._stats_pid, self._stats = os.getpid(), _zero_stats()
         return self._stats
@@ -94,13 +95,13 @@ class ShardStream(Resumable):
 
     # ----------------------------------------------------------------- cursor
 
-    def _initial_cursor(self) -> Dict[str, Any]:
+    def _initial_cursor(self) -> dict[str, Any]:
         return {"shard": 0, "shard_sample": 0, "shard_offsets": []}
 
     def _block_size(self) -> int:
         return self._shuffle_buffer if self._shuffle else 1
 
-    def _cursor_from_counts(self, counts: Sequence[int], samples: int) -> Dict[str, Any]:
+    def _cursor_from_counts(self, counts: Sequence[int], samples: int) -> dict[str, Any]:
         """Cursor for a slot whose units hold ``counts`` items, ``samples`` yielded."""
         position = (samples // self._block_size()) * self._block_size()
         for unit, count in enumerate(counts):
@@ -111,8 +112,8 @@ class ShardStream(Resumable):
 
     # ----------------------------------------------------------------- the loop
 
-    def _open_unit(self, unit: Any, skip: int, offsets: List[int],
-                   status: Dict[str, bool]) -> UnitItems:
+    def _open_unit(self, unit: Any, skip: int, offsets: list[int],
+                   status: dict[str, bool]) -> UnitItems:
         """Yield ``(item, next_offsets)`` for ``unit`` from the cursor on."""
         raise NotImplementedError
 
@@ -122,7 +123,7 @@ class ShardStream(Resumable):
     def _emit(self, item: Any) -> Any:
         return item
 
-    def _iterate_units(self, units: Sequence[Any], state: Dict[str, Any],
+    def _iterate_units(self, units: Sequence[Any], state: dict[str, Any],
                        salt: int) -> Iterator[Any]:
         reader = _UnitReader(self, units, state)
         block_size = self._block_size()
@@ -149,23 +150,23 @@ class ShardStream(Resumable):
             reader.close()
 
 
-def _zero_stats() -> Dict[str, Any]:
+def _zero_stats() -> dict[str, Any]:
     return {"shards_failed": 0, "samples_skipped": 0, "last_error": None}
 
 
 class _UnitReader:
     """Pulls items unit after unit, keeping the cursor and applying the error policy."""
 
-    def __init__(self, owner: ShardStream, units: Sequence[Any], state: Dict[str, Any]):
+    def __init__(self, owner: ShardStream, units: Sequence[Any], state: dict[str, Any]):
         self._owner = owner
         self._units = units
         self._unit = int(state["shard"])
         self._sample = int(state["shard_sample"])
         self._offsets = [int(o) for o in state["shard_offsets"]]
         self._items: Optional[UnitItems] = None
-        self._status: Dict[str, bool] = {}
+        self._status: dict[str, bool] = {}
 
-    def cursor(self) -> Dict[str, Any]:
+    def cursor(self) -> dict[str, Any]:
         return {"shard": self._unit, "shard_sample": self._sample,
                 "shard_offsets": list(self._offsets)}
 
@@ -175,8 +176,8 @@ class _UnitReader:
         self._sample = 0
         self._offsets = []
 
-    def take(self, n: int) -> List[Any]:
-        out: List[Any] = []
+    def take(self, n: int) -> list[Any]:
+        out: list[Any] = []
         while len(out) < n and self._unit < len(self._units):
             unit = self._units[self._unit]
             if self._items is None:

@@ -22,7 +22,8 @@ DataLoader.
 from __future__ import annotations
 
 from array import array
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Optional, Union
 
 from aistore.sdk import AISSource, Bucket, ListObjectFlag
 from aistore.sdk.multiobj import ObjectGroup
@@ -35,10 +36,10 @@ STREAMABLE_EXTENSIONS = (".tar", ".tgz", ".tar.gz")
 _ENTRY_IN_ARCH = 1 << 7
 _ENTRY_IS_ARCHIVE = 1 << 9
 
-PrefixMap = Dict[AISSource, Union[str, List[str], None]]
+PrefixMap = dict[AISSource, Union[str, list[str], None]]
 
 
-def normalize_sources(sources, owner: str = "dataset") -> List[AISSource]:
+def normalize_sources(sources, owner: str = "dataset") -> list[AISSource]:
     """A single source or a list of sources as a list; empty input raises ``ValueError``."""
     if not sources:
         raise ValueError(f"<{owner}> ais_source_list must be provided")
@@ -47,7 +48,7 @@ def normalize_sources(sources, owner: str = "dataset") -> List[AISSource]:
     return list(sources)
 
 
-def prefixes_for(source: AISSource, prefix_map: Optional[PrefixMap]) -> List[str]:
+def prefixes_for(source: AISSource, prefix_map: Optional[PrefixMap]) -> list[str]:
     """The prefixes to list for ``source`` (upstream rule: absent or ``None`` means all)."""
     if not prefix_map:
         return [""]
@@ -95,18 +96,18 @@ class ObjectIndex:
     """
 
     def __init__(self, sources: Sequence[AISSource]) -> None:
-        self.sources: List[AISSource] = list(sources)
+        self.sources: list[AISSource] = list(sources)
         self._blob = bytearray()
         self._ends = array("q")
         self._src = array("I")
-        self._templates: Dict[int, Object] = {}
+        self._templates: dict[int, Object] = {}
 
     def append(self, source_no: int, name: str) -> None:
         self._blob += name.encode("utf-8", "surrogatepass")
         self._ends.append(len(self._blob))
         self._src.append(source_no)
 
-    def freeze(self) -> "ObjectIndex":
+    def freeze(self) -> ObjectIndex:
         """Make the name blob immutable (smaller to pickle, safe to share)."""
         self._blob = bytes(self._blob)
         return self
@@ -143,7 +144,7 @@ class ObjectIndex:
 
 def build_index(sources: Sequence[AISSource], prefix_map: Optional[PrefixMap] = None,
                 only: Optional[Iterable[int]] = None,
-                extensions: Optional[Tuple[str, ...]] = None) -> ObjectIndex:
+                extensions: Optional[tuple[str, ...]] = None) -> ObjectIndex:
     """List ``sources`` (those numbered in ``only``, or all) into an :class:`ObjectIndex`.
 
     With ``extensions``, keep only names ending with one of them.
@@ -171,7 +172,7 @@ def _names_keeping_template(index: ObjectIndex, no: int, source: AISSource,
 
 
 def shard_member_names(source: AISSource, shard_names: Sequence[str],
-                       prefixes: Sequence[str]) -> Dict[str, List[str]]:
+                       prefixes: Sequence[str]) -> dict[str, list[str]]:
     """Member names of each shard in ``shard_names``, as an ARCH_DIR listing gives them.
 
     A ``Bucket`` is listed once per prefix with the ARCH_DIR flag; other sources once
@@ -179,7 +180,7 @@ def shard_member_names(source: AISSource, shard_names: Sequence[str],
     by name, the order AIStore lists them in.
     """
     wanted = set(shard_names)
-    members: Dict[str, List[str]] = {name: [] for name in shard_names}
+    members: dict[str, list[str]] = {name: [] for name in shard_names}
     if isinstance(source, Bucket):
         queries = [(source, prefix) for prefix in prefixes]
     elif isinstance(source, ObjectGroup):

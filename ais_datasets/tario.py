@@ -28,7 +28,8 @@ or starts with one, belong to no sample and are skipped. Extensions keep their c
 from __future__ import annotations
 
 import zlib
-from typing import Callable, Dict, Iterable, Iterator, NamedTuple, Optional, Tuple, Union
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple, Optional, Union
 
 from ais_datasets.errors import ShardReadError, TruncatedShardError
 
@@ -60,7 +61,7 @@ class Sample(NamedTuple):
     """One WebDataset sample: consecutive members sharing a key."""
 
     key: str
-    fields: Dict[str, bytes]
+    fields: dict[str, bytes]
     offset: int  # offset of the sample's first member header
     next_offset: int  # offset where the next sample (or the end of the archive) begins
 
@@ -211,8 +212,8 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _pax_records(data: bytes, offset: int) -> Dict[str, str]:
-    records: Dict[str, str] = {}
+def _pax_records(data: bytes, offset: int) -> dict[str, str]:
+    records: dict[str, str] = {}
     pos = 0
     while pos < len(data):
         if data[pos] == 0:  # some writers pad the record block with NULs
@@ -298,7 +299,7 @@ class TarStream:
         if self._done:
             return None
         long_name: Optional[str] = None
-        pax: Dict[str, str] = {}
+        pax: dict[str, str] = {}
         first: Optional[int] = None
         while True:
             start = self._reader.offset
@@ -388,7 +389,7 @@ class TarStream:
             yield TarMember(head.name, self.read_data(), head.offset)
 
 
-def split_key(name: str) -> Tuple[Optional[str], str]:
+def split_key(name: str) -> tuple[Optional[str], str]:
     """``(key, extension)`` of a member name by the WebDataset rule (see module doc).
 
     Returns ``(None, "")`` for names that belong to no sample.
@@ -401,7 +402,7 @@ def split_key(name: str) -> Tuple[Optional[str], str]:
 
 
 def iter_samples(tar: TarStream, skip: int = 0,
-                 status: Optional[Dict[str, bool]] = None) -> Iterator[Sample]:
+                 status: Optional[dict[str, bool]] = None) -> Iterator[Sample]:
     """Group consecutive members of ``tar`` into samples by key.
 
     The first ``skip`` samples are passed over reading headers only (their data is
@@ -414,7 +415,7 @@ def iter_samples(tar: TarStream, skip: int = 0,
         status = {}
     status["open"] = False
     key: Optional[str] = None
-    fields: Dict[str, bytes] = {}
+    fields: dict[str, bytes] = {}
     offset = 0
     index = 0
     while True:

@@ -24,8 +24,9 @@ from __future__ import annotations
 import os
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, TypeVar
+from typing import Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -73,7 +74,7 @@ def _int_env(name: str) -> Optional[int]:
 
 
 def rank_and_world_size(rank: Optional[int] = None,
-                        world_size: Optional[int] = None) -> Tuple[int, int]:
+                        world_size: Optional[int] = None) -> tuple[int, int]:
     """Return ``(rank, world_size)`` for this process.
 
     Explicit arguments win; then an initialised ``torch.distributed`` process group; then
@@ -94,7 +95,7 @@ def rank_and_world_size(rank: Optional[int] = None,
     return rank, world_size
 
 
-def _from_torch_distributed() -> Tuple[Optional[int], Optional[int]]:
+def _from_torch_distributed() -> tuple[Optional[int], Optional[int]]:
     dist = sys.modules.get("torch.distributed")
     if dist is None:
         try:
@@ -109,7 +110,7 @@ def _from_torch_distributed() -> Tuple[Optional[int], Optional[int]]:
     return None, None
 
 
-def worker_id_and_count() -> Tuple[int, int]:
+def worker_id_and_count() -> tuple[int, int]:
     """Return ``(worker_id, num_workers)`` of the current DataLoader worker, or (0, 1)."""
     data = sys.modules.get("torch.utils.data")
     if data is None:
@@ -162,7 +163,7 @@ def mix64(*values: int) -> int:
     return h
 
 
-def permutation(n: int, seed: int, epoch: int, *salt: int) -> List[int]:
+def permutation(n: int, seed: int, epoch: int, *salt: int) -> list[int]:
     """A permutation of ``range(n)`` that depends only on ``(seed, epoch, *salt)``.
 
     Every process computing it with the same arguments gets the same list, which is what
@@ -176,7 +177,7 @@ def permutation(n: int, seed: int, epoch: int, *salt: int) -> List[int]:
 # ------------------------------------------------------------------ DataLoader accounting
 
 def dataloader_consumed(totals: Sequence[int], batch_size: int, samples_seen: int,
-                        drop_last: bool = False) -> List[int]:
+                        drop_last: bool = False) -> list[int]:
     """Per-worker samples a ``torch.utils.data.DataLoader`` has handed out.
 
     A DataLoader over an iterable dataset with ``len(totals)`` workers asks the workers
@@ -187,28 +188,65 @@ def dataloader_consumed(totals: Sequence[int], batch_size: int, samples_seen: in
     delivered at that point. With ``drop_last`` each worker's last partial batch is
     never delivered.
     """
+    return dataloader_resume_point(totals, batch_size, samples_seen, drop_last)[0]
+
+
+def dataloader_resume_point(totals: Sequence[int], batch_size: int, samples_seen: int,
+                            drop_last: bool = False, resumed_at: Sequence[int] = ()
+                            ) -> tuple[list[int], int]:
+    """Where each worker's stream stands, and which worker must serve the next batch.
+
+    Like :func:`dataloader_consumed`, for a run that may itself have been resumed this
+    way at the cumulative sample counts in ``resumed_at``. Returns ``(consumed, first)``:
+    ``consumed[k]`` samples of *role* ``k`` (the ``k``-th worker's share of the original
+    run) were delivered, and a resumed DataLoader reproduces the original batch order
+    when its worker ``w`` plays role ``(w + first) % len(totals)``.
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    if samples_seen < 0:
-        raise ValueError("samples_seen must not be negative")
-    remaining = []
-    for total in totals:
-        usable = (total // batch_size) * batch_size if drop_last else total
-        remaining.append(usable)
-    consumed = [0] * len(totals)
-    left = samples_seen
-    while left > 0 and any(remaining):
-        for k, rest in enumerate(remaining):
-            if rest == 0:
+    points = list(resumed_at) + [samples_seen]
+    if any(p < 0 for p in points) or points != sorted(points):
+        raise ValueError("samples_seen and resumed_at must be non-negative and increasing")
+    n = len(totals)
+    consumed = [0] * n
+    first = 0
+    previous = 0
+    for point in points:
+        roles = [(w + first) % n for w in range(n)]
+        remaining = []
+        for role in roles:
+            left = totals[role] - consumed[role]
+            remaining.append((left // batch_size) * batch_size if drop_last else left)
+        taken, last_worker, partial = _serve(remaining, batch_size, point - previous)
+        for w, role in enumerate(roles):
+            consumed[role] += taken[w]
+        if last_worker is not None:
+            first = roles[last_worker] if partial else (roles[last_worker] + 1) % n
+        previous = point
+    return consumed, first
+
+
+def _serve(remaining: list[int], batch_size: int, wanted: int
+           ) -> tuple[list[int], Optional[int], bool]:
+    """Hand out ``wanted`` samples round-robin: (taken per worker, last worker, partial)."""
+    taken = [0] * len(remaining)
+    rest = list(remaining)
+    left = wanted
+    last: Optional[int] = None
+    partial = False
+    while left > 0 and any(rest):
+        for k in range(len(rest)):
+            if rest[k] == 0:
                 continue
-            take = min(batch_size, rest, left)
-            consumed[k] += take
-            remaining[k] -= take
+            take = min(batch_size, rest[k], left)
+            partial = take < min(batch_size, rest[k])
+            taken[k] += take
+            rest[k] -= take
             left -= take
+            last = k
             if left == 0:
                 break
     if left > 0:
-        raise ValueError(
-            f"samples_seen={samples_seen} exceeds the {sum(consumed)} samples the "
-            f"workers yield in this epoch")
-    return consumed
+        raise ValueError(f"samples_seen exceeds the samples the workers yield in this epoch "
+                         f"({sum(remaining)} were left to serve, {wanted} requested)")
+    return taken, last, partial

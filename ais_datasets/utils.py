@@ -14,7 +14,6 @@ keys; they follow the WebDataset rule in :func:`ais_datasets.tario.split_key`.
 from __future__ import annotations
 
 from math import floor
-from typing import Tuple
 from urllib.parse import urlunparse
 
 from aistore.sdk.utils import parse_url as _sdk_parse_url
@@ -50,6 +49,6 @@ def get_extension(name: str) -> str:
     return ext if dot else ""
 
 
-def parse_url(url: str) -> Tuple[str, str, str]:
+def parse_url(url: str) -> tuple[str, str, str]:
     """``(provider, bucket, object)`` of an AIS URL such as ``ais://bucket/a/b.txt``."""
     return _sdk_parse_url(url)

@@ -9,6 +9,9 @@ lifecycle builds on:
 
 A transformer is ``fn(data: bytes, path: str, args: str) -> bytes`` where ``path`` is
 ``"<bucket>/<object>"``, as AIS hands it to a transformer pod.
+
+Deviation: a transformer that raises is answered 422 naming the ETL and the error (AIS
+relays the pod's status, typically a 5xx, which the SDK would retry for about 90 s).
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ class EtlNotFound(StoreError):
 
     def __init__(self, name: str):
         super().__init__(f"{name} does not exist", name=name)
+
+
+class EtlTransformFailed(StoreError):
+    """A registered transformer raised; ``reason`` is its exception, as text."""
+
+    def __init__(self, name: str, path: str, reason: str):
+        super().__init__(f"etl {name!r} failed to transform {path}: {reason}",
+                         name=name, path=path, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,11 @@ class EtlRegistry:
     def apply(self, names: Iterable[str], data: bytes, path: str, args: str = "") -> bytes:
         """Run ``data`` through the named ETLs in order (a pipeline)."""
         for name in names:
-            data = bytes(self.require(name).transform(bytes(data), path, args))
+            etl = self.require(name)
+            try:
+                data = bytes(etl.transform(bytes(data), path, args))
+            except Exception as e:
+                raise EtlTransformFailed(name, path, f"{type(e).__name__}: {e}") from e
         return data
 
     def reset(self) -> None:

@@ -26,6 +26,12 @@ def pytest_addoption(parser):
                     help="rounds per benchmark (default 3, or 1 with --quick)")
 
 
+def pytest_configure(config):
+    path = config.getoption("benchmark_json", None)
+    if path is not None:  # e.g. bench-results/run.json on a fresh clone
+        os.makedirs(os.path.dirname(os.path.abspath(str(path))), exist_ok=True)
+
+
 @pytest.fixture(scope="session")
 def quick(pytestconfig) -> bool:
     return bool(pytestconfig.getoption("--quick"))
@@ -124,6 +130,7 @@ def pytest_terminal_summary(terminalreporter, config):
                  f"w={i['num_workers'] if i.get('num_workers') is not None else '-'}",
                  f"{i['samples_per_s']:>10.1f} samples/s", f"{i['mib_per_s']:>8.1f} MiB/s"]
         for key, label in (("ratio_to_baseline", "x base"), ("ratio_to_limit", "x limit"),
+                           ("paired_ratio", "x moto, paired rounds"),
                            ("server_cpu_ratio", "x less server CPU"),
                            ("rss_delta_ratio", "RSS growth 8S/S")):
             if i.get(key) is not None:

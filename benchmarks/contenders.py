@@ -12,8 +12,9 @@ and argument lists (``aistore.pytorch`` is the upstream the other is a drop-in f
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pytest
 

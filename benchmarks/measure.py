@@ -19,14 +19,16 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 MiB = 1024 * 1024
 
 # roles inside a group: the contender being improved, the one it is compared with, the
-# raw-GET ceiling, and anything else shown for reference
-OURS, BASELINE, LIMIT, OTHER = "ours", "baseline", "limit", "other"
+# raw-GET ceiling, anything else shown for reference, and a paired A/B entry whose ratio
+# was measured pair by pair (``paired_ratio``) and is left alone by ``fill_ratios``
+OURS, BASELINE, LIMIT, OTHER, PAIRED = "ours", "baseline", "limit", "other", "paired"
 
 
 def _status_kib(pid: int | str, field_name: str) -> int | None:
@@ -253,6 +255,8 @@ def fill_ratios(infos: list[dict]) -> None:
         elif info.get("role") == LIMIT:
             limit[info["group"]] = info
     for info in infos:
+        if info.get("role") == PAIRED:
+            continue
         rate = _rate(info)
         ref = base.get((info["group"], info.get("num_workers"), info.get("scale_factor")))
         if ref is not None and rate and _rate(ref):

@@ -20,7 +20,6 @@ import time
 from benchmarks.contenders import object_url
 from benchmarks.servers import ServerProcess
 
-
 # calls that mostly wait for the other side rather than compute
 _WAITS = ("poll", "select", "recv_into", "recv", "accept", "acquire", "wait", "sendall")
 
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                 session.trust_env = False  # no proxy/netrc lookups per request
                 client.enable()
                 for url in urls:
-                    session.get(url).content
+                    _ = session.get(url).content
                 client.disable()
             wall = time.perf_counter() - t0
         print(f"{args.requests} GETs in {wall:.2f}s (profiled on both sides): "

@@ -14,10 +14,10 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
-from benchmarks.measure import BASELINE, LIMIT, OURS, fill_ratios
+from benchmarks.measure import BASELINE, LIMIT, OURS, PAIRED, fill_ratios
 
 CHART = "benchmarks.png"
-ROLE_ORDER = {OURS: 0, BASELINE: 1, "other": 2, LIMIT: 3}
+ROLE_ORDER = {OURS: 0, BASELINE: 1, PAIRED: 2, "other": 3, LIMIT: 4}
 
 
 def _fmt(x, spec: str = ".1f", unit: str = "") -> str:
@@ -34,6 +34,10 @@ def _ms(seconds) -> str:
     if seconds is None:
         return "–"
     return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def _us(seconds) -> str:
+    return "–" if seconds is None else f"{seconds * 1e6:.0f} µs"
 
 
 def _workers(info: dict) -> str:
@@ -113,18 +117,37 @@ def _server_table(name: str, rows: list[dict]) -> list[str]:
            f"client CPU / request | rounds | notes |",
            "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        out.append(
-            f"| {r['contender']} | {_fmt(r.get('samples_per_s'))} | {_fmt(r.get('mib_per_s'))} "
-            f"| {_ratio(r.get('ratio_to_baseline'))} "
-            f"| {_fmt((r.get('server_cpu_s_per_request') or 0) * 1e6, '.0f', ' µs')} "
-            f"| {_fmt((r.get('client_cpu_s_per_request') or 0) * 1e6, '.0f', ' µs')} "
-            f"| {r.get('rounds', '–')} | {_note(r)} |")
+        if r.get("role") == PAIRED:
+            ratio = (f"{r['paired_ratio']:.2f}× ({r['paired_ratio_min']:.2f}–"
+                     f"{r['paired_ratio_max']:.2f})")
+            cpu = (f"{_us(r.get('server_cpu_s_per_request'))} / "
+                   f"{_us(r.get('moto_server_cpu_s_per_request'))}")
+            client = (f"{_us(r.get('client_cpu_s_per_request'))} / "
+                      f"{_us(r.get('moto_client_cpu_s_per_request'))}")
+            rate = "–"
+        else:
+            ratio = _ratio(r.get("ratio_to_baseline"))
+            cpu = _us(r.get("server_cpu_s_per_request"))
+            client = _us(r.get("client_cpu_s_per_request"))
+            rate = _fmt(r.get("samples_per_s"))
+        mib = _fmt(r.get("mib_per_s")) if r.get("role") != PAIRED else "–"
+        out.append(f"| {r['contender']} | {rate} | {mib} | {ratio} | {cpu} | {client} "
+                   f"| {r.get('rounds', '–')} | {_note(r)} |")
     ours = next((r for r in rows if r.get("role") == OURS), None)
+    paired = next((r for r in rows if r.get("role") == PAIRED), None)
+    summary = []
     if ours and ours.get("ratio_to_baseline"):
         extra = ""
         if ours.get("server_cpu_ratio"):
             extra = f", using {ours['server_cpu_ratio']:.1f}× less server CPU per request"
-        out += ["", f"**{ours['contender']}: {ours['ratio_to_baseline']:.2f}× {base}**{extra}."]
+        summary.append(f"**{ours['contender']}: {ours['ratio_to_baseline']:.2f}× {base}** "
+                       f"(separate tests){extra}.")
+    if paired and paired.get("paired_ratio"):
+        summary.append(f"**Paired rounds: {paired['paired_ratio']:.2f}× {base}** (median of "
+                       f"{paired.get('paired_rounds')} alternating pairs, range "
+                       f"{paired['paired_ratio_min']:.2f}–{paired['paired_ratio_max']:.2f}).")
+    for line in summary:
+        out += ["", line]
     return out + [""]
 
 
@@ -215,14 +238,16 @@ def render_chart(run: dict, path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = [(n, rows) for n, rows in _groups(run).items()]
+    # the paired A/B rows repeat the emulator's rate; their ratio is in the table
+    groups = [(n, [r for r in rows if r.get("role") != PAIRED])
+              for n, rows in _groups(run).items()]
     if not groups:
         return False
     cols = 2
     nrows = (len(groups) + cols - 1) // cols
     fig, axes = plt.subplots(nrows, cols, figsize=(13, 3.2 * nrows), squeeze=False)
     colors = {OURS: "#2a7ab9", BASELINE: "#d9822b", "other": "#7a7a7a", LIMIT: "#3a9a5b"}
-    for ax, (name, rows) in zip(axes.flat, groups):
+    for ax, (name, rows) in zip(axes.flat, groups, strict=False):
         memory = any("scale_factor" in r for r in rows)
         big = all((r.get("bytes_per_sample") or 0) >= 2**20 for r in rows)
         labels, values, cols_ = [], [], []
@@ -251,7 +276,7 @@ def render_chart(run: dict, path: Path) -> bool:
             unit = "requests/s"
         ax.set_xlabel(unit, fontsize=8)
         ax.tick_params(axis="x", labelsize=8)
-        for yi, v in zip(y, values):
+        for yi, v in zip(y, values, strict=True):
             ax.text(v, yi, f" {v:,.0f}" if v >= 10 else f" {v:.2f}", va="center",
                     fontsize=7)
         ax.margins(x=0.18)

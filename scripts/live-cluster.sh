@@ -17,9 +17,9 @@
 #
 # Networking: every listener is on loopback. The public (SDK-facing) endpoints are on
 # 127.0.0.1; the intra-cluster network, which aisnode (since 5.0) requires to be separate
-# from the public one, shares each node's port on a second loopback address (127.0.0.2).
-# Were the intra-cluster network on 127.0.0.1 with other ports, aisnode would listen on
-# all interfaces for its public port.
+# from the public one, uses the same port of each node on a second loopback address,
+# 127.0.0.2 (added to `lo` when missing; root). With intra-cluster ports that differ from
+# the public ones, aisnode would listen on all interfaces for its public port.
 #
 # Environment (all optional):
 #   AIS_LIVE_VERSION          aistore Go module version (default v1.5.0, the pinned one)
@@ -28,10 +28,8 @@
 #                             (default $AIS_LIVE_CACHE/run; needs user xattrs, e.g. ext4/xfs)
 #   AIS_LIVE_HOST             public address (default 127.0.0.1)
 #   AIS_LIVE_INTRA_HOST       intra-cluster address (default 127.0.0.2)
-#   AIS_LIVE_PROXY_PORT       proxy port (default 51180)
-#   AIS_LIVE_TARGET_PORT      target port (default 51181)
-#   AIS_LIVE_PROXY_INTRA_PORT / AIS_LIVE_TARGET_INTRA_PORT
-#                             intra-cluster ports (default: same as the public ones)
+#   AIS_LIVE_PROXY_PORT       proxy port (default 51180), on both addresses
+#   AIS_LIVE_TARGET_PORT      target port (default 51181), on both addresses
 #   AIS_LIVE_START_TIMEOUT    seconds to wait for readiness (default 120)
 #   GO                        the go command (default: `go` in PATH, else /usr/local/go/bin/go)
 
@@ -49,8 +47,6 @@ HOST="${AIS_LIVE_HOST:-127.0.0.1}"
 INTRA_HOST="${AIS_LIVE_INTRA_HOST:-127.0.0.2}"
 PROXY_PORT="${AIS_LIVE_PROXY_PORT:-51180}"
 TARGET_PORT="${AIS_LIVE_TARGET_PORT:-51181}"
-PROXY_INTRA_PORT="${AIS_LIVE_PROXY_INTRA_PORT:-$PROXY_PORT}"
-TARGET_INTRA_PORT="${AIS_LIVE_TARGET_INTRA_PORT:-$TARGET_PORT}"
 START_TIMEOUT="${AIS_LIVE_START_TIMEOUT:-120}"
 
 # where the running cluster (if any) keeps its state, so that status/env/stop find one
@@ -66,6 +62,7 @@ BUILD_LOG="$CACHE_ROOT/$VERSION/build.log"
 ENDPOINT_FILE="$CACHE_ROOT/endpoint"
 ENDPOINT="http://$HOST:$PROXY_PORT"
 [[ -r "$STATE/endpoint" ]] && ENDPOINT="$(head -n1 "$STATE/endpoint")"
+[[ -r "$STATE/intra-host" ]] && INTRA_HOST="$(head -n1 "$STATE/intra-host")"
 MARKER=".ais-live-state"
 NODES=(proxy target)
 
@@ -116,10 +113,12 @@ port_busy() { # host port -> 0 when something accepts connections there
 	(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
 }
 
-node_log() { # node -> path of the newest aisnode INFO log (or the stdout capture)
-	local d="$STATE/$1/log" f
-	f="$(ls "$d"/ais*.INFO 2>/dev/null | head -n1 || true)"
-	[[ -n "$f" ]] && echo "$f"
+node_log() { # node -> path of its aisnode INFO log, if any
+	local f
+	for f in "$STATE/$1/log"/ais*.INFO; do
+		[[ -e "$f" ]] && echo "$f"
+		return 0
+	done
 }
 
 show_logs() { # n -> last n lines of each node's outputs, indented, to stderr
@@ -149,7 +148,7 @@ build() {
 	mkdir -p "$BIN_DIR" || die "cannot create $BIN_DIR"
 	info "building aisnode $VERSION with $("$go" env GOVERSION 2>/dev/null || echo go) (first time only; a few minutes)..."
 	local t0=$SECONDS json dir sum
-	json="$(GOWORK=off GOFLAGS= GONOSUMDB="$MODULE" \
+	json="$(GOWORK=off GOFLAGS='' GONOSUMDB="$MODULE" \
 		"$go" mod download -json "$MODULE@$VERSION" 2>>"$BUILD_LOG")"
 	dir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p' <<<"$json")"
 	sum="$(sed -n 's/^[[:space:]]*"Sum": "\(.*\)",*$/\1/p' <<<"$json")"
@@ -164,12 +163,16 @@ build() {
 	local tmp="$BIN.tmp.$$"
 	# -tags mono and -trimpath/-s -w: what upstream's production `make node` uses;
 	# no cloud backend tags (ais:// buckets only).
-	if ! (cd "$dir" && GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED="${CGO_ENABLED:-1}" \
+	if ! (cd "$dir" && GOWORK=off GOFLAGS=-mod=readonly \
 		"$go" build -trimpath -tags mono \
 		-ldflags "-s -w -X main.build=$VERSION -X main.buildtime=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 		-o "$tmp" ./cmd/aisnode) >>"$BUILD_LOG" 2>&1; then
 		rm -f "$tmp"
 		die "building aisnode $VERSION failed: $(grep -v '^go: downloading' "$BUILD_LOG" | tail -n1) (full log: $BUILD_LOG)"
+	fi
+	if ! "$tmp" version >>"$BUILD_LOG" 2>&1; then
+		rm -f "$tmp"
+		die "the freshly built aisnode does not run (see $BUILD_LOG)"
 	fi
 	mv -f "$tmp" "$BIN" || die "cannot install $BIN"
 	info "built $BIN in $((SECONDS - t0))s"
@@ -251,13 +254,15 @@ write_cluster_config() { # path
 		},
 		"use_ipv6": false
 	},
+	"log": {"flush_time": "2s"},
 	"auth": {}
 }
 EOF
 }
 
-write_local_config() { # node port intra_port path
-	local node="$1" port="$2" iport="$3" path="$4" count=0
+# intra-control on INTRA_HOST with the public port; intra-data unset = the same network
+write_local_config() { # node port path
+	local node="$1" port="$2" path="$3" count=0
 	[[ "$node" == target ]] && count=1
 	cat >"$path" <<EOF
 {
@@ -268,7 +273,7 @@ write_local_config() { # node port intra_port path
 		"hostname_intra_control": "$INTRA_HOST",
 		"hostname_intra_data":    "",
 		"port":                   "$port",
-		"port_intra_control":     "$iport",
+		"port_intra_control":     "$port",
 		"port_intra_data":        "0"
 	},
 	"fspaths": {},
@@ -283,8 +288,10 @@ EOF
 
 # aisnode binds each intra-cluster listener to an address it finds on a local interface;
 # 127.0.0.2 is routed to loopback but is not an interface address by default, so it is
-# added to `lo` (as root) for the cluster's lifetime and removed by `stop`.
-ALIAS_MARKER="$CACHE_ROOT/lo-alias"
+# added to `lo` (as root) and removed again by the `stop` that finds no other listener on
+# it. The marker is per machine (/run), as clusters with other AIS_LIVE_CACHE/ports share
+# the address.
+ALIAS_MARKER_DIR="${AIS_LIVE_RUN_DIR:-/run/ais-live}"
 
 has_addr() { ip -4 -o addr show dev lo 2>/dev/null | grep -qF " inet $1/"; }
 
@@ -295,15 +302,17 @@ ensure_intra_addr() {
 		die "$INTRA_HOST (intra-cluster address) is not on the loopback interface; run: sudo ip addr add $INTRA_HOST/32 dev lo"
 	fi
 	ip addr add "$INTRA_HOST/32" dev lo 2>/dev/null || die "cannot add $INTRA_HOST/32 to the loopback interface"
-	echo "$INTRA_HOST" >"$ALIAS_MARKER"
+	mkdir -p "$ALIAS_MARKER_DIR" 2>/dev/null && : >"$ALIAS_MARKER_DIR/lo-alias-$INTRA_HOST"
 }
 
 release_intra_addr() {
-	[[ -r "$ALIAS_MARKER" ]] || return 0
-	local addr
-	addr="$(tr -dc '0-9.' <"$ALIAS_MARKER")"
-	[[ -n "$addr" ]] && has_addr "$addr" && ip addr del "$addr/32" dev lo 2>/dev/null
-	rm -f "$ALIAS_MARKER"
+	local marker="$ALIAS_MARKER_DIR/lo-alias-$INTRA_HOST"
+	[[ -e "$marker" ]] || return 0 # not added by this script: leave it
+	command -v ss >/dev/null 2>&1 || return 0
+	# another cluster still listens there: the last one to stop removes it
+	[[ -z "$(ss -Hltn src "$INTRA_HOST" 2>/dev/null)" ]] || return 0
+	has_addr "$INTRA_HOST" && ip addr del "$INTRA_HOST/32" dev lo 2>/dev/null
+	rm -f "$marker"
 }
 
 # ---------------------------------------------------------------------------- commands
@@ -330,13 +339,14 @@ cmd_start() {
 	_stop quiet
 	STATE="${AIS_LIVE_STATE:-$CACHE_ROOT/run}"
 	ENDPOINT="http://$HOST:$PROXY_PORT"
+	INTRA_HOST="${AIS_LIVE_INTRA_HOST:-127.0.0.2}"
 
 	[[ "$HOST" == 127.* && "$INTRA_HOST" == 127.* ]] ||
 		die "AIS_LIVE_HOST and AIS_LIVE_INTRA_HOST must be loopback addresses (127.x.y.z)"
 	[[ "$HOST" != "$INTRA_HOST" ]] ||
 		die "AIS_LIVE_INTRA_HOST must differ from AIS_LIVE_HOST (with distinct ports instead, aisnode would listen on all interfaces)"
 	local hp
-	for hp in "$HOST:$PROXY_PORT" "$HOST:$TARGET_PORT" "$INTRA_HOST:$PROXY_INTRA_PORT" "$INTRA_HOST:$TARGET_INTRA_PORT"; do
+	for hp in "$HOST:$PROXY_PORT" "$HOST:$TARGET_PORT" "$INTRA_HOST:$PROXY_PORT" "$INTRA_HOST:$TARGET_PORT"; do
 		port_busy "${hp%:*}" "${hp##*:}" && die "address $hp is already in use (another AIStore or service?); set AIS_LIVE_PROXY_PORT/AIS_LIVE_TARGET_PORT"
 	done
 	command -v curl >/dev/null 2>&1 || die "curl is required (apt-get install curl)"
@@ -347,19 +357,23 @@ cmd_start() {
 	CLEANUP_ON_DIE=1
 	ensure_intra_addr
 
+	if [[ -d "$STATE" && ! -e "$STATE/$MARKER" && -n "$(ls -A "$STATE" 2>/dev/null)" ]]; then
+		die "state dir $STATE exists and is not empty (stop removes it: point AIS_LIVE_STATE at a new or empty dir)"
+	fi
 	mkdir -p "$STATE/fs" || die "cannot create state dir $STATE"
 	: >"$STATE/$MARKER"
 	echo "$ENDPOINT" >"$STATE/endpoint"
+	echo "$INTRA_HOST" >"$STATE/intra-host"
 	echo "$STATE" >"$STATE_POINTER"
 	check_xattrs "$STATE/fs" ||
 		die "filesystem of $STATE does not support user extended attributes (tmpfs/overlay?); set AIS_LIVE_STATE to a dir on ext4/xfs"
 
-	local t0=$SECONDS node port iport
+	local t0=$SECONDS node port
 	for node in "${NODES[@]}"; do
-		if [[ "$node" == proxy ]]; then port="$PROXY_PORT" iport="$PROXY_INTRA_PORT"; else port="$TARGET_PORT" iport="$TARGET_INTRA_PORT"; fi
+		if [[ "$node" == proxy ]]; then port="$PROXY_PORT"; else port="$TARGET_PORT"; fi
 		mkdir -p "$STATE/$node/conf" "$STATE/$node/log"
 		write_cluster_config "$STATE/$node/ais.json"
-		write_local_config "$node" "$port" "$iport" "$STATE/$node/ais_local.json"
+		write_local_config "$node" "$port" "$STATE/$node/ais_local.json"
 		local args=(-config="$STATE/$node/ais.json" -local_config="$STATE/$node/ais_local.json" -role="$node")
 		# -ntargets=1: the primary waits for the target before it creates the cluster (the
 		# membership-quiescence wait costs ~10 s; -skip_startup would save it, but then the
@@ -421,7 +435,9 @@ _stop() { # [quiet]
 	fi
 	rm -f "$ENDPOINT_FILE" "$STATE_POINTER"
 	release_intra_addr
-	[[ "${1:-}" == quiet ]] || { ((stopped)) && info "stopped" || info "not running"; }
+	if [[ "${1:-}" != quiet ]]; then
+		if ((stopped)); then info "stopped"; else info "not running"; fi
+	fi
 	return 0
 }
 
@@ -441,7 +457,9 @@ cmd_status() {
 }
 
 cmd_env() {
-	running && ready || die "the live cluster is not running (scripts/live-cluster.sh start)"
+	if ! running || ! ready; then
+		die "the live cluster is not running (scripts/live-cluster.sh start)"
+	fi
 	echo "AIS_ENDPOINT=$ENDPOINT"
 }
 

@@ -23,6 +23,7 @@ import traceback
 from typing import Optional
 
 from ais_emulator.api.types import Request, Response
+from ais_emulator.etl import EtlNotFound, EtlTransformFailed
 from ais_emulator.store import errors as se
 
 _REMOTE_SCHEME = {"aws": "s3", "gcp": "gs", "azure": "azure", "oci": "oci", "ht": "ht"}
@@ -79,7 +80,9 @@ def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dic
     if isinstance(err, se.ArchiveUnreadable):
         obj = f"{bucket_cname(err.bucket)}/{err.name}"
         return 400, f"{tgt}: failed to read archive {obj}: {err.reason}", "", {}
-    if type(err).__name__ == "EtlNotFound":
+    if isinstance(err, EtlTransformFailed):
+        return 422, f"{tgt}: {err.message}", "", {}
+    if isinstance(err, EtlNotFound):
         msg = f'{tgt}: {err.name} does not exist - try starting new ETL with "ais etl init" command'
         return 404, msg, "", {}
     return 400, err.message, "", {}

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ais_emulator.api.errors import ApiError
 from ais_emulator.api.types import Request
 from ais_emulator.store import BucketId
@@ -18,9 +20,14 @@ def is_true(value: str) -> bool:
     return (value or "").strip().lower() in _TRUE
 
 
+@lru_cache(maxsize=1024)
+def _bucket(provider: str, name: str, namespace: str) -> BucketId:
+    return BucketId.parse(provider, name, namespace)
+
+
 def bucket_of(request: Request, name: str) -> BucketId:
     """The bucket named in the path, with provider and namespace from the query."""
-    return BucketId.parse(request.param("provider"), name, request.param("namespace"))
+    return _bucket(request.param("provider"), name, request.param("namespace"))
 
 
 def no_range(request: Request, what: str) -> None:

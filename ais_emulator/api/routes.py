@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from ais_emulator.api.errors import ApiError, error_reply, internal_error, unknown_route
@@ -34,29 +34,30 @@ class Route:
     method: str
     template: str
     handler: Handler
+    parts: tuple = field(init=False, repr=False)
+    rest: bool = field(init=False, repr=False)
 
-    @property
-    def parts(self) -> tuple:
-        return tuple(self.template.strip("/").split("/"))
+    def __post_init__(self):
+        parts = tuple(self.template.strip("/").split("/"))
+        object.__setattr__(self, "parts", parts)
+        object.__setattr__(self, "rest", parts[-1].startswith("{") and parts[-1].endswith("*}"))
 
     def match(self, segments: list[str]) -> Optional[dict]:
-        parts = self.parts
-        rest = parts[-1].startswith("{") and parts[-1].endswith("*}")
-        fixed = parts[:-1] if rest else parts
-        if len(segments) < len(fixed) or (not rest and len(segments) != len(fixed)):
-            return None
-        if rest and len(segments) == len(fixed):
+        parts, rest = self.parts, self.rest
+        nfixed = len(parts) - 1 if rest else len(parts)
+        if (len(segments) <= nfixed) if rest else (len(segments) != nfixed):
             return None
         params = {}
-        for want, got in zip(fixed, segments[:len(fixed)], strict=True):
-            if want.startswith("{") and want.endswith("}"):
+        for i in range(nfixed):
+            want, got = parts[i], segments[i]
+            if want[0] == "{":
                 if not got:
                     return None
                 params[want[1:-1]] = got
             elif want != got:
                 return None
         if rest:
-            params[parts[-1][1:-2]] = "/".join(segments[len(fixed):])
+            params[parts[-1][1:-2]] = "/".join(segments[nfixed:])
         return params
 
 
@@ -75,9 +76,10 @@ class RouteTable:
 
     def find(self, method: str, path: str) -> tuple[Optional[Route], dict]:
         segments = path.lstrip("/").split("/")
-        for attempt in (segments, segments[:-1] if len(segments) > 1 and not segments[-1] else None):
-            if attempt is None:
-                continue
+        attempts = [segments]
+        if len(segments) > 1 and not segments[-1]:
+            attempts.append(segments[:-1])
+        for attempt in attempts:
             for r in self._routes:
                 if r.method == method:
                     params = r.match(attempt)

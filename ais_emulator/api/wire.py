@@ -136,6 +136,25 @@ def listing_entry(entry, props: frozenset, location: str) -> dict:
     return out
 
 
+_JSON_KEYS = {"n": "name", "cs": "checksum", "a": "atime", "v": "version", "t": "location",
+              "m": "custom-md", "s": "size", "c": "copies", "f": "flags"}
+
+
+def json_listing(list_id: str, token: str, entries: list) -> bytes:
+    """Go's LsoRes as JSON (replied when the client does not accept msgpack): long keys,
+    ``size`` as a decimal string, zero size/copies/flags omitted."""
+    out = []
+    for e in entries:
+        doc = {}
+        for key, value in e.items():
+            if key in ("s", "c", "f") and not value:
+                continue
+            doc[_JSON_KEYS[key]] = str(value) if key == "s" else value
+        out.append(doc)
+    return json_body({"uuid": list_id, "continuation_token": token, "entries": out or None,
+                      "flags": 0})
+
+
 def msgpack_listing(list_id: str, token: str, entries: list) -> bytes:
     return msgpack.packb(
         {"UUID": list_id, "ContinuationToken": token, "Flags": 0, "Entries": entries or None},

@@ -13,6 +13,7 @@ from ais_emulator.store.errors import (
     InvalidProvider,
     InvalidRequest,
     ObjectNotFound,
+    ObjectPathConflict,
     RangeNotSatisfiable,
     StoreError,
     UploadNotFound,
@@ -25,6 +26,6 @@ __all__ = [
     "ArchiveMemberNotFound", "ArchiveUnreadable", "BucketAlreadyExists", "BucketId",
     "BucketNotFound", "InvalidAppendHandle", "InvalidBucketName", "InvalidObjectName",
     "InvalidPart", "InvalidProvider", "InvalidRequest", "ListEntry", "ListPage", "ListQuery",
-    "ObjectNotFound", "ObjectRecord", "RangeNotSatisfiable", "Store", "StoreError",
+    "ObjectNotFound", "ObjectPathConflict", "ObjectRecord", "RangeNotSatisfiable", "Store", "StoreError",
     "UploadNotFound", "parse_uname", "validate_bucket_name",
 ]

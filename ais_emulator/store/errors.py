@@ -42,8 +42,16 @@ class InvalidProvider(InvalidRequest):
 
 
 class InvalidObjectName(InvalidRequest):
-    def __init__(self, name: str, reason: str):
-        super().__init__(f"object name {name!r} is invalid: {reason}", name=name, reason=reason)
+    def __init__(self, name: str, reason: str = ""):
+        msg = f'invalid object name "{name}"' + (f" ({reason})" if reason else "")
+        super().__init__(msg, name=name, reason=reason)
+
+
+class ObjectPathConflict(InvalidRequest):
+    """Objects are files in AIS: "a" blocks "a/b", and "d/e" blocks "d"."""
+
+    def __init__(self, bucket, name: str, reason: str):
+        super().__init__(f"{bucket}/{name}: {reason}", bucket=bucket, name=name, reason=reason)
 
 
 class BucketNotFound(StoreError):

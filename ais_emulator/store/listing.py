@@ -69,11 +69,28 @@ class ListPage:
     token: str = ""
 
 
-def list_page(names: list, objects: dict, query: ListQuery) -> ListPage:
+class NeedMembers(Exception):
+    """Raised by ``list_page(parse=False)`` when a shard's members are not cached yet."""
+
+    def __init__(self, record):
+        super().__init__(record.name)
+        self.record = record
+
+
+def list_page(names: list, objects: dict, query: ListQuery, parse: bool = True) -> ListPage:
+    """One page. With ``parse=False`` an uncached shard raises NeedMembers instead of being
+    read, so a caller holding a lock can read the shard outside it and retry."""
     limit = query.page_size if 0 < query.page_size <= MAX_PAGE_SIZE else MAX_PAGE_SIZE
     lower = max(query.token, query.start_after)
-    entries = list(islice(_merged(names, objects, query, lower), limit))
+    members = archive_members if parse else _cached_members
+    entries = list(islice(_merged(names, objects, query, lower, members), limit))
     return ListPage(entries, entries[-1].name if len(entries) == limit else "")
+
+
+def _cached_members(record) -> Optional[list]:
+    if record._members is None:
+        raise NeedMembers(record)
+    return record._members or None
 
 
 def archive_members(record) -> Optional[list]:
@@ -90,9 +107,9 @@ def archive_members(record) -> Optional[list]:
     return members or None
 
 
-def _member_entries(record, lower: str, prefix: str) -> Iterator[ListEntry]:
+def _member_entries(record, lower: str, prefix: str, members) -> Iterator[ListEntry]:
     seen = set()
-    for member, size in archive_members(record) or ():
+    for member, size in members(record) or ():
         clean = posixpath.normpath("/" + member).lstrip("/")
         if not clean or clean == ".":
             continue
@@ -103,7 +120,7 @@ def _member_entries(record, lower: str, prefix: str) -> Iterator[ListEntry]:
         yield ListEntry(name, size, in_archive=True)
 
 
-def _merged(names, objects, q: ListQuery, lower: str) -> Iterator[ListEntry]:
+def _merged(names, objects, q: ListQuery, lower: str, members) -> Iterator[ListEntry]:
     """All entries after ``lower`` in global order: objects/dirs merged with members."""
     base = _base(names, objects, q, lower)
     if not q.arch_dir:
@@ -121,13 +138,14 @@ def _merged(names, objects, q: ListQuery, lower: str) -> Iterator[ListEntry]:
     push(base)
     # shards sorting at or before ``lower`` (or before ``prefix``) whose members may not
     for shard in _shards_reaching(names, objects, lower, q.prefix):
-        push(_member_entries(objects[shard], lower, q.prefix))
+        if members(objects[shard]) is not None:
+            push(_member_entries(objects[shard], lower, q.prefix, members))
     while heap:
         _, _, entry, it = heapq.heappop(heap)
         if entry.record is not None and detect_format(entry.name) and entry.name > lower:
-            if archive_members(entry.record) is not None:
+            if members(entry.record) is not None:
                 entry.is_archive = True
-                push(_member_entries(entry.record, lower, q.prefix))
+                push(_member_entries(entry.record, lower, q.prefix, members))
         if entry.name > lower:
             yield entry
         push(it)

@@ -10,8 +10,8 @@ must name every uploaded part exactly once and the uploaded numbers must be exac
     parts = uploads.take(bck, "big.bin", up, [1])   # validated, in part order
 
 Deviations: an upload with no parts cannot be completed (400); AIS's behaviour for that
-corner is not verified. Part numbers above 10000 are a 400 (AIS's chunk manifest caps the
-count near there, and answers an internal error).
+corner is not verified. Part numbers 0, negative or above 9999 are a 400 (AIS's chunk
+manifest rejects them with a 500, which the SDK would retry for about 90 s).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 from ais_emulator.store.errors import InvalidPart, UploadNotFound
 
-MAX_PART_NUMBER = 10000
+MAX_PART_NUMBER = 9999  # core.MaxChunkCount
 
 
 def parse_part_number(text) -> int:
-    """AIS's parsePartNum (a base-10 integer >= 1), capped at S3's 10000 parts."""
+    """AIS's parsePartNum (a base-10 integer >= 1), capped at AIS's 9999 chunks."""
     try:
         n = int(str(text), 10)
     except ValueError:

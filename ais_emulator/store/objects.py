@@ -14,16 +14,34 @@ xxhash/v2 digest (XXH64, seed 0) written as 16 big-endian hex digits.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import time
 from collections.abc import Iterator
 from typing import Optional
 
 import xxhash
 
-from ais_emulator.store.errors import RangeNotSatisfiable
+from ais_emulator.store.errors import InvalidObjectName, RangeNotSatisfiable
 
 CHECKSUM_TYPE = "xxhash2"
 CHUNK = 1 << 20  # 1 MiB slices when streaming
+
+
+def object_name(name: str) -> str:
+    """AIS's object-name rule, and the name the object is stored under.
+
+    Rejected (Go ``cos.ValidateOname``): empty, a trailing ``/``, ``../`` or ``~/``
+    anywhere, and NUL. An object is a file under the bucket's directory, so its path is
+    cleaned: ``x//y`` and ``./x/y`` name ``x/y``, and a leading ``/`` is dropped.
+    """
+    if not name or name.endswith("/") or "../" in name or "~/" in name or "\x00" in name:
+        raise InvalidObjectName(name)
+    if "//" in name or "." in name or name[0] == "/":
+        clean = posixpath.normpath("/" + name).lstrip("/")
+        if not clean or clean == ".":
+            raise InvalidObjectName(name)
+        return clean
+    return name
 
 
 def checksum(data) -> str:

@@ -11,6 +11,10 @@ record keeps a consistent view while writers replace it.
     store.put_object(bck, "a.txt", b"hello")
     store.get_object(bck, "a.txt").data == b"hello"
 
+Object names follow AIS's file semantics (``objects.object_name``): paths are cleaned
+(``x//y`` is ``x/y``), and an object can neither sit under another object (``a`` blocks
+``a/b``) nor replace a virtual directory (``d/e`` blocks ``d``).
+
 Deviations from AIS: one target, no mirroring/EC, every object is "present"; atime is
 updated on GET and on PUT only.
 """
@@ -29,19 +33,45 @@ from ais_emulator.store.errors import (
     BucketAlreadyExists,
     BucketNotFound,
     InvalidAppendHandle,
-    InvalidObjectName,
     ObjectNotFound,
+    ObjectPathConflict,
 )
-from ais_emulator.store.listing import ListPage, ListQuery, list_page
+from ais_emulator.store.listing import (
+    ListPage,
+    ListQuery,
+    NeedMembers,
+    archive_members,
+    list_page,
+)
 from ais_emulator.store.multipart import Uploads
-from ais_emulator.store.objects import ObjectRecord, checksum, new_record, next_version
+from ais_emulator.store.objects import (
+    ObjectRecord,
+    checksum,
+    new_record,
+    next_version,
+    object_name,
+)
 
 
-def validate_object_name(name: str) -> None:
-    if not name:
-        raise InvalidObjectName(name, "empty object name")
-    if "\x00" in name:
-        raise InvalidObjectName(name, "contains a NUL character")
+def validate_object_name(name: str) -> str:
+    """The canonical name of an object (see ``objects.object_name``)."""
+    return object_name(name)
+
+
+_NOT_DIR = "destination contains an object in its path"
+_IS_DIR = "destination exists and is a virtual directory"
+
+
+def _check_path(bucket: Bucket, name: str) -> None:
+    """Objects are files: no object may be a directory of another (call under the lock)."""
+    if name not in bucket.objects:
+        for i, ch in enumerate(name):
+            if ch == "/" and name[:i] in bucket.objects:
+                raise ObjectPathConflict(bucket.id, name, _NOT_DIR)
+        under = name + "/"
+        i = bisect.bisect_left(bucket.names, under)
+        if i < len(bucket.names) and bucket.names[i].startswith(under):
+            raise ObjectPathConflict(bucket.id, name, _IS_DIR)
 
 
 class Store:
@@ -102,26 +132,34 @@ class Store:
             return names[lo:hi]
 
     def list_objects(self, bck: BucketId, query: ListQuery) -> ListPage:
-        """One page of the bucket's listing (see ``listing``), computed under the lock."""
-        with self._lock:
-            bucket = self.bucket(bck)
-            return list_page(bucket.names, bucket.objects, query)
+        """One page of the bucket's listing (see ``listing``), computed under the lock;
+        shards are read (once per version) outside it."""
+        while True:
+            with self._lock:
+                bucket = self.bucket(bck)
+                try:
+                    return list_page(bucket.names, bucket.objects, query, parse=False)
+                except NeedMembers as need:
+                    record = need.record
+            archive_members(record)  # caches the member list on the immutable record
 
     # -- objects --------------------------------------------------------------------
 
     def put_object(self, bck: BucketId, name: str, data, custom: Optional[dict] = None,
                    chunks=None) -> ObjectRecord:
-        validate_object_name(name)
+        name = object_name(name)
         data = bytes(data) if not isinstance(data, bytes) else data
         digest = checksum(data)
         with self._lock:
             bucket = self.bucket(bck)
+            _check_path(bucket, name)
             rec = new_record(name, data, next_version(bucket.objects.get(name)), custom,
                              digest, chunks)
             bucket.insert(rec)
             return rec
 
     def head_object(self, bck: BucketId, name: str) -> ObjectRecord:
+        name = object_name(name)
         with self._lock:
             rec = self.bucket(bck).objects.get(name)
         if rec is None:
@@ -130,6 +168,7 @@ class Store:
 
     def get_object(self, bck: BucketId, name: str) -> ObjectRecord:
         """The record, with its access time updated (as an AIS GET does)."""
+        name = object_name(name)
         with self._lock:
             bucket = self.bucket(bck)
             rec = bucket.objects.get(name)
@@ -140,6 +179,7 @@ class Store:
             return rec
 
     def delete_object(self, bck: BucketId, name: str) -> None:
+        name = object_name(name)
         with self._lock:
             bucket = self.bucket(bck)
             if name not in bucket.objects:
@@ -148,6 +188,7 @@ class Store:
 
     def set_custom(self, bck: BucketId, name: str, md: dict, replace: bool = False) -> ObjectRecord:
         """Merge ``md`` into the custom metadata, or replace it wholesale."""
+        name = object_name(name)
         with self._lock:
             bucket = self.bucket(bck)
             rec = bucket.objects.get(name)
@@ -161,7 +202,7 @@ class Store:
     def copy_object(self, src: BucketId, name: str, dst: BucketId, dst_name: str,
                     transform=None) -> ObjectRecord:
         """Copy one object (optionally through ``transform(record) -> bytes``)."""
-        validate_object_name(dst_name)
+        dst_name = object_name(dst_name)
         rec = self.head_object(src, name)
         self.bucket(dst)
         if transform is None:
@@ -171,6 +212,7 @@ class Store:
             digest = checksum(data)
         with self._lock:
             bucket = self.bucket(dst)
+            _check_path(bucket, dst_name)
             new = new_record(dst_name, data, next_version(bucket.objects.get(dst_name)),
                              rec.custom, digest)
             bucket.insert(new)
@@ -188,7 +230,7 @@ class Store:
         A new session starts from the object's current content (if any). The object is
         replaced only on ``flush``.
         """
-        validate_object_name(name)
+        name = object_name(name)
         with self._lock:
             bucket = self.bucket(bck)
             if not handle:
@@ -204,6 +246,7 @@ class Store:
 
     def flush(self, bck: BucketId, name: str, handle: str, data=b"") -> ObjectRecord:
         """Finalise an append session (any ``data`` is appended first)."""
+        name = object_name(name)
         with self._lock:
             self.bucket(bck)
             sid, session = self._session(bck, name, handle)
@@ -226,22 +269,25 @@ class Store:
     # -- multipart --------------------------------------------------------------------
 
     def mpt_create(self, bck: BucketId, name: str) -> str:
-        validate_object_name(name)
+        name = object_name(name)
         self.bucket(bck)
         return self.uploads.create(bck, name)
 
     def mpt_put_part(self, bck: BucketId, name: str, upload_id: str, number: int, data) -> None:
+        name = object_name(name)
         self.bucket(bck)
         self.uploads.put_part(bck, name, upload_id, number, bytes(data))
 
     def mpt_complete(self, bck: BucketId, name: str, upload_id: str,
                      part_numbers: Iterable[int]) -> ObjectRecord:
+        name = object_name(name)
         self.bucket(bck)
         parts = self.uploads.take(bck, name, upload_id, part_numbers)
         chunks = (len(parts), max(len(p) for p in parts))
         return self.put_object(bck, name, b"".join(parts), chunks=chunks)
 
     def mpt_abort(self, bck: BucketId, name: str, upload_id: str) -> None:
+        name = object_name(name)
         self.bucket(bck)
         self.uploads.abort(bck, name, upload_id)
 

@@ -108,7 +108,9 @@ class _Handler(socketserver.StreamRequestHandler):
                 try:
                     size = int(size_line, 16)
                 except ValueError:
-                    raise _BadRequest("malformed chunk size") from None
+                    size = -1
+                if size < 0:
+                    raise _BadRequest("malformed chunk size")
                 if size == 0:
                     while self._line() not in (b"\r\n", b"\n", b""):
                         pass
@@ -121,7 +123,9 @@ class _Handler(socketserver.StreamRequestHandler):
         try:
             n = int(length)
         except ValueError:
-            raise _BadRequest("invalid Content-Length") from None
+            n = -1
+        if n < 0:
+            raise _BadRequest("invalid Content-Length")
         data = self.rfile.read(n)
         if len(data) < n:
             raise OSError("client closed before sending the whole body")

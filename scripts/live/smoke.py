@@ -61,10 +61,7 @@ def raw(label: str, method: str, path: str, **kw) -> requests.Response:
     """One raw HTTP call; records status, selected headers and the body's head."""
     kw.setdefault("allow_redirects", True)
     resp = requests.request(method, ENDPOINT + path, timeout=20, **kw)
-    hist = [
-        {"status": r.status_code, "location": r.headers.get("Location")}
-        for r in resp.history
-    ]
+    hist = [{"status": r.status_code, "location": r.headers.get("Location")} for r in resp.history]
     hdrs = {
         k: v
         for k, v in resp.headers.items()
@@ -139,8 +136,16 @@ def main() -> int:
             pass
         bck.create(exist_ok=True)
         hdrs = bck.head()
-        expect("Ais-Bucket-Props" in hdrs or "ais-bucket-props" in {k.lower() for k in hdrs}, "no Ais-Bucket-Props")
-        raw("bucket_create_dup", "POST", f"/v1/buckets/{bname}", json={"action": "create-bck", "name": "", "value": None})
+        expect(
+            "Ais-Bucket-Props" in hdrs or "ais-bucket-props" in {k.lower() for k in hdrs},
+            "no Ais-Bucket-Props",
+        )
+        raw(
+            "bucket_create_dup",
+            "POST",
+            f"/v1/buckets/{bname}",
+            json={"action": "create-bck", "name": "", "value": None},
+        )
         raw("bucket_head", "HEAD", f"/v1/buckets/{bname}?provider=ais")
         raw("bucket_head_missing", "HEAD", "/v1/buckets/no-such-bucket-xyz?provider=ais")
         names = [b.name for b in client.cluster().list_buckets()]
@@ -155,7 +160,12 @@ def main() -> int:
             expect(got == data, f"{name}: {len(got)} bytes != {len(data)}")
         raw("put", "PUT", f"/v1/objects/{bname}/raw.bin?provider=ais", data=b"xyz")
         raw("get", "GET", f"/v1/objects/{bname}/a.txt?provider=ais")
-        raw("get_noredirect", "GET", f"/v1/objects/{bname}/a.txt?provider=ais", allow_redirects=False)
+        raw(
+            "get_noredirect",
+            "GET",
+            f"/v1/objects/{bname}/a.txt?provider=ais",
+            allow_redirects=False,
+        )
 
     @check("object: streamed iteration and ranged reads")
     def _():
@@ -164,10 +174,30 @@ def main() -> int:
         expect(got == data, "iterated bytes differ")
         rng = bck.object("dir/b.bin").get_reader(byte_range="bytes=10-19").read_all()
         expect(rng == data[10:20], f"range got {rng!r}")
-        raw("get_range", "GET", f"/v1/objects/{bname}/dir/b.bin?provider=ais", headers={"Range": "bytes=10-19"})
-        raw("get_range_suffix", "GET", f"/v1/objects/{bname}/dir/b.bin?provider=ais", headers={"Range": "bytes=-5"})
-        raw("get_range_bad", "GET", f"/v1/objects/{bname}/dir/b.bin?provider=ais", headers={"Range": "bytes=99999-"})
-        raw("get_range_multi", "GET", f"/v1/objects/{bname}/dir/b.bin?provider=ais", headers={"Range": "bytes=0-1,3-4"})
+        raw(
+            "get_range",
+            "GET",
+            f"/v1/objects/{bname}/dir/b.bin?provider=ais",
+            headers={"Range": "bytes=10-19"},
+        )
+        raw(
+            "get_range_suffix",
+            "GET",
+            f"/v1/objects/{bname}/dir/b.bin?provider=ais",
+            headers={"Range": "bytes=-5"},
+        )
+        raw(
+            "get_range_bad",
+            "GET",
+            f"/v1/objects/{bname}/dir/b.bin?provider=ais",
+            headers={"Range": "bytes=99999-"},
+        )
+        raw(
+            "get_range_multi",
+            "GET",
+            f"/v1/objects/{bname}/dir/b.bin?provider=ais",
+            headers={"Range": "bytes=0-1,3-4"},
+        )
 
     @check("object: head and props")
     def _():
@@ -176,7 +206,11 @@ def main() -> int:
         props = bck.object("a.txt").props
         expect(props.present, "not present")
         raw("head_name_size", "HEAD", f"/v1/objects/{bname}/a.txt?provider=ais&props=name,size")
-        raw("head_props", "HEAD", f"/v1/objects/{bname}/a.txt?provider=ais&props=checksum,atime,version,copies,custom,location")
+        raw(
+            "head_props",
+            "HEAD",
+            f"/v1/objects/{bname}/a.txt?provider=ais&props=checksum,atime,version,copies,custom,location",
+        )
         raw("head_chunked", "HEAD", f"/v1/objects/{bname}/a.txt?provider=ais&props=chunked")
         raw("head_empty", "HEAD", f"/v1/objects/{bname}/empty?provider=ais&props=name,size")
         raw("head_bad_prop", "HEAD", f"/v1/objects/{bname}/a.txt?provider=ais&props=cached")
@@ -218,7 +252,9 @@ def main() -> int:
         expect(len(page.entries) == 2 and page.continuation_token, "first page")
         it = [e.name for e in bck.list_objects_iter(prefix="dir/", props="name,size")]
         expect(it == ["dir/b.bin", "dir/c d+e?.txt"], f"iter {it}")
-        e = next(iter(bck.list_objects_iter(prefix="a.txt", props="name,size,checksum,atime,version")))
+        e = next(
+            iter(bck.list_objects_iter(prefix="a.txt", props="name,size,checksum,atime,version"))
+        )
         return f"entry a.txt: size={e.size} flags={e.flags} cksum={e.checksum!r} atime={e.atime!r} version={e.version!r}"
 
     @check("archive: put .tar, list_archive (ARCH_DIR)")
@@ -229,27 +265,60 @@ def main() -> int:
         names = [e.name for e in entries]
         flags = {e.name: e.flags for e in entries}
         sizes = {e.name: e.size for e in entries}
-        full = bck.list_objects(prefix="shards/", props="name,size", flags=[ListObjectFlag.ARCH_DIR])
+        full = bck.list_objects(
+            prefix="shards/", props="name,size", flags=[ListObjectFlag.ARCH_DIR]
+        )
         WIRE["arch_dir_listing"] = {"entries": [(e.name, e.size, e.flags) for e in full.entries]}
         expect("shards/s.tar/0001.jpg" in names, f"names {names}")
         return f"names={names} flags={flags} sizes={sizes}"
 
     @check("archive: GET archpath / archregx")
     def _():
-        got = bck.object("shards/s.tar").get_reader(archive_config=ArchiveConfig(archpath="img/0002.jpg")).read_all()
+        got = (
+            bck.object("shards/s.tar")
+            .get_reader(archive_config=ArchiveConfig(archpath="img/0002.jpg"))
+            .read_all()
+        )
         expect(got == members["img/0002.jpg"], "archpath bytes")
-        tar_bytes = bck.object("shards/s.tar").get_reader(
-            archive_config=ArchiveConfig(regex="0001", mode=ArchiveMode.WDSKEY)
-        ).read_all()
+        tar_bytes = (
+            bck.object("shards/s.tar")
+            .get_reader(archive_config=ArchiveConfig(regex="0001", mode=ArchiveMode.WDSKEY))
+            .read_all()
+        )
         with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as t:
             got_names = t.getnames()
         expect(sorted(got_names) == ["0001.cls", "0001.jpg"], f"wdskey {got_names}")
-        raw("get_archpath", "GET", f"/v1/objects/{bname}/shards/s.tar?provider=ais&archpath=0001.jpg&archregx=")
-        raw("get_archpath_missing", "GET", f"/v1/objects/{bname}/shards/s.tar?provider=ais&archpath=zzz.jpg&archregx=")
-        raw("get_archpath_dot", "GET", f"/v1/objects/{bname}/shards/s.tar?provider=ais&archpath=dot.txt&archregx=")
-        raw("get_archregx_nomatch", "GET", f"/v1/objects/{bname}/shards/s.tar?provider=ais&archmode=prefix&archpath=&archregx=zzz")
-        raw("get_archpath_and_mode", "GET", f"/v1/objects/{bname}/shards/s.tar?provider=ais&archmode=prefix&archpath=0001.jpg&archregx=0")
-        raw("get_archpath_range", "GET", f"/v1/objects/{bname}/shards/s.tar?provider=ais&archpath=0001.jpg", headers={"Range": "bytes=0-3"})
+        raw(
+            "get_archpath",
+            "GET",
+            f"/v1/objects/{bname}/shards/s.tar?provider=ais&archpath=0001.jpg&archregx=",
+        )
+        raw(
+            "get_archpath_missing",
+            "GET",
+            f"/v1/objects/{bname}/shards/s.tar?provider=ais&archpath=zzz.jpg&archregx=",
+        )
+        raw(
+            "get_archpath_dot",
+            "GET",
+            f"/v1/objects/{bname}/shards/s.tar?provider=ais&archpath=dot.txt&archregx=",
+        )
+        raw(
+            "get_archregx_nomatch",
+            "GET",
+            f"/v1/objects/{bname}/shards/s.tar?provider=ais&archmode=prefix&archpath=&archregx=zzz",
+        )
+        raw(
+            "get_archpath_and_mode",
+            "GET",
+            f"/v1/objects/{bname}/shards/s.tar?provider=ais&archmode=prefix&archpath=0001.jpg&archregx=0",
+        )
+        raw(
+            "get_archpath_range",
+            "GET",
+            f"/v1/objects/{bname}/shards/s.tar?provider=ais&archpath=0001.jpg",
+            headers={"Range": "bytes=0-3"},
+        )
         return f"wdskey members={got_names}"
 
     def batch_items():
@@ -258,7 +327,9 @@ def main() -> int:
     @check("getbatch: streaming (default)")
     def _():
         res = list(client.batch(batch_items(), bucket=bck).get())
-        expect([o.obj_name for o, _ in res] == batch_items(), f"order {[o.obj_name for o, _ in res]}")
+        expect(
+            [o.obj_name for o, _ in res] == batch_items(), f"order {[o.obj_name for o, _ in res]}"
+        )
         expect([d for _, d in res] == [objs[n] for n in batch_items()], "bytes")
 
     @check("getbatch: multipart (streaming_get=False)")
@@ -297,19 +368,38 @@ def main() -> int:
                 {"objname": "a.txt", "bucket": bname, "provider": "ais"},
                 {"objname": "missing-obj", "bucket": bname, "provider": "ais"},
             ],
-            "mime": ".tar", "coer": True, "onob": False, "strm": True,
+            "mime": ".tar",
+            "coer": True,
+            "onob": False,
+            "strm": True,
         }
         r = raw("moss_stream", "GET", f"/v1/ml/moss/{bname}?provider=ais", json=body)
         with tarfile.open(fileobj=io.BytesIO(r.content)) as t:
             WIRE["moss_stream"]["tar_members"] = [(m.name, m.size) for m in t.getmembers()]
-        raw("moss_stream_noredirect", "GET", f"/v1/ml/moss/{bname}?provider=ais", json=body, allow_redirects=False)
+        raw(
+            "moss_stream_noredirect",
+            "GET",
+            f"/v1/ml/moss/{bname}?provider=ais",
+            json=body,
+            allow_redirects=False,
+        )
         body_mp = dict(body, strm=False)
         r = raw("moss_multipart", "GET", f"/v1/ml/moss/{bname}?provider=ais", json=body_mp)
         WIRE["moss_multipart"]["body"] = r.content[:600].decode("latin-1")
         body_strict = dict(body, coer=False, strm=False)
-        raw("moss_multipart_strict_missing", "GET", f"/v1/ml/moss/{bname}?provider=ais", json=body_strict)
+        raw(
+            "moss_multipart_strict_missing",
+            "GET",
+            f"/v1/ml/moss/{bname}?provider=ais",
+            json=body_strict,
+        )
         body_strict_s = dict(body, coer=False, strm=True)
-        r = raw("moss_stream_strict_missing", "GET", f"/v1/ml/moss/{bname}?provider=ais", json=body_strict_s)
+        r = raw(
+            "moss_stream_strict_missing",
+            "GET",
+            f"/v1/ml/moss/{bname}?provider=ais",
+            json=body_strict_s,
+        )
         WIRE["moss_stream_strict_missing"]["body_len"] = len(r.content)
         raw("moss_nobucket_path", "GET", "/v1/ml/moss", json=body)
         raw("moss_bad_json", "GET", f"/v1/ml/moss/{bname}?provider=ais", data=b"{not json")
@@ -318,8 +408,12 @@ def main() -> int:
     def _():
         bck.object("a.txt").delete()
         expect("a.txt" not in [e.name for e in bck.list_all_objects()], "a.txt still listed")
-        raw("bucket_delete_missing", "DELETE", "/v1/buckets/no-such-bucket-xyz?provider=ais",
-            json={"action": "destroy-bck", "name": "", "value": None})
+        raw(
+            "bucket_delete_missing",
+            "DELETE",
+            "/v1/buckets/no-such-bucket-xyz?provider=ais",
+            json={"action": "destroy-bck", "name": "", "value": None},
+        )
         bck.delete()
         try:
             bck.delete()

@@ -20,9 +20,10 @@ MEMBERS = [
 ]
 
 
-@pytest.fixture(params=["shard.tar", "shard.tgz", "shard.tar.gz", "shard.zip"])
-def shard(request, bck, shards):
-    name = request.param
+FORMATS = ["shard.tar", "shard.tgz", "shard.tar.gz", "shard.zip"]
+
+
+def _store(bck, shards, name):
     if name.endswith(".zip"):
         blob = shards.zip(MEMBERS)
     elif name.endswith(".tar"):
@@ -31,6 +32,25 @@ def shard(request, bck, shards):
         blob = shards.tgz(MEMBERS)
     bck.object(name).get_writer().put_content(blob)
     return bck.object(name), blob
+
+
+@pytest.fixture(params=FORMATS)
+def shard(request, bck, shards):
+    return _store(bck, shards, request.param)
+
+
+ZIP_REGX_PANICS = pytest.mark.live_deviation(
+    "archregx on a .zip shard: real AIS (aisnode v1.5.0) panics in its zip reader while "
+    "writing the tar reply (nil tar header) and drops the connection, which the SDK then "
+    "retries for minutes; the emulator returns the matching members as a tar",
+    on="live",
+)
+
+
+@pytest.fixture(params=FORMATS[:3] + [pytest.param("shard.zip", marks=ZIP_REGX_PANICS)])
+def regx_shard(request, bck, shards):
+    """Like ``shard``, for the archregx tests (which real AIS cannot serve from a zip)."""
+    return _store(bck, shards, request.param)
 
 
 def test_archpath_sdk(shard):
@@ -100,8 +120,8 @@ REGEX_CASES = [
 
 
 @pytest.mark.parametrize("mode, pattern", REGEX_CASES, ids=lambda v: getattr(v, "value", v))
-def test_archregx_modes(shard, shards, mode, pattern):
-    o, _ = shard
+def test_archregx_modes(regx_shard, shards, mode, pattern):
+    o, _ = regx_shard
     expected = _matches(mode.value, pattern)
     assert expected, "the case must select something"
     cfg = ArchiveConfig(regex=pattern, mode=mode)
@@ -109,8 +129,8 @@ def test_archregx_modes(shard, shards, mode, pattern):
     assert got == expected
 
 
-def test_archregx_raw_is_tar(shard, shards, bck, wire):
-    o, _ = shard
+def test_archregx_raw_is_tar(regx_shard, shards, bck, wire):
+    o, _ = regx_shard
     r = wire.get(wire.obj_path(bck.name, o.name),
                  params={"provider": "ais", "archregx": "jpg", "archmode": "suffix",
                          "archpath": ""})
@@ -187,3 +207,57 @@ def test_large_member(bck, shards, kit):
     o = bck.object("big.tar")
     assert o.get_reader(archive_config=ArchiveConfig(archpath="big.bin")).read_all() == big
     assert o.get_reader(archive_config=ArchiveConfig(archpath="tail")).read_all() == b"t"
+
+
+def test_arch_dir_prefix_inside_shard_matches_nothing(bck, shards, wire, kit):
+    # the prefix filters *object* names; one that reaches into a shard selects no object
+    bck.object("s.tar").get_writer().put_content(shards.tar([("sub/b.jpg", b"B"), ("z", b"Z")]))
+    for prefix in ("s.tar/", "s.tar/sub/"):
+        entries = wire.list_all_raw(bck.name, prefix=prefix, props="name",
+                                    flags=kit.LS_ARCH_DIR)
+        assert entries == [], prefix
+
+
+def test_dot_slash_member_not_fetchable(bck, shards, wire):
+    bck.object("dots.tar").get_writer().put_content(shards.tar([("./a.jpg", b"A")]))
+    path = wire.obj_path(bck.name, "dots.tar")
+    r = wire.get(path, params={"provider": "ais", "archpath": "a.jpg"})
+    assert r.status_code == 404
+    r = wire.get(path, params={"provider": "ais", "archpath": "./a.jpg"})
+    assert r.status_code == 400
+
+
+def test_archpath_with_range_is_400(shard, bck, wire):
+    o, _ = shard
+    r = wire.get(wire.obj_path(bck.name, o.name),
+                 params={"provider": "ais", "archpath": "readme.txt"},
+                 headers={"Range": "bytes=0-1"})
+    assert r.status_code == 400, (r.status_code, r.text)
+
+
+def test_archmode_without_pattern_selects_all(bck, shards, wire):
+    bck.object("all.tar").get_writer().put_content(shards.tar(MEMBERS))
+    r = wire.get(wire.obj_path(bck.name, "all.tar"),
+                 params={"provider": "ais", "archmode": "prefix"})
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "application/x-tar"
+    assert shards.read_tar(r.content) == MEMBERS
+
+
+def test_archregx_without_mode_is_ignored(bck, shards, wire):
+    blob = shards.tar(MEMBERS)
+    bck.object("plain.tar").get_writer().put_content(blob)
+    r = wire.get(wire.obj_path(bck.name, "plain.tar"),
+                 params={"provider": "ais", "archregx": "a/"})
+    assert r.status_code == 200
+    assert r.content == blob
+
+
+@pytest.mark.parametrize("params", [
+    {"archregx": "x", "archmode": "bogus"},
+    {"archregx": "(", "archmode": "regexp"},
+], ids=["bad-mode", "bad-regexp"])
+def test_bad_archregx_is_400(bck, shards, wire, params):
+    bck.object("b.tar").get_writer().put_content(shards.tar(MEMBERS))
+    r = wire.get(wire.obj_path(bck.name, "b.tar"), params={"provider": "ais", **params})
+    assert r.status_code == 400, (r.status_code, r.text)

@@ -123,6 +123,15 @@ def test_put_without_object_name(bck, wire, witness, path):
     witness()
 
 
+@pytest.mark.parametrize("name", ["../z", "dir/", "a/../../b"])
+def test_invalid_object_names(bck, wire, witness, name):
+    r = wire.put(wire.obj_path(bck.name, name).replace(".", "%2E"), params={"provider": "ais"},
+                 data=b"bad name")
+    assert r.status_code == 400, (r.status_code, r.text)
+    assert "invalid object name" in r.json()["message"]
+    witness()
+
+
 def test_get_without_object_name(bck, wire, witness):
     r = wire.get(f"/v1/objects/{bck.name}/", params={"provider": "ais"})
     _is_clear_4xx(r)

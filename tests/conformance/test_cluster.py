@@ -11,6 +11,7 @@ from aistore.sdk.provider import Provider
 def test_health_plain_is_200(wire):
     r = wire.get("/v1/health")
     assert r.status_code == 200
+    assert r.content == b""
 
 
 def test_health_primary_ready(wire):

@@ -106,26 +106,77 @@ def test_multipart_abort_keeps_existing_object(bck):
     assert o.get_reader().read_all() == b"before"
 
 
-@pytest.mark.parametrize("part", ["0", "-1", "10001", "abc"])
-def test_multipart_invalid_part_number(bck, wire, part):
+def _put_part(wire, bck, name, upload_id, part, data=b"x"):
+    return wire.put(wire.obj_path(bck.name, name),
+                    params={"provider": "ais", "uploadId": upload_id, "partNumber": part},
+                    data=data)
+
+
+@pytest.mark.parametrize("part", ["0", "-1", "10000", "10001", "abc", "1.5", ""])
+def test_multipart_invalid_part_number_rejected(bck, wire, part):
     o = bck.object("parts")
     mpu = o.multipart_upload().create()
-    r = wire.put(wire.obj_path(bck.name, "parts"),
-                 params={"provider": "ais", "uploadId": mpu.upload_id, "partNumber": part},
-                 data=b"x")
+    r = _put_part(wire, bck, "parts", mpu.upload_id, part)
+    assert r.status_code >= 400, (r.status_code, r.text)
+    # the upload is still usable with a valid part
+    mpu.add_part(1).put_content(b"valid")
+    mpu.complete()
+    assert o.get_reader().read_all() == b"valid"
+
+
+@pytest.mark.live_deviation(
+    "real AIS (aisnode v1.5.0) answers 500 for partNumber 0, -1 and >= 10000 "
+    "('chunk-manifest ...: invalid chunk number' / 'exceeds the maximum allowed (9999)'); "
+    "a client error should be a 4xx, as the emulator answers (and as real AIS does for "
+    "non-numeric part numbers)",
+    on="live",
+)
+@pytest.mark.parametrize("part", ["0", "-1", "10000", "10001"])
+def test_multipart_out_of_range_part_number_is_4xx(bck, wire, part):
+    mpu = bck.object("parts").multipart_upload().create()
+    r = _put_part(wire, bck, "parts", mpu.upload_id, part)
     assert 400 <= r.status_code < 500, (r.status_code, r.text)
     mpu.abort()
 
 
-def test_multipart_max_part_number_accepted(bck, wire):
+@pytest.mark.parametrize("part", ["abc", "1.5", ""])
+def test_multipart_non_numeric_part_number_is_400(bck, wire, part):
+    mpu = bck.object("parts").multipart_upload().create()
+    r = _put_part(wire, bck, "parts", mpu.upload_id, part)
+    assert r.status_code == 400, (r.status_code, r.text)
+    mpu.abort()
+
+
+def test_multipart_highest_part_number_accepted(bck, wire):
     mpu = bck.object("maxpart").multipart_upload().create()
-    r = wire.put(wire.obj_path(bck.name, "maxpart"),
-                 params={"provider": "ais", "uploadId": mpu.upload_id, "partNumber": "10000"},
-                 data=b"last")
-    assert r.status_code == 200
-    mpu.parts = [10000]
-    mpu.complete()
-    assert bck.object("maxpart").get_reader().read_all() == b"last"
+    r = _put_part(wire, bck, "maxpart", mpu.upload_id, "9999", b"last")
+    assert r.status_code == 200, r.text
+    mpu.abort()
+
+
+def test_multipart_complete_needs_contiguous_parts(bck, wire):
+    o = bck.object("gap")
+    mpu = o.multipart_upload().create()
+    mpu.add_part(1).put_content(b"a")
+    mpu.add_part(3).put_content(b"c")
+    r = wire.post(wire.obj_path(bck.name, "gap"),
+                  params={"provider": "ais", "uploadId": mpu.upload_id},
+                  json=wire.act("mpt-complete", [{"part-number": 1, "etag": ""},
+                                                 {"part-number": 3, "etag": ""}]))
+    assert r.status_code == 400, (r.status_code, r.text)
+    r = wire.head(wire.obj_path(bck.name, "gap"), params={"provider": "ais",
+                                                          "props": "name,size"})
+    assert r.status_code == 404
+    mpu.abort()
+
+
+def test_multipart_complete_without_parts(bck, wire):
+    mpu = bck.object("none").multipart_upload().create()
+    r = wire.post(wire.obj_path(bck.name, "none"),
+                  params={"provider": "ais", "uploadId": mpu.upload_id},
+                  json=wire.act("mpt-complete", []))
+    assert r.status_code == 400, (r.status_code, r.text)
+    mpu.abort()
 
 
 def test_multipart_unknown_upload_id(bck, wire):

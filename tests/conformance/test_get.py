@@ -46,6 +46,12 @@ def test_plain_url_needs_no_headers(obj, data):
     assert r.content == data
 
 
+def test_provider_defaults_to_ais(obj, bck, data, wire):
+    r = wire.get(wire.obj_path(bck.name, obj.name))
+    assert r.status_code == 200
+    assert r.content == data
+
+
 def test_special_characters_in_name(bck):
     name = "dir/a b+c?.txt#x%20y\u00e9"
     bck.object(name).get_writer().put_content(b"odd name")

@@ -249,3 +249,37 @@ def test_raw_unknown_bucket(wire, fresh_name):
                  json=_moss(fresh_name, [{"objname": "x"}]))
     assert r.status_code == 404
     assert f"ais://{fresh_name}" in r.text
+
+
+def test_raw_unknown_item_bucket(wire, fresh_name):
+    body = {"in": [{"objname": "x", "bucket": fresh_name, "provider": "ais"}],
+            "mime": ".tar", "coer": True, "strm": True}
+    r = wire.get("/v1/ml/moss", json=body)
+    assert r.status_code == 404
+    assert f'bucket "ais://{fresh_name}" does not exist' in r.json()["message"]
+
+
+def test_raw_empty_input_is_400(corpus, wire):
+    r = wire.get(f"/v1/ml/moss/{corpus.name}", params={"provider": "ais"},
+                 json={"in": [], "mime": ".tar"})
+    assert r.status_code == 400
+
+
+def test_raw_unknown_mime_is_400(corpus, wire):
+    r = wire.get(f"/v1/ml/moss/{corpus.name}", params={"provider": "ais"},
+                 json=_moss(corpus.name, [{"objname": "meta.json"}], mime=".rar", strm=False))
+    assert r.status_code == 400
+
+
+def test_raw_range_past_end_multipart(corpus, wire):
+    r = wire.get(f"/v1/ml/moss/{corpus.name}", params={"provider": "ais"},
+                 json=_moss(corpus.name, [{"objname": "meta.json", "start": 5, "length": 100}],
+                            strm=False))
+    assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
+
+
+def test_items_default_to_url_bucket(corpus, wire, shards):
+    body = {"in": [{"objname": "meta.json"}], "mime": ".tar", "strm": True}
+    r = wire.get(f"/v1/ml/moss/{corpus.name}", params={"provider": "ais"}, json=body)
+    assert r.status_code == 200
+    assert shards.read_tar(r.content) == [(f"{corpus.name}/meta.json", OBJECTS["meta.json"])]

@@ -218,6 +218,34 @@ def test_msgpack_second_page_with_uuid(five, wire):
     assert second["UUID"]
 
 
+def test_json_reply_without_msgpack_accept(five, wire):
+    r = wire.get(wire.bck_path(five.name), params={"provider": "ais"},
+                 json=wire.act("list", {"props": "name,size", "pagesize": 3}))
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("application/json")
+    body = r.json()
+    assert body["uuid"]
+    assert body["continuation_token"] == "obj-2"
+    # Go encodes the uint64 size as a JSON string here
+    assert [(e["name"], e["size"]) for e in body["entries"]] == [
+        ("obj-0", "1"), ("obj-1", "2"), ("obj-2", "3")
+    ]
+
+
+def test_client_chosen_list_id_accepted(five, wire):
+    r, body = wire.list_page(five.name, uuid="my-own-listing-id", pagesize=10)
+    assert r.status_code == 200
+    assert [e["n"] for e in body["Entries"]] == [f"obj-{i}" for i in range(5)]
+    assert body["ContinuationToken"] == ""
+
+
+def test_list_with_null_value_is_400(five, wire):
+    # a null value means "list buckets", which a bucket path contradicts
+    r = wire.get(wire.bck_path(five.name), params={"provider": "ais"},
+                 headers={"Accept": "application/msgpack"}, json=wire.act("list"))
+    assert r.status_code == 400
+
+
 # ---------------------------------------------------------------------------------------
 # ARCH_DIR: shards are opened and their files listed
 

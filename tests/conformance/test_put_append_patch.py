@@ -119,6 +119,30 @@ def test_delete_then_recreate_restarts_content(bck):
     assert o.get_reader().read_all() == b"second"
 
 
+def test_object_cannot_sit_under_another_object(bck, wire):
+    # objects are files on the targets: "a" blocks "a/b"
+    bck.object("a").get_writer().put_content(b"file")
+    r = wire.put(wire.obj_path(bck.name, "a/b"), params={"provider": "ais"}, data=b"x")
+    assert r.status_code == 400, (r.status_code, r.text)
+    assert "destination contains an object in its path" in r.json()["message"]
+    assert [e.name for e in bck.list_all_objects()] == ["a"]
+
+
+def test_object_cannot_replace_a_virtual_directory(bck, wire):
+    bck.object("d/e").get_writer().put_content(b"inside")
+    r = wire.put(wire.obj_path(bck.name, "d"), params={"provider": "ais"}, data=b"x")
+    assert r.status_code == 400, (r.status_code, r.text)
+    assert "destination exists and is a virtual directory" in r.json()["message"]
+    assert [e.name for e in bck.list_all_objects()] == ["d/e"]
+
+
+def test_repeated_slashes_collapse(bck):
+    bck.object("x//y").get_writer().put_content(b"slashes")
+    assert bck.object("x/y").get_reader().read_all() == b"slashes"
+    assert bck.object("x//y").get_reader().read_all() == b"slashes"
+    assert [e.name for e in bck.list_all_objects()] == ["x/y"]
+
+
 # ---------------------------------------------------------------------------------------
 # append / flush
 

@@ -10,9 +10,9 @@ import gzip
 import io
 import tarfile
 import zlib
-from typing import Dict, Iterable, List, Sequence, Tuple
+from collections.abc import Iterable, Sequence
 
-Members = Sequence[Tuple[str, bytes]]
+Members = Sequence[tuple[str, bytes]]
 
 
 def payload(name: str, size: int = 0) -> bytes:
@@ -38,13 +38,13 @@ def make_tgz(members: Members) -> bytes:
     return gzip.compress(make_tar(members), mtime=0)
 
 
-def put(bucket, objects: Dict[str, bytes]):
+def put(bucket, objects: dict[str, bytes]):
     for name, data in objects.items():
         bucket.object(name).get_writer().put_content(data)
     return bucket
 
 
-def object_corpus(bucket, n: int = 24, prefix: str = "objs/") -> List[Tuple[str, bytes]]:
+def object_corpus(bucket, n: int = 24, prefix: str = "objs/") -> list[tuple[str, bytes]]:
     """``n`` small objects ``<prefix>obj-000.bin`` ... in the bucket; returns them sorted."""
     objects = {f"{prefix}obj-{i:03d}.bin": payload(f"{prefix}{i}") for i in range(n)}
     put(bucket, objects)
@@ -52,7 +52,7 @@ def object_corpus(bucket, n: int = 24, prefix: str = "objs/") -> List[Tuple[str,
 
 
 def shard_members(shard: int, per_shard: int, exts: Iterable[str] = ("cls", "jpg"),
-                  key_prefix: str = "") -> List[Tuple[str, bytes]]:
+                  key_prefix: str = "") -> list[tuple[str, bytes]]:
     members = []
     for j in range(per_shard):
         key = f"{key_prefix}s{shard:02d}-{j:03d}"
@@ -63,7 +63,7 @@ def shard_members(shard: int, per_shard: int, exts: Iterable[str] = ("cls", "jpg
 
 def shard_corpus(bucket, shards: int = 4, per_shard: int = 6,
                  exts: Iterable[str] = ("cls", "jpg"), prefix: str = "shards/"
-                 ) -> Tuple[List[str], List[Tuple[str, Dict[str, bytes]]]]:
+                 ) -> tuple[list[str], list[tuple[str, dict[str, bytes]]]]:
     """Tar shards ``<prefix>shard-00.tar`` ...; returns (shard names, samples in order)."""
     names, samples = [], []
     for s in range(shards):
@@ -75,9 +75,9 @@ def shard_corpus(bucket, shards: int = 4, per_shard: int = 6,
     return names, samples
 
 
-def group(members: Members) -> List[Tuple[str, Dict[str, bytes]]]:
+def group(members: Members) -> list[tuple[str, dict[str, bytes]]]:
     """WebDataset grouping of members, the reference the readers are checked against."""
-    out: List[Tuple[str, Dict[str, bytes]]] = []
+    out: list[tuple[str, dict[str, bytes]]] = []
     for name, data in members:
         base = name.rsplit("/", 1)[-1]
         key = name[: len(name) - len(base) + base.index(".")]
@@ -89,11 +89,11 @@ def group(members: Members) -> List[Tuple[str, Dict[str, bytes]]]:
     return out
 
 
-def keys(samples) -> List[str]:
+def keys(samples) -> list[str]:
     return [key for key, _ in samples]
 
 
-def plain(samples) -> List[Tuple[str, Dict[str, bytes]]]:
+def plain(samples) -> list[tuple[str, dict[str, bytes]]]:
     """Samples with their ZeroDicts turned into plain dicts without empty fillers."""
     return [(key, {e: v for e, v in fields.items() if v != b""}) for key, fields in samples]
 
@@ -102,7 +102,7 @@ class CallLog:
     """Records the SDK's HTTP requests: (method, path, params) tuples."""
 
     def __init__(self):
-        self.calls: List[Tuple[str, str, dict]] = []
+        self.calls: list[tuple[str, str, dict]] = []
 
     def install(self, monkeypatch):
         from aistore.sdk.request_client import RequestClient
@@ -118,7 +118,7 @@ class CallLog:
         monkeypatch.setattr(RequestClient, "request", request)
         return self
 
-    def gets(self, contains: str = "") -> List[Tuple[str, dict, dict]]:
+    def gets(self, contains: str = "") -> list[tuple[str, dict, dict]]:
         return [(p, q, h) for m, p, q, h in self.calls
                 if m == "GET" and p.startswith("objects/") and contains in p]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import pickle
 
+import ais_ds_test_kit as kit
 import pytest
 
-import ais_ds_test_kit as kit
 from ais_datasets import AISBaseIterDataset, AISBatchIterDataset, AISIterDataset
 
 
@@ -51,7 +51,9 @@ def test_prefetch_keeps_order_and_reads_each_object_once(bucket, calls):
 def test_etl_name_is_sent_as_upstream_sends_it(bucket, calls):
     kit.object_corpus(bucket, 2)
     ds = AISIterDataset(bucket, etl_name="my-etl-xform")
-    with pytest.raises(Exception):  # no such ETL on the emulator: the error surfaces
+    from aistore.sdk.errors import AISError
+
+    with pytest.raises(AISError):  # no such ETL on the cluster: the error surfaces
         list(ds)
     assert calls.gets() and all(q.get("etl_name") == "my-etl-xform" for _, q, _ in calls.gets())
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import pickle
 
+import ais_ds_test_kit as kit
 import pytest
 from torch.utils.data import DataLoader
 
-import ais_ds_test_kit as kit
-from ais_datasets import (AISMapDataset, AISParallelMapDataset, DynamicBatchSampler)
+from ais_datasets import AISMapDataset, AISParallelMapDataset, DynamicBatchSampler
 
 
 def test_getitem_len_and_bounds(bucket):
@@ -79,7 +79,9 @@ def test_etl_reads_per_item(bucket, calls):
     kit.object_corpus(bucket, 3)
     ds = AISMapDataset(bucket, etl_name="resize-etl")
     calls.clear()
-    with pytest.raises(Exception):
+    from aistore.sdk.errors import AISError
+
+    with pytest.raises(AISError):  # no such ETL on the cluster
         ds.__getitems__([0, 1])
     assert calls.batch_requests() == 0
     assert calls.gets()[0][1].get("etl_name") == "resize-etl"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import pickle
 
+import ais_ds_test_kit as kit
 import pytest
 
-import ais_ds_test_kit as kit
 from ais_datasets import AISMultiShardStream, ShardReadError
 
 
@@ -19,7 +19,7 @@ def _corpus(bucket, shards=3, per_shard=4):
         lbl = [(f"s{s}-{j:02d}.cls", kit.payload(f"lbl{s}-{j}")) for j in range(per_shard)]
         kit.put(bucket, {f"img/shard-{s}.tar": kit.make_tar(img),
                          f"lbl/shard-{s}.tar": kit.make_tar(lbl)})
-        rows += [(a, b) for (_, a), (_, b) in zip(img, lbl)]
+        rows += [(a, b) for (_, a), (_, b) in zip(img, lbl, strict=True)]
     return rows
 
 

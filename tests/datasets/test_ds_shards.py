@@ -7,9 +7,9 @@ import pickle
 import tracemalloc
 import warnings
 
+import ais_ds_test_kit as kit
 import pytest
 
-import ais_ds_test_kit as kit
 from ais_datasets import AISShardReader, ShardReadError, ShardReadWarning, TruncatedShardError
 
 
@@ -58,7 +58,7 @@ def test_memory_does_not_grow_with_shard_size(bucket):
     tracemalloc.start()
     try:
         count = 0
-        for key, fields in reader(bucket):
+        for _key, fields in reader(bucket):
             count += len(fields["bin"]) == 256 * 1024
         _, peak = tracemalloc.get_traced_memory()
     finally:

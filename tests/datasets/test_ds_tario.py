@@ -6,9 +6,9 @@ import gzip
 import io
 import tarfile
 
+import ais_ds_test_kit as kit
 import pytest
 
-import ais_ds_test_kit as kit
 from ais_datasets.errors import ShardReadError, TruncatedShardError
 from ais_datasets.tario import TarStream, gunzip_chunks, iter_samples, split_key
 
@@ -18,7 +18,7 @@ MEMBERS = [
     ("a/x.cls", b"7"),
     ("b/x.jpg", kit.payload("b/x.jpg", 512)),
     (LONG, b"long"),
-    ("\u00fc/\u00e9.txt", "unicode".encode()),
+    ("\u00fc/\u00e9.txt", b"unicode"),
     ("x.seg.png", b"seg"),
     ("x.png", b"png"),
     ("README", b"no extension"),
@@ -171,7 +171,7 @@ def test_samples_group_consecutive_members_by_key():
     assert samples[4].fields == {"seg.png": b"seg", "png": b"png"}
     assert samples[5].fields == {"bin": b""}
     # offsets chain: each sample starts where the previous one said the next begins
-    for prev, nxt in zip(samples, samples[1:]):
+    for prev, nxt in zip(samples, samples[1:], strict=False):
         assert prev.next_offset == nxt.offset
 
 

@@ -8,9 +8,16 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from ais_datasets.topology import (Topology, current_topology, dataloader_consumed, mix64,
-                                   permutation, rank_and_world_size, split_count,
-                                   split_round_robin)
+from ais_datasets.topology import (
+    Topology,
+    current_topology,
+    dataloader_consumed,
+    mix64,
+    permutation,
+    rank_and_world_size,
+    split_count,
+    split_round_robin,
+)
 
 
 def test_defaults_without_distributed_or_env(monkeypatch):

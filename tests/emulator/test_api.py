@@ -272,7 +272,8 @@ def test_list_no_dirs_applies_to_remote_buckets(emu):
     for n in ("d/a", "e"):
         emu.put_object("r", n, b"1", provider="aws")
     msg = {"flags": str(1 << 11 | 1 << 13), "props": "name"}
-    resp = call(emu, "GET", "/v1/buckets/r", "provider=aws", act("list", msg))
+    resp = call(emu, "GET", "/v1/buckets/r", "provider=aws", act("list", msg),
+                {"Accept": "application/msgpack"})
     assert [e["n"] for e in msgpack.unpackb(content(resp))["Entries"]] == ["e"]
 
 
@@ -293,6 +294,22 @@ def test_list_bad_messages_are_400(emu, value):
 def test_list_missing_bucket(emu):
     resp = call(emu, "GET", "/v1/buckets/nob", "provider=ais", act("list", {}))
     assert resp.status == 404
+
+
+def test_list_json_without_msgpack_accept(emu):
+    emu.put_object("b", "a", b"xyz")
+    emu.put_object("b", "empty", b"")
+    resp = call(emu, "GET", "/v1/buckets/b", "provider=ais",
+                act("list", {"props": "name,size,version", "pagesize": 2}))
+    assert resp.status == 200 and resp.headers["Content-Type"] == "application/json"
+    doc = json.loads(content(resp))
+    assert doc["uuid"] and doc["continuation_token"] == "empty" and doc["flags"] == 0
+    assert doc["entries"] == [{"name": "a", "size": "3", "version": "1", "flags": 64},
+                              {"name": "empty", "version": "1", "flags": 64}]
+
+
+def test_list_with_null_value_is_400(emu):
+    assert call(emu, "GET", "/v1/buckets/b", "provider=ais", act("list")).status == 400
 
 
 # -- objects -----------------------------------------------------------------------------
@@ -458,6 +475,13 @@ def test_etl_hook(emu):
     assert emu.get_object("dst", "o") == b"abcabc"
     unknown = call(emu, "GET", "/v1/objects/b/o", "etl_name=nope")
     assert b"etl job" not in content(unknown)  # AIS wording: the SDK raises plain AISError
+
+    def boom(data, path, args):
+        raise ValueError("bad input")
+
+    emu.etl.register("boom", boom)
+    failed = call(emu, "GET", "/v1/objects/b/o", "etl_name=boom")
+    assert failed.status == 422 and b"ValueError: bad input" in content(failed)
 
 
 def test_check_lock_and_unimplemented_object_actions(emu):

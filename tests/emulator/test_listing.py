@@ -189,3 +189,16 @@ def test_members_are_cached_per_record(store, bck):
     assert rec._members == [("m", 1)]
     store.put_object(bck, "s.tar", tar_of([("n", b"22")]))
     assert names(store.list_objects(bck, ListQuery(arch_dir=True))) == ["s.tar", "s.tar/n"]
+
+
+def test_uncached_shards_are_read_outside_the_lock(store, bck):
+    from ais_emulator.store.listing import NeedMembers, list_page
+
+    store.put_object(bck, "s.tar", tar_of([("m", b"1")]))
+    bucket = store.bucket(bck)
+    with pytest.raises(NeedMembers) as exc:
+        list_page(bucket.names, bucket.objects, ListQuery(arch_dir=True), parse=False)
+    assert exc.value.record.name == "s.tar"
+    assert names(store.list_objects(bck, ListQuery(arch_dir=True))) == ["s.tar", "s.tar/m"]
+    page = list_page(bucket.names, bucket.objects, ListQuery(arch_dir=True), parse=False)
+    assert names(page) == ["s.tar", "s.tar/m"]  # cached now

@@ -144,6 +144,8 @@ def test_expect_100_continue(srv):
 @pytest.mark.parametrize("request_bytes", [
     b"GARBAGE\r\n\r\n",
     b"PUT /v1/objects/b/x HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+    b"PUT /v1/objects/b/x HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+    b"PUT /v1/objects/b/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n",
     b"PUT /v1/objects/b/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     b"GET /v1/health HTTP/1.1\r\nno-colon-here\r\n\r\n",
 ])

@@ -4,7 +4,7 @@
     POST   /v1/buckets/<b>   create-bck        200; 409 when it exists
     DELETE /v1/buckets/<b>   destroy-bck       200; 404 when missing
     HEAD   /v1/buckets/<b>                     200 + Ais-Bucket-Props
-    GET    /v1/buckets/<b>   list              msgpack LsoRes (see store.listing)
+    GET    /v1/buckets/<b>   list              LsoRes: msgpack (Accept), else JSON
 
 Other bucket actions are looked up in a registry (``bucket_action``) that other modules
 extend; a known AIS action that nothing serves yet is a 501 naming it.
@@ -33,6 +33,7 @@ from ais_emulator.api.wire import (
     as_int,
     ci_get,
     json_body,
+    json_listing,
     json_response_headers,
     listing_entry,
     msgpack_listing,
@@ -183,9 +184,13 @@ def _props(text: str, flags: int) -> frozenset:
 
 
 def list_objects(emu, req: Request, bck: BucketId, value) -> Response:
-    """One msgpack page. Deviations: ``target`` and remote-only flags are ignored; the
-    listing UUID is echoed, or a new one is made (pagination itself is stateless)."""
-    value = value if value is not None else {}
+    """One page: msgpack when the client accepts it, else Go's JSON form. A null value
+    (the list-buckets form) on a bucket path is a 400, as in AIS. Deviations: ``target``
+    and remote-only flags are ignored; the listing UUID is echoed, or a new one is made
+    (pagination itself is stateless)."""
+    if value is None:
+        raise ApiError(400, f"invalid list-objects request for {bck}: missing list-objects "
+                            "message (a null value lists buckets, not objects)")
     if not isinstance(value, dict):
         raise ApiError(400, "invalid list-objects message: value must be a JSON object")
 
@@ -211,8 +216,9 @@ def list_objects(emu, req: Request, bck: BucketId, value) -> Response:
     location = f"t[{emu.identity.target_id}]:/ais/mp1"
     entries = [listing_entry(e, props, location) for e in page.entries]
     list_id = text("uuid") or uuidlib.uuid4().hex
-    body = msgpack_listing(list_id, page.token, entries)
-    return Response(200, {"Content-Type": MSGPACK}, body)
+    if MSGPACK in req.header("accept"):
+        return Response(200, {"Content-Type": MSGPACK}, msgpack_listing(list_id, page.token, entries))
+    return Response(200, json_response_headers(), json_listing(list_id, page.token, entries))
 
 
 def _bad_bucket_path(emu, req: Request, bucket: str = "", rest: str = "") -> Response:
