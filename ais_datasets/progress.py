@@ -35,3 +35,6 @@ def progress(items: Iterable[T], *, enabled: bool, desc: str,
         yield from bar
     finally:
         bar.close()
+        close = getattr(items, "close", None)
+        if close is not None:  # release what the wrapped generator holds (streams)
+            close()

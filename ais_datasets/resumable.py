@@ -12,9 +12,9 @@ the ``state_dict()`` / ``load_state_dict()`` pair::
 State contract
 --------------
 ``state_dict()`` describes the reader *in this process*: ``{"epoch", "samples_seen",
-"slot", "num_slots", "data_slot", ...}`` where ``samples_seen`` counts the samples this process's
-slot (one rank x worker pair) has yielded in the epoch, and the other keys are the
-class's cursor (e.g. a shard number and byte offset). This is what
+"slot", "num_slots", "data_slot", ...}`` where ``samples_seen`` counts the samples this
+process's slot (one rank x worker pair) has yielded in the epoch, and the other keys are
+the class's cursor (e.g. a shard number and byte offset). This is what
 ``torchdata.stateful_dataloader.StatefulDataLoader`` collects from each worker and hands
 back to each worker, and what a loop over the dataset itself (no DataLoader, or
 ``num_workers=0``) uses directly. Loading a state whose ``slot``/``num_slots`` differ
@@ -40,6 +40,11 @@ interrupted again in the same epoch, list the earlier ``samples_seen`` values in
 A pending loaded state is used by the next ``iter()``; ``set_epoch`` with another epoch
 discards it. After an epoch ends, ``state_dict()`` describes a finished epoch: loading
 it yields nothing until ``set_epoch`` moves on.
+
+Epochs and workers: ``set_epoch`` changes the object it is called on. DataLoader workers
+receive a copy of the dataset when they start, so call ``set_epoch`` on the dataset before
+iterating the DataLoader for that epoch; with ``persistent_workers=True`` the workers keep
+the epoch they started with.
 """
 
 from __future__ import annotations
@@ -49,9 +54,6 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from ais_datasets.topology import Topology, current_topology, dataloader_resume_point
-
-_LOCAL_KEYS = ("slot", "num_slots")
-
 
 class Resumable:
     """Mixin for iterable datasets; subclasses implement the three hooks at the end."""

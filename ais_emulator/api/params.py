@@ -31,9 +31,10 @@ def bucket_of(request: Request, name: str) -> BucketId:
 
 
 def no_range(request: Request, what: str) -> None:
+    """A Range header together with an archive read or an ETL is a 400, as in AIS."""
     if request.header("range"):
-        raise ApiError(416, f"range reads are not supported with {what}",
-                       headers={"Content-Range": "bytes */*"})
+        raise ApiError(400, f"range read ({request.header('range')}) cannot be combined "
+                            f"with {what}")
 
 
 def parse_range_header(value: str, size: int) -> tuple:

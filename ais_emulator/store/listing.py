@@ -17,11 +17,12 @@ Rules reproduced from AIS (ais buckets):
     page = list_page(bucket.names, bucket.objects, ListQuery(prefix="img/", page_size=2))
     [e.name for e in page.entries], page.token
 
-Deviations: the prefix is also applied to archive members (a prefix reaching inside a
-shard, ``s.tar/sub/``, lists those members); an unreadable archive is listed as a plain
-object. With ``no_recursion`` and a prefix that names a directory without the trailing
-``/`` (``img``), the directory's children are listed, as the AIS integration tests
-expect; otherwise the prefix's parent directory is the level listed.
+The prefix selects objects only: a prefix reaching inside a shard (``s.tar/sub/``)
+selects nothing, as in AIS. With ``no_recursion`` and a prefix that names a directory
+without the trailing ``/`` (``img``), the directory's children are listed, as the AIS
+integration tests expect; otherwise the prefix's parent directory is the level listed.
+
+Deviation: an unreadable archive is listed as a plain object.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _member_entries(record, lower: str, prefix: str, members) -> Iterator[ListEn
         if not clean or clean == ".":
             continue
         name = f"{record.name}/{clean}"
-        if name <= lower or not name.startswith(prefix) or name in seen:
+        if name <= lower or name in seen:
             continue
         seen.add(name)
         yield ListEntry(name, size, in_archive=True)
@@ -136,7 +137,6 @@ def _merged(names, objects, q: ListQuery, lower: str, members) -> Iterator[ListE
             seq += 1
 
     push(base)
-    # shards sorting at or before ``lower`` (or before ``prefix``) whose members may not
     for shard in _shards_reaching(names, objects, lower, q.prefix):
         if members(objects[shard]) is not None:
             push(_member_entries(objects[shard], lower, q.prefix, members))
@@ -152,20 +152,14 @@ def _merged(names, objects, q: ListQuery, lower: str, members) -> Iterator[ListE
 
 
 def _shards_reaching(names, objects, lower: str, prefix: str) -> list:
-    """Shards the base walk does not visit whose members may still be listed: shards that
-    sort at or before ``lower`` (then ``lower`` starts with the shard's name) and shards
-    that a prefix reaches into (``prefix`` starts with ``<shard>/``)."""
+    """Shards sorting at or before ``lower`` whose members sort after it (``lower`` then
+    starts with the shard's name): the base walk, which starts after ``lower``, skips
+    them."""
     found = []
-    candidates = [(lower[:i], True) for i in range(1, len(lower) + 1)]
-    candidates += [(prefix[:i], False) for i, ch in enumerate(prefix) if ch == "/"]
-    for shard, from_lower in candidates:
-        if shard in found or shard not in objects or not detect_format(shard):
-            continue
-        if from_lower and not (shard.startswith(prefix) or prefix.startswith(shard + "/")):
-            continue
-        if shard.startswith(prefix) and shard > lower:
-            continue  # the base walk visits it
-        found.append(shard)
+    for i in range(1, len(lower) + 1):
+        shard = lower[:i]
+        if shard in objects and detect_format(shard) and shard.startswith(prefix):
+            found.append(shard)
     return found
 
 

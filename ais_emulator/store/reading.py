@@ -9,6 +9,7 @@ Archive-level failures become store errors named after the AIS condition.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
 from itertools import chain
 
@@ -22,6 +23,15 @@ from ais_emulator.store.archives import (
 from ais_emulator.store.errors import ArchiveMemberNotFound, ArchiveUnreadable, InvalidRequest
 
 
+def validate_archpath(path: str) -> None:
+    """Go's ValidateArchpath: the object-name rule (no trailing ``/``, no ``../`` or
+    ``~/``), and a clean path (``./a``, ``a//b``, ``a/./b`` are rejected)."""
+    body = path[1:] if path.startswith("/") else path
+    if (not body or body.endswith("/") or "../" in path or "~/" in path
+            or posixpath.normpath(body) != body):
+        raise InvalidRequest(f'invalid archpath "{path}"')
+
+
 def shard_format(bck, record) -> str:
     fmt = detect_format(record.name, record.data[:512])
     if fmt is None:
@@ -31,6 +41,7 @@ def shard_format(bck, record) -> str:
 
 def read_archived(bck, record, archpath: str) -> bytes:
     """The bytes of ``archpath`` inside the shard ``record``."""
+    validate_archpath(archpath)
     fmt = shard_format(bck, record)
     try:
         return read_member(record.data, fmt, archpath)

@@ -9,7 +9,8 @@ is set. The fixtures here only add conveniences on top of it:
   test created it;
 * ``wire``: raw ``requests`` against the endpoint (status codes, headers, msgpack);
 * ``shards``: deterministic in-memory tar / tgz / zip builders and a tar reader;
-* ``kit``: the helper module itself (flag constants, ``payload``, ``unique_name``).
+* ``kit``: the helper module itself (flag constants, ``payload``, ``unique_name``);
+* ``put``: store ``{name: bytes}`` in ``bck`` and get the bucket back.
 """
 
 from __future__ import annotations

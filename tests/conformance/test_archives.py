@@ -1,4 +1,5 @@
-"""Archived files inside shards: archpath, archregx/archmode, format detection."""
+"""Archived files inside shards: archpath, archregx/archmode, format detection, and the
+corner cases real AIS settles (``./`` members, inner prefixes, range + archpath)."""
 
 from __future__ import annotations
 

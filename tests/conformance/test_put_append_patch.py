@@ -1,4 +1,5 @@
-"""PUT (and overwrite), DELETE, append/flush, custom-metadata PATCH."""
+"""PUT (and overwrite), DELETE, append/flush, custom-metadata PATCH, and the name rules that
+come from real AIS storing objects as files (an object is never a directory of another)."""
 
 from __future__ import annotations
 

@@ -205,3 +205,26 @@ def test_plain_dataloader_resumed_twice_in_one_epoch(server_bucket):
     second = run({"epoch": 0, "samples_seen": 6, "batch_size": 2}, batches=2)  # 4 more
     rest = run({"epoch": 0, "samples_seen": 10, "batch_size": 2, "resumed_at": [6]})
     assert first + second + rest == full
+
+
+@pytest.mark.parametrize("kind", ["iter", "shards", "multishard"])
+def test_ranks_times_workers_read_everything_once(ais_server, server_bucket, kind):
+    got = []
+    if kind == "iter":
+        expected = [n for n, _ in kit.object_corpus(server_bucket, 13)]
+    elif kind == "shards":
+        expected = kit.keys(kit.shard_corpus(server_bucket, shards=7, per_shard=2)[1])
+    else:
+        expected = _multishard_corpus(server_bucket, shards=5, per_shard=2)
+    for rank in range(2):
+        if kind == "iter":
+            ds = AISIterDataset(server_bucket, shuffle=True, rank=rank, world_size=2)
+        elif kind == "shards":
+            ds = _shard_reader(server_bucket, shuffle=True, rank=rank, world_size=2)
+        else:
+            ds = _multishard(ais_server.url, server_bucket, shuffle=True, rank=rank,
+                             world_size=2)
+        loader = DataLoader(ds, batch_size=None, num_workers=2,
+                            multiprocessing_context="fork")
+        got += [tuple(s) if kind == "multishard" else s[0] for s in loader]
+    assert sorted(got) == sorted(expected)

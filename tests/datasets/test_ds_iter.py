@@ -153,6 +153,14 @@ def test_batch_iter_dataset_uses_getbatch(client, bucket, calls):
     assert calls.batch_requests() == 3 and not calls.gets()
 
 
+@pytest.mark.parametrize("streaming", [True, False])
+@pytest.mark.parametrize("fmt", [".tar", ".tgz", ".zip"])
+def test_batch_iter_formats(client, bucket, streaming, fmt):
+    corpus = kit.object_corpus(bucket, 5)
+    assert list(AISBatchIterDataset(bucket, client, max_batch_size=2, output_format=fmt,
+                                    streaming=streaming)) == corpus
+
+
 def test_batch_iter_errors_and_cont_on_err(client, bucket):
     corpus = kit.object_corpus(bucket, 5)
     group = bucket.objects(obj_names=["objs/obj-000.bin", "missing.bin", "objs/obj-001.bin"])
@@ -209,3 +217,18 @@ def test_datasets_pickle_and_list_once(bucket, calls):
     clone = pickle.loads(pickle.dumps(ds))
     assert list(clone) == corpus and list(ds) == corpus
     assert sum(1 for m, p, _, _ in calls.calls if p.startswith("buckets/")) == listings
+
+
+def test_object_names_with_special_characters(ais_backend):
+    client, bucket = ais_backend.client, ais_backend.bucket("names")
+    objects = {"dir/a b+c?.bin": b"1", "\u00fc/\u00f1.bin": b"2", "x%20y.bin": b"3",
+               "semi;colon#hash.bin": b"4"}
+    kit.put(bucket, objects)
+    assert dict(AISIterDataset(bucket)) == objects
+    assert dict(AISBatchIterDataset(bucket, client)) == objects
+    members = [(name.replace("/", "_"), data) for name, data in objects.items()]
+    kit.put(bucket, {"shards/we ird+\u00fc.tar": kit.make_tar(members)})
+    from ais_datasets import AISShardReader
+
+    got = AISShardReader(bucket, prefix_map={bucket: "shards/"})
+    assert sorted(k for k, _ in got) == sorted(n.rsplit(".", 1)[0] for n, _ in members)

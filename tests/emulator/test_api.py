@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from urllib.parse import quote
 
 import msgpack
 import pytest
@@ -546,10 +547,21 @@ def test_archive_request_errors(sharded, query, status):
     assert call(sharded, "GET", "/v1/objects/b/s.tar", query).status == status
 
 
-def test_archive_with_range_is_416(sharded):
-    resp = call(sharded, "GET", "/v1/objects/b/s.tar", "archpath=a%2F1.jpg", b"",
-                {"Range": "bytes=0-0"})
-    assert resp.status == 416
+def test_archive_with_range_is_400(sharded):
+    for query in ("archpath=a%2F1.jpg", "archregx=a&archmode=prefix"):
+        resp = call(sharded, "GET", "/v1/objects/b/s.tar", query, b"", {"Range": "bytes=0-0"})
+        assert resp.status == 400
+
+
+def test_archregx_without_archmode_is_ignored(sharded):
+    resp = call(sharded, "GET", "/v1/objects/b/s.tar", "archregx=a%2F")
+    assert resp.status == 200 and content(resp) == sharded.get_object("b", "s.tar")
+
+
+@pytest.mark.parametrize("archpath", ["./a/1.jpg", "a//1.jpg", "a/../a/1.jpg", "a/", "~/x"])
+def test_unclean_archpath_is_400(sharded, archpath):
+    resp = call(sharded, "GET", "/v1/objects/b/s.tar", f"archpath={quote(archpath, safe='')}")
+    assert resp.status == 400 and b"invalid archpath" in content(resp)
 
 
 def test_archpath_on_a_non_archive(emu):

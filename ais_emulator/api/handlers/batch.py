@@ -28,6 +28,7 @@ from ais_emulator.store.archives import write_archive
 from ais_emulator.store.batch import BatchItem, resolve_batch
 from ais_emulator.store.buckets import parse_uname
 from ais_emulator.store.objects import iter_slices
+from ais_emulator.store.reading import validate_archpath
 
 _MIME = {".tar": "application/x-tar", ".tgz": "application/gzip",
          ".tar.gz": "application/gzip", ".zip": "application/zip"}
@@ -73,8 +74,11 @@ def _items(req: Request, default: BucketId | None, entries) -> list:
                 raise ApiError(400, f"invalid GetBatch item #{i} ({name!r}): no bucket")
         if not name:
             raise ApiError(400, f"invalid GetBatch item #{i}: empty objname")
+        archpath = _text(entry, "archpath")
+        if archpath:
+            validate_archpath(archpath)
         opaque = ci_get(entry, "opaque")
-        items.append(BatchItem(bck, name, _text(entry, "archpath"),
+        items.append(BatchItem(bck, name, archpath,
                                as_int(ci_get(entry, "start", 0), f"start of item #{i}"),
                                as_int(ci_get(entry, "length", 0), f"length of item #{i}"),
                                opaque if isinstance(opaque, str) and opaque else None))

@@ -8,9 +8,11 @@
     PATCH  /v1/objects/<b>/<o>[?set-new-custom=true]   custom metadata merge/replace
     POST   /v1/objects/<b>/<o>            mpt-upload, mpt-complete, check-lock
 
+As in AIS, ``archregx`` without ``archmode`` is ignored (the whole object is served), a
+Range with an archive read is a 400, and an unclean ``archpath`` (``./a``) is a 400.
+
 Deviations from AIS: objects are served directly (no 307 redirect to a target); a range
-GET carries no checksum headers; a range combined with archpath, archregx or an ETL is a
-416; ``archregx`` without ``archmode`` is a regular-expression search; ``flush`` appends
+GET carries no checksum headers; a range with an ETL is a 400; ``flush`` appends
 a non-empty body before finalising; ``check-lock`` always answers 200 (no locks); the
 ``latest-ver``/``synchronize``/blob-download hints are accepted and ignored; HEAD
 ``presence`` is ignored (every object is present).
@@ -29,7 +31,7 @@ from ais_emulator.store import BucketId, InvalidRequest, parse_uname
 from ais_emulator.store.archives import write_archive
 from ais_emulator.store.multipart import parse_part_number
 from ais_emulator.store.objects import CHUNK, checksum_of, iter_slices, resolve_range
-from ais_emulator.store.reading import read_archived, select_archived
+from ais_emulator.store.reading import read_archived, select_archived, validate_archpath
 from ais_emulator.store.store import validate_object_name
 
 HEAD_PROPS = frozenset({"name", "size", "version", "checksum", "atime", "copies", "ec",
@@ -82,9 +84,8 @@ def _data_body(data, start: int = 0, stop=None):
 @route("GET", "/v1/objects/{bucket}/{obj*}")
 def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
     """Whole object, one byte range (206), one archived file, a tar of matching archived
-    files, or an inline ETL transform. Deviations: no 307 redirect; a ranged reply has no
-    checksum headers; a range with archpath/archregx/ETL is 416; archregx without
-    archmode is a regular-expression search."""
+    files (archmode + archregx), or an inline ETL transform. Deviations: no 307 redirect;
+    a ranged reply has no checksum headers; a range with an ETL is a 400."""
     bck = _target(emu, bucket, req, obj)
     archpath, archregx, archmode = req.param("archpath"), req.param("archregx"), req.param("archmode")
     etl_name = req.param("etl_name")
@@ -93,6 +94,8 @@ def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
                             f"archmode={archmode!r}")
     if archmode and archmode not in ARCH_MODES and archmode != "*":
         raise ApiError(400, f"invalid archmode {archmode!r} (expecting one of {', '.join(ARCH_MODES)})")
+    if archpath:
+        validate_archpath(archpath)
     etl = emu.etl.require(etl_name) if etl_name else None
     rec = emu.store.get_object(bck, obj)
 
@@ -105,9 +108,9 @@ def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
     if archpath:
         no_range(req, "archpath")
         return Response(200, {"Content-Type": OCTETS}, read_archived(bck, rec, archpath))
-    if archregx or archmode:
-        no_range(req, "archregx")
-        members = select_archived(bck, rec, archregx, archmode or "regexp")
+    if archmode:
+        no_range(req, "archregx/archmode")
+        members = select_archived(bck, rec, archregx, archmode)
         tar = write_archive(((name, len(data), (data,)) for name, data in members), ".tar")
         return Response(200, {"Content-Type": "application/x-tar"}, tar)
 
