@@ -55,6 +55,7 @@ from typing import Any, Optional
 
 from ais_datasets.topology import Topology, current_topology, dataloader_resume_point
 
+
 class Resumable:
     """Mixin for iterable datasets; subclasses implement the three hooks at the end."""
 

@@ -23,10 +23,10 @@ Deviations from real AIS:
   stdlib-only. ``detect_format`` returns ``None`` for it, so it is served as a plain object.
 * Listing and reading see regular files only. Go also lists symlinks, hard links and other
   non-directory entries (with size 0); here they are skipped and cannot be fetched.
-* ``archpath`` lookup: Go matches the stored name exactly or after dropping a leading
-  ``/`` on either side. We also ignore a leading ``./`` on either side, so a member stored
-  as ``./a.jpg`` (listed by AIS as ``shard.tar/a.jpg``) can be fetched as ``a.jpg``.
-  As in Go, the first match in archive order wins.
+* ``archpath`` lookup is Go's: the stored name exactly, or equal after dropping a leading
+  ``/`` on either side. So a member stored as ``./a.jpg`` (listed by AIS as
+  ``shard.tar/a.jpg``) cannot be fetched as ``a.jpg``, exactly as on a real cluster. As in
+  Go, the first match in archive order wins.
 * ``regexp`` mode uses Python ``re`` (``re.search``), not Go RE2; exotic syntax differs.
 * Tar: a PAX global header (``g``) is skipped, not applied; sparse members raise
   ``ArchiveError``; the first all-zero block ends reading and what follows is ignored (Go
@@ -168,7 +168,7 @@ def _view(data: bytes | memoryview) -> memoryview:
 
 
 def _lookup_key(name: str) -> str:
-    return name.removeprefix("./").removeprefix("/")
+    return name.removeprefix("/")
 
 
 def _wds_key(name: str) -> str:

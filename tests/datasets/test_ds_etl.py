@@ -9,9 +9,9 @@ from __future__ import annotations
 import io
 import tarfile
 
+import ais_ds_test_kit as kit
 import pytest
 
-import ais_ds_test_kit as kit
 from ais_datasets import AISIterDataset, AISMapDataset, AISMultiShardStream, AISShardReader
 
 

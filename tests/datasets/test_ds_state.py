@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import pickle
 
+import ais_ds_test_kit as kit
 import pytest
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-import ais_ds_test_kit as kit
-from ais_datasets import (AISBatchIterDataset, AISIterDataset, AISMapDataset,
-                          AISMultiShardStream, AISParallelMapDataset, AISShardReader,
-                          DynamicBatchSampler)
+from ais_datasets import (
+    AISBatchIterDataset,
+    AISIterDataset,
+    AISMapDataset,
+    AISMultiShardStream,
+    AISParallelMapDataset,
+    AISShardReader,
+    DynamicBatchSampler,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:'set_vital' is deprecated:UserWarning")
 

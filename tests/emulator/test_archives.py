@@ -212,8 +212,10 @@ def test_read_member_name_leniency(shard):
     fmt, data = shard
     assert read_member(data, fmt, "/imgs/train/0001.jpg") == BODIES["imgs/train/0001.jpg"]
     assert read_member(data, fmt, "abs/b.txt") == b"absolute"  # stored with a leading "/"
-    assert read_member(data, fmt, "dotted/a.txt") == b"dotted"  # stored with "./"
+    # Go's rule: exact, or equal after a leading "/"; a stored "./" is not dropped
     assert read_member(data, fmt, "./dotted/a.txt") == b"dotted"
+    with pytest.raises(MemberNotFound):
+        read_member(data, fmt, "dotted/a.txt")
 
 
 @pytest.mark.parametrize("missing", ["nope.jpg", "imgs/", "imgs", "link.jpg", "hard.jpg", "0001"])
