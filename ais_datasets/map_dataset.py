@@ -11,7 +11,7 @@ here that batch is fetched with **one GetBatch request** per client (keyword-onl
 Fallbacks keep the results identical to per-item GETs: an entry the server reports as
 failed is fetched again with a plain GET (which raises the real error, e.g.
 ``ErrObjNotFound``); a GetBatch request that fails as a whole falls back to per-item GETs
-for that batch; and when the cluster does not serve GetBatch at all (a 404/405/501 on the
+for that batch; and when the cluster does not serve GetBatch at all (a 400/404/405/501 on the
 route), this process stops trying. With ``etl_name`` every item is a plain GET (GetBatch
 carries no transform).
 """
@@ -27,7 +27,7 @@ from aistore.sdk.errors import AISError, ErrBckNotFound, ErrObjNotFound
 from ais_datasets.base_map_dataset import AISBaseMapDataset
 from ais_datasets.reading import batch_read, read_object
 
-_ROUTE_MISSING = (404, 405, 501)
+_ROUTE_MISSING = (400, 404, 405, 501)
 
 
 class AISMapDataset(AISBaseMapDataset):

@@ -166,6 +166,3 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
     def _cursor_after(self, topo: Topology, samples: int) -> dict[str, Any]:
         index, positions = self._slot_view(topo)
         return self._cursor_from_counts(self._counts(index, positions), samples)
-
-    def _initial_cursor(self) -> dict[str, Any]:
-        return ShardStream._initial_cursor(self)

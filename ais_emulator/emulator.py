@@ -1,6 +1,6 @@
 """The Emulator: all state of one emulated AIS cluster, plus seeding helpers for tests.
 
-It holds the object store, the control-plane registries (ETL for now) and the cluster's
+It holds the object store, the control-plane registries (ETL, jobs) and the cluster's
 identity (UUID, one proxy and one target). Any number of transports may serve one
 Emulator at the same time.
 
@@ -23,6 +23,7 @@ from typing import Optional
 import xxhash
 
 from ais_emulator.etl import EtlRegistry
+from ais_emulator.jobs import JobRegistry
 from ais_emulator.store import BucketId, ObjectRecord, Store
 
 _HRW_SEED = 1103515245  # Go's cos.MLCG32, the seed of node ID digests
@@ -54,6 +55,7 @@ class Emulator:
     def __init__(self):
         self.store = Store()
         self.etl = EtlRegistry()
+        self.jobs = JobRegistry()
         self.identity = ClusterIdentity()
         self._reset_hooks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -98,6 +100,7 @@ class Emulator:
         """Drop all buckets, objects, uploads, appends and registrations."""
         self.store.reset()
         self.etl.reset()
+        self.jobs.reset()
         with self._lock:
             hooks = list(self._reset_hooks)
         for hook in hooks:
