@@ -3,7 +3,7 @@
 Per corpus: ``ais_datasets`` (ours) vs ``aistore.pytorch`` (upstream, the baseline) with
 ``num_workers`` 0 and 2 (DataLoader, ``batch_size=None`` unless stated), plus the raw-GET
 limit, and ``webdataset`` on the shards. Memory scaling: AISShardReader's peak RSS on one
-shard of size S and one of 8S, in the loading process (``num_workers=0``).
+shard of size S and one of 8S, in a fresh loading process per round (``num_workers=0``).
 
 Upstream's AISMultiShardStream issues one GET per member per source; it reads only its
 first ``cap`` samples and its rates are computed on what it read (``capped_at``).
@@ -136,8 +136,19 @@ def test_large_object(benchmark, emulator_server, contender, workers, n_rounds):
 @pytest.mark.parametrize("factor", [1, 8])
 @pytest.mark.parametrize("contender", DATASETS + [c.WEBDATASET])
 def test_shard_memory_scaling(benchmark, emulator_server, contender, factor, n_rounds):
+    """Each round in a fresh process (``benchmarks.memprobe``): growth is the round's own."""
+    from benchmarks.memprobe import ProbeSkipped, run_in_child
+
     manifest = emulator_server.seed("mem-s" if factor == 1 else "mem-8s")
-    reader = c.shard_reader_any(contender, emulator_server.url, manifest, 0)
-    shard_mib = manifest["total_bytes"] / measure.MiB
-    _run(benchmark, reader, manifest, G_MEM, contender, n_rounds, 0,
-         scale_factor=factor, shard_mib=shard_mib)
+    try:
+        rounds = measure.run_rounds(
+            benchmark, lambda: run_in_child(contender, emulator_server.url, manifest),
+            n_rounds, G_MEM)
+    except ProbeSkipped as exc:
+        pytest.skip(str(exc))
+    note = "fresh process per round; libraries imported before the round starts"
+    if contender == c.WEBDATASET:
+        note += "; WebDataset(urls), curl opener"
+    measure.record(benchmark, corpus=manifest, group=G_MEM, contender=contender,
+                   role=ROLE[contender], rounds=rounds, num_workers=0, note=note,
+                   scale_factor=factor, shard_mib=manifest["total_bytes"] / measure.MiB)

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 import torch
 from aistore.sdk import Client
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from ais_datasets import AISShardReader
 
@@ -110,7 +111,10 @@ def run(args) -> int:
         print(f"wrote {len(expected)} samples in {args.shards} shards to ais://{args.bucket} "
               f"({time.perf_counter() - t0:.2f}s)")
 
-        dataset = AISShardReader(bucket, show_progress=not args.no_progress)
+        # Per-worker bars come from the dataset (drawn when stderr is a terminal); without a
+        # terminal one overall bar in this process shows progress instead.
+        tty = sys.stderr.isatty()
+        dataset = AISShardReader(bucket, show_progress=not args.no_progress and tty)
         loader = DataLoader(
             dataset, batch_size=None, num_workers=args.workers,
             multiprocessing_context=args.start_method if args.workers else None,
@@ -120,7 +124,9 @@ def run(args) -> int:
         nbytes = 0
         t0 = time.perf_counter()
         first = None
-        for key, fields in loader:
+        bar = tqdm(loader, total=len(expected), desc="samples", unit="sample",
+                   disable=args.no_progress or tty, mininterval=0.5)
+        for key, fields in bar:
             if first is None:
                 first = time.perf_counter() - t0
             seen[key] += 1
