@@ -1,4 +1,4 @@
-"""Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080]``.
+"""Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]``.
 
 Binds loopback by default, prints ``ais-emulator: serving AIStore API at <url>`` once
 ``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM.
@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT,
                        help=f"port to bind; 0 picks a free one (default: {DEFAULT_PORT})")
+    serve.add_argument("--allow-etl-code", action="store_true",
+                       help="run the ETL classes clients send with init_class() (off by "
+                            "default: they are code from whoever can reach the server)")
     return p
 
 
@@ -40,7 +43,7 @@ def _wait_healthy(url: str, timeout: float = 10.0) -> None:
             raise RuntimeError(f"health check answered {resp.status}")
 
 
-def serve(host: str, port: int) -> int:
+def serve(host: str, port: int, allow_etl_code: bool = False) -> int:
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -49,7 +52,7 @@ def serve(host: str, port: int) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            server = EmulatorServer(host=host, port=port).start()
+            server = EmulatorServer(host=host, port=port, allow_etl_code=allow_etl_code).start()
         except OSError as e:
             print(f"ais-emulator: cannot bind {host}:{port}: {e}", file=sys.stderr)
             return 1
@@ -70,7 +73,7 @@ def serve(host: str, port: int) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return serve(args.host, args.port)
+        return serve(args.host, args.port, args.allow_etl_code)
     return 2  # pragma: no cover (argparse enforces the sub-command)
 
 

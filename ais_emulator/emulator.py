@@ -9,6 +9,18 @@ Emulator at the same time.
     emu.put_object("data", "a/b.bin", b"...")
     emu.get_object("data", "a/b.bin")   # b"..."
     emu.reset()                          # drop every bucket, object and registration
+
+Remote buckets: ``attach_s3()`` (or ``Emulator(remote_s3=True)``) serves ``aws`` buckets
+from S3, by default moto's in-process ``mock_aws`` (see ``ais_emulator.remote``):
+
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="remote")
+        emu = Emulator(remote_s3=True)   # client.bucket("remote", provider="aws") lists it
+
+``reset()`` drops cached copies and detaches the backends attached after construction; a
+backend given to the constructor stays attached (the remote data is the backend's own).
+moto's ``mock_aws`` must be entered before ``mock_ais``: both patch ``requests`` and the
+one started last takes every request (the EmulatorServer transport is not affected).
 """
 
 from __future__ import annotations
@@ -24,7 +36,8 @@ import xxhash
 
 from ais_emulator.etl import EtlRegistry
 from ais_emulator.jobs import JobRegistry
-from ais_emulator.store import BucketId, ObjectRecord, Store
+from ais_emulator.store import BucketId, ObjectRecord
+from ais_emulator.store.backed import BackedStore
 
 _HRW_SEED = 1103515245  # Go's cos.MLCG32, the seed of node ID digests
 
@@ -52,13 +65,44 @@ class ClusterIdentity:
 class Emulator:
     """One emulated cluster. Thread-safe; share it between transports freely."""
 
-    def __init__(self):
-        self.store = Store()
+    def __init__(self, remote_s3=None):
+        """``remote_s3``: True (in-process moto S3), a boto3 S3 client, or a backend
+        (e.g. ``ais_emulator.remote.S3Backend``) to serve ``aws`` buckets from."""
+        self.store = BackedStore()
         self.etl = EtlRegistry()
         self.jobs = JobRegistry()
         self.identity = ClusterIdentity()
         self._reset_hooks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        self._pinned: dict = {}
+        if remote_s3 is not None and remote_s3 is not False:
+            self._pinned["aws"] = self.attach_s3(None if remote_s3 is True else remote_s3)
+
+    # -- remote backends ------------------------------------------------------------------
+
+    def attach_backend(self, backend):
+        """Serve the buckets of ``backend.provider`` from ``backend``; returns it."""
+        self.store.attach_backend(backend)
+        return backend
+
+    def attach_s3(self, client=None, *, endpoint_url: Optional[str] = None):
+        """Serve ``aws`` buckets from S3: moto's in-process S3 by default, else ``client``
+        (a boto3 S3 client, or a ready backend) or a client for ``endpoint_url``."""
+        from ais_emulator.remote import S3Backend
+
+        if client is not None and hasattr(client, "list_page"):
+            return self.attach_backend(client)
+        return self.attach_backend(S3Backend(client, endpoint_url=endpoint_url))
+
+    def detach_backend(self, provider: str = "aws"):
+        """Stop serving ``provider`` buckets from a backend; returns the backend (or None)."""
+        self._pinned.pop(provider, None)
+        return self.store.detach_backend(provider)
+
+    @property
+    def remote(self) -> dict:
+        """Attached backends by provider (a copy)."""
+        return self.store.backends
 
     # -- seeding helpers ----------------------------------------------------------------
 
@@ -68,7 +112,8 @@ class Emulator:
 
     def create_bucket(self, name: str, provider: str = "ais", namespace=None,
                       exist_ok: bool = False) -> BucketId:
-        """Create a bucket (any provider may be seeded this way)."""
+        """Create a bucket (any provider may be seeded this way; with a backend attached
+        for the provider, the bucket is created there too when missing)."""
         bck = self.bucket_id(name, provider, namespace)
         if exist_ok and self.store.has_bucket(bck):
             return bck
@@ -83,8 +128,11 @@ class Emulator:
 
     def get_object(self, bucket: str, name: str, provider: str = "ais",
                    namespace=None) -> bytes:
-        """The current bytes of ``bucket/name`` (no atime update)."""
-        return self.store.head_object(self.bucket_id(bucket, provider, namespace), name).data
+        """The current bytes of ``bucket/name`` (no atime update; a remote object that is
+        not cached is read from its backend and stays uncached)."""
+        bck = self.bucket_id(bucket, provider, namespace)
+        rec = self.store.head_object(bck, name)
+        return rec.data if rec.present else self.store.remote_bytes(bck, name)
 
     def list_buckets(self) -> list[BucketId]:
         return self.store.list_buckets()
@@ -99,6 +147,11 @@ class Emulator:
     def reset(self) -> None:
         """Drop all buckets, objects, uploads, appends and registrations."""
         self.store.reset()
+        for provider, backend in self.store.backends.items():
+            if self._pinned.get(provider) is not backend:
+                self.store.detach_backend(provider)
+        for backend in self._pinned.values():  # back to the constructed state
+            self.store.attach_backend(backend)
         self.etl.reset()
         self.jobs.reset()
         with self._lock:

@@ -112,6 +112,8 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     output_json["ais_bench"] = {
         "quick": bool(config.getoption("--quick")),
         "command": f"{python} -m pytest {args}",
+        "python": python,
+        "json": str(config.getoption("benchmark_json") or ""),
         "sizes": vars(corpora.sizes(bool(config.getoption("--quick")))),
         "skipped": [s for s in _SKIPPED if "benchmark-only" not in s["reason"]],
     }

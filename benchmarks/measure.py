@@ -42,6 +42,17 @@ def _status_kib(pid: int | str, field_name: str) -> int | None:
     return None
 
 
+def _rollup_kib(pid: int | str, field_name: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith(field_name):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def _reset_hwm() -> bool:
     """Reset this process's VmHWM to its current RSS (Linux ``clear_refs`` 5)."""
     try:
@@ -60,7 +71,12 @@ class PeakRss:
     ``interval`` seconds; children are summed, so ``total`` is an upper bound (the peaks
     need not coincide, and pages shared with the parent after ``fork`` count again).
     Processes that were already children on entry (the server processes) are left out.
+    While there are children, the proportional set size (PSS: shared pages split between
+    the processes sharing them) of the whole tree is also sampled every ``pss_interval``
+    seconds: ``peak_pss_total_mib`` is the honest "memory of the loading tree" figure.
     """
+
+    pss_interval = 0.1
 
     def __init__(self, interval: float = 0.02):
         self.interval = interval
@@ -70,6 +86,7 @@ class PeakRss:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._hwm_ok = False
+        self.pss_total_kib = 0
 
     def _poll(self) -> None:
         import psutil
@@ -77,9 +94,13 @@ class PeakRss:
         me = psutil.Process()
         known: set[int] = set()
         ignore = self._preexisting
-        last_scan = 0.0
+        last_scan = last_pss = 0.0
         while True:
             now = time.monotonic()
+            if known and now - last_pss > self.pss_interval:
+                pss = [_rollup_kib(pid, "Pss:") for pid in ["self", *known]]
+                self.pss_total_kib = max(self.pss_total_kib, sum(p for p in pss if p))
+                last_pss = now
             if now - last_scan > 0.1:
                 try:
                     known |= {c.pid for c in me.children(recursive=True)} - ignore
@@ -127,6 +148,7 @@ class PeakRss:
             "peak_rss_workers_mib": workers / 1024,
             "peak_rss_total_mib": (self.main_kib + workers) / 1024,
             "worker_processes": len(self.children_kib),
+            "peak_pss_total_mib": self.pss_total_kib / 1024 if self.pss_total_kib else None,
         }
 
 
@@ -199,7 +221,10 @@ def record(benchmark, *, corpus: dict, contender: str, role: str, rounds: list[R
     sps = statistics.median(rates) if rates else 0.0
     bps = corpus["bytes_per_sample"]
     ttfs = [r.ttfs for r in rounds if r.ttfs is not None]
-    peak = {k: max(r.rss.get(k, 0.0) for r in rounds) for k in rounds[0].rss}
+    peak = {}
+    for k in rounds[0].rss:
+        vals = [r.rss[k] for r in rounds if r.rss.get(k) is not None]
+        peak[k] = max(vals) if vals else None
     complete = cap is None and min(r.samples for r in rounds) >= expected
     info = {
         "group": group or corpus["name"],
@@ -281,6 +306,6 @@ def fill_ratios(infos: list[dict]) -> None:
         small, top = by_factor[1], by_factor[max(by_factor)]
         for key, out in (("peak_rss_total_mib", "rss_ratio"),
                          ("peak_rss_delta_mib", "rss_delta_ratio")):
-            if key in small:
+            if small.get(key) is not None:
                 # floor at 1 MiB: a near-zero growth at S must not turn into a huge ratio
-                top[out] = max(top.get(key, 0.0), 1.0) / max(small[key], 1.0)
+                top[out] = max(top.get(key) or 0.0, 1.0) / max(small[key], 1.0)

@@ -155,8 +155,8 @@ def _dataset_table(name: str, rows: list[dict]) -> list[str]:
     base = next((r["contender"] for r in rows if r.get("role") == BASELINE), "upstream")
     out = [f"### {name}", "",
            f"| contender | workers | samples/s | MiB/s | × {base} | × limit | "
-           f"first sample | peak RSS main | peak RSS children (sum) | notes |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+           f"first sample | peak RSS main | peak RSS children (sum) | peak PSS total | notes |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         wrss = r.get("peak_rss_workers_mib") if r.get("worker_processes") else None
         out.append(
@@ -164,14 +164,22 @@ def _dataset_table(name: str, rows: list[dict]) -> list[str]:
             f"| {_fmt(r.get('mib_per_s'))} | {_ratio(r.get('ratio_to_baseline'))} "
             f"| {_ratio(r.get('ratio_to_limit'))} | {_ms(r.get('ttfs_s'))} "
             f"| {_fmt(r.get('peak_rss_mib'), '.0f', ' MiB')} "
-            f"| {_fmt(wrss, '.0f', ' MiB')} | {_note(r)} |")
+            f"| {_fmt(wrss, '.0f', ' MiB')} | {_fmt(r.get('peak_pss_total_mib'), '.0f', ' MiB')} "
+            f"| {_note(r)} |")
+    out += ["", "Peak RSS children: the sum of each child process's own peak (DataLoader "
+            "workers, range-read processes, curl); pages a child shares with the main process "
+            "after `fork` count in every one of them. Peak PSS total: main process plus "
+            "children sampled together, shared pages split between sharers."]
     return out + [""]
 
 
 def _memory_table(name: str, rows: list[dict]) -> list[str]:
     out = [f"### {name}", "",
-           "Peak RSS of the loading process (`num_workers=0`) while reading one shard; "
-           "growth = peak minus the RSS at the start of the round.", "",
+           "Peak RSS of the loading process (`num_workers=0`) while reading one shard, each "
+           "round in a fresh process with the libraries already imported; growth = peak "
+           "minus the RSS at the start of the round (a constant set-up part plus whatever "
+           "grows with the shard). Growth 8S / S near 1× means memory does not follow the "
+           "shard size.", "",
            "| contender | shard | shard size | peak RSS | growth | growth 8S / S "
            "| peak RSS children (sum) | notes |",
            "|---|---|---:|---:|---:|---:|---:|---|"]
@@ -200,7 +208,9 @@ def render_markdown(run: dict, chart: str | None = CHART) -> str:
         f"* Run: {run.get('datetime', '?')}{quick}, {_commit(run)}",
         f"* Machine: {_machine(run)}",
         f"* Reproduce: `{bench.get('command', 'make bench')}` then "
-        "`python -m benchmarks.report <run.json> docs` (or `make bench`)",
+        f"`{bench.get('python', 'python')} -m benchmarks.report "
+        f"{bench.get('json') or '<run.json>'} docs` (`make bench` does both; "
+        "`make bench-quick` for the tenth-size run)",
         "",
         "Every figure below comes from the same run, the same bytes and the same server: "
         "an `ais_emulator.EmulatorServer` on 127.0.0.1 in its own process (moto's "

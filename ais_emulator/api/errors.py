@@ -23,8 +23,18 @@ import traceback
 from typing import Optional
 
 from ais_emulator.api.types import Request, Response
-from ais_emulator.etl import EtlNotFound, EtlTransformFailed
+from ais_emulator.etl import (
+    EtlAlreadyExists,
+    EtlCodeRefused,
+    EtlJobNotFound,
+    EtlNoRuntime,
+    EtlNotFound,
+    EtlNotRunning,
+    EtlTransformFailed,
+)
+from ais_emulator.jobs import JobNotFound
 from ais_emulator.store import errors as se
+from ais_emulator.store.backend import RemoteBackendError
 
 _REMOTE_SCHEME = {"aws": "s3", "gcp": "gs", "azure": "azure", "oci": "oci", "ht": "ht"}
 
@@ -80,11 +90,28 @@ def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dic
     if isinstance(err, se.ArchiveUnreadable):
         obj = f"{bucket_cname(err.bucket)}/{err.name}"
         return 400, f"{tgt}: failed to read archive {obj}: {err.reason}", "", {}
+    if isinstance(err, RemoteBackendError):
+        # the backend's own 4xx passes through; anything else is a 400, never a 5xx the SDK
+        # would retry for ~90 s (deviation: AIS answers a backend's 5xx as is)
+        status = err.remote_status if 400 <= err.remote_status < 500 else 400
+        where = bucket_cname(err.bucket) if hasattr(err.bucket, "provider") else ""
+        return status, f"{tgt}: {where + ': ' if where else ''}{err.message}", "", {}
     if isinstance(err, EtlTransformFailed):
         return 422, f"{tgt}: {err.message}", "", {}
     if isinstance(err, EtlNotFound):
         msg = f'{tgt}: {err.name} does not exist - try starting new ETL with "ais etl init" command'
         return 404, msg, "", {}
+    prx = f"p[{emu.identity.proxy_id}]"
+    if isinstance(err, EtlJobNotFound):  # "etl job" -> the SDK's ErrETLNotFound
+        return 404, f"{prx}: {err.message}", "ErrNotFound", {}
+    if isinstance(err, EtlAlreadyExists):  # "etl job" -> ErrETLAlreadyExists
+        return 409, f"{prx}: {err.message}", "", {}
+    if isinstance(err, EtlCodeRefused):
+        return 403, f"{prx}: {err.message}", "", {}
+    if isinstance(err, (EtlNotRunning, EtlNoRuntime)):
+        return 400, f"{tgt}: {err.message}", "", {}
+    if isinstance(err, JobNotFound):
+        return 404, f"{prx}: {err.message}", "ErrNotFound", {}
     return 400, err.message, "", {}
 
 

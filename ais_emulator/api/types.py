@@ -31,6 +31,7 @@ class Request:
     body: bytes = b""
     base_url: str = ""  # scheme://host:port the client addressed
     remote_addr: str = ""
+    allow_etl_code: bool = True  # may client-sent ETL code run? (the HTTP server: opt-in)
 
     def __post_init__(self):
         self.method = self.method.upper()

@@ -110,7 +110,9 @@ def listing_entry(entry, props: frozenset, location: str) -> dict:
     """One msgpack entry map for a ``ListEntry`` (Go LsoEnt short keys)."""
     if entry.is_dir:
         return {"n": entry.name, "f": ENTRY_IS_DIR}
-    flags = ENTRY_IS_CACHED
+    rec = entry.record
+    cached = rec is None or rec.present  # a remote object not in the cluster: no flag
+    flags = ENTRY_IS_CACHED if cached else 0
     if entry.in_archive:
         flags |= ENTRY_IN_ARCH
     if entry.is_archive:
@@ -118,21 +120,21 @@ def listing_entry(entry, props: frozenset, location: str) -> dict:
     out = {"n": entry.name}
     if "size" in props:
         out["s"] = entry.size
-    rec = entry.record
     if rec is not None and not entry.in_archive:
         if "checksum" in props and rec.cksum_value:
             out["cs"] = rec.cksum_value
-        if "atime" in props:
+        if "atime" in props and cached:
             out["a"] = format_atime(rec.atime_ns)
         if "version" in props and rec.version:
             out["v"] = rec.version
-        if "location" in props:
+        if "location" in props and cached:
             out["t"] = location
-        if "copies" in props:
+        if "copies" in props and cached:
             out["c"] = 1
         if "custom" in props and rec.custom:
             out["m"] = custom_md_str(rec.custom)
-    out["f"] = flags
+    if flags:
+        out["f"] = flags
     return out
 
 

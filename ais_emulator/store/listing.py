@@ -50,6 +50,8 @@ class ListQuery:
     arch_dir: bool = False
     no_recursion: bool = False
     no_dirs: bool = False
+    cached_only: bool = False  # remote buckets: only objects in the cluster (LsCached)
+    not_cached: bool = False   # remote buckets: only objects not in the cluster (LsNotCached)
 
 
 @dataclass

@@ -70,6 +70,7 @@ class ObjectRecord:
 
     __slots__ = ("name", "data", "version", "cksum_type", "cksum_value", "atime_ns",
                  "mtime_ns", "custom", "chunks", "_members")
+    present = True  # the bytes are in the cluster (see store.backend.RemoteRecord)
 
     def __init__(self, name: str, data: bytes, version: str, cksum_value: str,
                  atime_ns: int, mtime_ns: int, custom: Optional[dict] = None,

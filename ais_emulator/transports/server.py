@@ -95,7 +95,8 @@ class _Handler(socketserver.StreamRequestHandler):
             path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
         host = headers.get("host") or self.server.netloc
         req = Request(method, path, query, headers, body, base_url=f"http://{host}",
-                      remote_addr=f"{self.client_address[0]}:{self.client_address[1]}")
+                      remote_addr=f"{self.client_address[0]}:{self.client_address[1]}",
+                      allow_etl_code=self.server.allow_etl_code)
         resp = dispatch(self.server.emulator, req)
         self._send(method, resp, keep, version)
         return keep
@@ -187,9 +188,10 @@ class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr, emulator: Emulator):
+    def __init__(self, addr, emulator: Emulator, allow_etl_code: bool = False):
         super().__init__(addr, _Handler)
         self.emulator = emulator
+        self.allow_etl_code = allow_etl_code
         host, port = self.server_address[:2]
         self.netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._conns: set = set()
@@ -214,12 +216,18 @@ class _Server6(_Server):
 
 
 class EmulatorServer:
-    """Serve an Emulator over HTTP on ``host:port`` (port 0: pick a free one)."""
+    """Serve an Emulator over HTTP on ``host:port`` (port 0: pick a free one).
+
+    ``allow_etl_code``: run the ETL classes clients send with ``init_class`` (off by
+    default: a server runs code from whoever can reach it; the CLI's ``--allow-etl-code``).
+    It may be changed while the server runs.
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
-                 emulator: Optional[Emulator] = None):
+                 emulator: Optional[Emulator] = None, allow_etl_code: bool = False):
         self.host, self.port = host, port
         self.emulator = emulator if emulator is not None else Emulator()
+        self._allow_etl_code = bool(allow_etl_code)
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
@@ -233,6 +241,16 @@ class EmulatorServer:
         return f"http://{host}:{port}"
 
     @property
+    def allow_etl_code(self) -> bool:
+        return self._allow_etl_code
+
+    @allow_etl_code.setter
+    def allow_etl_code(self, value: bool) -> None:
+        self._allow_etl_code = bool(value)
+        if self._server is not None:
+            self._server.allow_etl_code = self._allow_etl_code
+
+    @property
     def started(self) -> bool:
         return self._server is not None
 
@@ -240,7 +258,7 @@ class EmulatorServer:
         with self._lock:
             if self._server is None:
                 cls = _Server6 if ":" in self.host else _Server
-                server = cls((self.host, self.port), self.emulator)
+                server = cls((self.host, self.port), self.emulator, self._allow_etl_code)
                 thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                           name=f"ais-emulator:{server.server_address[1]}", daemon=True)
                 thread.start()

@@ -190,7 +190,7 @@ def test_create_without_a_clean_name(emu, path):
 
 def test_unknown_and_unimplemented_bucket_actions(emu):
     assert call(emu, "POST", "/v1/buckets/b", "provider=ais", act("frobnicate")).status == 400
-    assert call(emu, "POST", "/v1/buckets/b", "provider=ais", act("copy-bck")).status == 501
+    assert call(emu, "POST", "/v1/buckets/b", "provider=ais", act("make-n-copies")).status == 501
 
 
 def test_create_remote_bucket_over_rest_refused(emu):

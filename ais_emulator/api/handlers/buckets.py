@@ -11,8 +11,10 @@ extend; a known AIS action that nothing serves yet is a 501 naming it.
 
 Deviations: bucket properties in ``create-bck`` are ignored (every bucket has AIS's
 defaults: xxhash2 checksums, versioning on); remote (cloud) buckets cannot be created
-over REST, only seeded with ``Emulator.create_bucket(provider=...)``; the list-objects
-``target`` pin and the remote-only flags are ignored; ``""`` props list name and size.
+over REST, only seeded with ``Emulator.create_bucket(provider=...)`` or served from a
+backend (``Emulator.attach_s3()``, see ``store.backed``); the list-objects ``target`` pin
+is ignored, and ``CACHED``/``NOT_CACHED`` matter for backed remote buckets only;
+``""`` props list name and size.
 As in AIS, unknown list props are ignored (HEAD rejects them), and ``NO_DIRS`` filters
 virtual directories of remote buckets only: an ais bucket's ``NO_RECURSION`` listing
 keeps its ``dir/`` entries.
@@ -46,6 +48,7 @@ from ais_emulator.store.objects import CHECKSUM_TYPE
 # list-objects request flags (apc.Ls*): the mask is 1 << bit
 LS_CACHED, LS_ARCH_DIR, LS_NAME_ONLY, LS_NAME_SIZE = 1 << 0, 1 << 3, 1 << 4, 1 << 5
 LS_NO_RECURSION, LS_NO_DIRS = 1 << 11, 1 << 13
+LS_NOT_CACHED = 1 << 9
 
 LIST_PROPS = frozenset({"name", "size", "version", "checksum", "atime", "cached", "status",
                         "copies", "ec", "custom", "location", "last-modified", "etag"})
@@ -92,14 +95,16 @@ def bck_json(bck: BucketId) -> dict:
 @route("GET", "/v1/buckets")
 def list_buckets(emu, req: Request) -> Response:
     """JSON array of ``{name, provider, namespace}``; ``[]`` when none; ``provider=""`` is
-    every provider."""
+    every provider. Remote providers with a backend also list the backend's buckets, unless
+    ``presence`` asks for buckets present in the cluster only."""
     msg = parse_action(req.body)
     if msg is not None and msg.action not in ("list", ""):
         raise ApiError(400, f"invalid action {msg.action!r} for GET /v1/buckets")
     provider = req.param("provider")
     provider = normalize_provider(provider) if provider else None
     ns = parse_namespace(req.param("namespace")) if "namespace" in req.params else None
-    found = emu.store.list_buckets(provider, ns)
+    present_only = req.param("presence") in ("2", "3", "4")  # apc.IsFltPresent
+    found = emu.store.list_buckets(provider, ns, remote=not present_only)
     return Response(200, json_response_headers(), json_body([bck_json(b) for b in found]))
 
 
@@ -131,6 +136,12 @@ def delete_bucket(emu, req: Request, bucket: str) -> Response:
     return _run_action(emu, req, bucket, msg)
 
 
+@route("PUT", "/v1/buckets/{bucket}")
+def put_bucket(emu, req: Request, bucket: str) -> Response:
+    """Registered bucket actions sent with PUT (multi-object ``archive``)."""
+    return _run_action(emu, req, bucket, parse_action(req.body, required=True))
+
+
 def bucket_props(emu, bck: BucketId) -> dict:
     """A subset of Go's cmn.Bprops for a default bucket."""
     b = emu.store.bucket(bck)
@@ -153,7 +164,12 @@ def bucket_props(emu, bck: BucketId) -> dict:
 
 @route("HEAD", "/v1/buckets/{bucket}")
 def head_bucket(emu, req: Request, bucket: str) -> Response:
-    """200 with Ais-Bucket-Props. Deviation: the props JSON is a subset of Go's Bprops."""
+    """200 with Ais-Bucket-Props, or the ``Bucket.info()`` polling protocol (``presence``,
+    see ``xbucket``). Deviation: the props JSON is a subset of Go's Bprops."""
+    from ais_emulator.api.handlers.xbucket import bucket_info, is_info_request
+
+    if is_info_request(req):
+        return bucket_info(emu, req, bucket)
     bck = bucket_of(req, bucket)
     props = json_body(bucket_props(emu, bck)).decode("utf-8")
     return Response(200, {"Ais-Bucket-Props": props}, b"", content_length=0)
@@ -186,8 +202,8 @@ def _props(text: str, flags: int) -> frozenset:
 def list_objects(emu, req: Request, bck: BucketId, value) -> Response:
     """One page: msgpack when the client accepts it, else Go's JSON form. A null value
     (the list-buckets form) on a bucket path is a 400, as in AIS. Deviations: ``target``
-    and remote-only flags are ignored; the listing UUID is echoed, or a new one is made
-    (pagination itself is stateless)."""
+    is ignored (so are ``CACHED``/``NOT_CACHED`` outside backed remote buckets); the
+    listing UUID is echoed, or a new one is made (pagination itself is stateless)."""
     if value is None:
         raise ApiError(400, f"invalid list-objects request for {bck}: missing list-objects "
                             "message (a null value lists buckets, not objects)")
@@ -211,7 +227,9 @@ def list_objects(emu, req: Request, bck: BucketId, value) -> Response:
                       token=text("continuation_token"), start_after=text("start_after"),
                       arch_dir=bool(flags & LS_ARCH_DIR),
                       no_recursion=bool(flags & LS_NO_RECURSION),
-                      no_dirs=bool(flags & LS_NO_DIRS) and bck.provider != "ais")
+                      no_dirs=bool(flags & LS_NO_DIRS) and bck.provider != "ais",
+                      cached_only=bool(flags & LS_CACHED),
+                      not_cached=bool(flags & LS_NOT_CACHED))
     page = emu.store.list_objects(bck, query)
     location = f"t[{emu.identity.target_id}]:/ais/mp1"
     entries = [listing_entry(e, props, location) for e in page.entries]
@@ -231,5 +249,15 @@ def _bad_bucket_path(emu, req: Request, bucket: str = "", rest: str = "") -> Res
 
 for _method in ("POST", "DELETE", "HEAD", "PUT", "PATCH"):
     route(_method, "/v1/buckets")(_bad_bucket_path)
-for _method in ("GET", "POST", "DELETE", "HEAD", "PUT", "PATCH"):
+for _method in ("GET", "POST", "DELETE", "PUT", "PATCH"):
     route(_method, "/v1/buckets/{bucket}/{rest*}")(_bad_bucket_path)
+
+
+@route("HEAD", "/v1/buckets/{bucket}/{rest*}")
+def head_bucket_prefix(emu, req: Request, bucket: str, rest: str) -> Response:
+    """``Bucket.info(prefix=...)`` puts the prefix in the path; anything else is a 400."""
+    from ais_emulator.api.handlers.xbucket import bucket_info, is_info_request
+
+    if is_info_request(req):
+        return bucket_info(emu, req, bucket, rest)
+    return _bad_bucket_path(emu, req, bucket, rest)

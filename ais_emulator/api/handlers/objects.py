@@ -14,8 +14,9 @@ Range with an archive read is a 400, and an unclean ``archpath`` (``./a``) is a 
 Deviations from AIS: objects are served directly (no 307 redirect to a target); a range
 GET carries no checksum headers; a range with an ETL is a 400; ``flush`` appends
 a non-empty body before finalising; ``check-lock`` always answers 200 (no locks); the
-``latest-ver``/``synchronize``/blob-download hints are accepted and ignored; HEAD
-``presence`` is ignored (every object is present).
+``latest-ver``/``synchronize``/blob-download hints are accepted and ignored. HEAD
+``presence`` matters for remote buckets only: a remote object that is not cached is
+``Ais-Present: false`` (no atime, location or copies), 404 with presence 2-4.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from ais_emulator.api.params import bucket_of, is_true, no_range, parse_range_he
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import OCTETS, custom_md_str, parse_action
-from ais_emulator.store import BucketId, InvalidRequest, parse_uname
+from ais_emulator.store import BucketId, InvalidRequest, ObjectNotFound, parse_uname
 from ais_emulator.store.archives import write_archive
 from ais_emulator.store.multipart import parse_part_number
 from ais_emulator.store.objects import CHUNK, checksum_of, iter_slices, resolve_range
 from ais_emulator.store.reading import read_archived, select_archived, validate_archpath
 from ais_emulator.store.store import validate_object_name
 
+_FLT_PRESENT = ("2", "3", "4")   # apc.FltPresent*: 404 unless in the cluster
+_FLT_NO_PROPS = ("1", "3")      # apc.Flt*NoProps: 200 without properties
 HEAD_PROPS = frozenset({"name", "size", "version", "checksum", "atime", "copies", "ec",
                         "custom", "location", "chunked", "last-modified", "etag"})
 ARCH_MODES = ("regexp", "prefix", "suffix", "substr", "wdskey")
@@ -131,8 +134,9 @@ def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
 
 @route("HEAD", "/v1/objects/{bucket}/{obj*}")
 def head_object(emu, req: Request, bucket: str, obj: str) -> Response:
-    """Selective HEAD (``props``); Content-Length is the object size. Deviations: without
-    ``props`` every prop is returned; ``presence`` is ignored; ``ec`` adds nothing (no EC);
+    """Selective HEAD (``props``); Content-Length is the object size; ``presence`` 1/3
+    omits props, 2-4 is a 404 for a remote object not in the cluster. Deviations: without
+    ``props`` every prop is returned; ``ec`` adds nothing (no EC);
     ``etag`` is answered only when the custom metadata holds an ETag."""
     bck = _target(emu, bucket, req, obj)
     raw = req.param("props")
@@ -142,19 +146,25 @@ def head_object(emu, req: Request, bucket: str, obj: str) -> Response:
             raise ApiError(400, f"invalid property {p!r} in props={raw!r} "
                                 f"(expecting some of {', '.join(sorted(HEAD_PROPS))})")
     rec = emu.store.head_object(bck, obj)
-    h = {"Ais-Present": "true"}
-    if "version" in props:
+    present = rec.present
+    presence = req.param("presence")
+    if not present and presence in _FLT_PRESENT:
+        raise ObjectNotFound(bck, obj)
+    if presence in _FLT_NO_PROPS:
+        return Response(200, {}, b"", content_length=rec.size)
+    h = {"Ais-Present": "true" if present else "false"}
+    if "version" in props and rec.version:
         h["Ais-Version"] = rec.version
     if "checksum" in props and rec.cksum_value:
         h["Ais-Checksum-Type"] = rec.cksum_type
         h["Ais-Checksum-Value"] = rec.cksum_value
-    if "atime" in props:
+    if "atime" in props and rec.atime_ns:
         h["Ais-Atime"] = str(rec.atime_ns)
     if "custom" in props and rec.custom:
         h["Ais-Custom-Md"] = custom_md_str(rec.custom)
-    if "location" in props:
+    if "location" in props and present:
         h["Ais-Location"] = f"t[{emu.identity.target_id}]:/ais/mp1"
-    if "copies" in props:
+    if "copies" in props and present:
         h["Ais-Mirror-Copies"] = "1"
         h["Ais-Mirror-Paths"] = "[/ais/mp1]"
     if "chunked" in props and rec.chunks:

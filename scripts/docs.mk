@@ -1,0 +1,16 @@
+# Generated documentation (scripts/gen_docs.py): docs/parity.md, the parity report
+# against a real AIStore, and docs/emulation.md, the emulator's coverage page (routes,
+# action registries, every "Deviation" paragraph of its docstrings). Included from the
+# Makefile, which defines PY and `venv`.
+#
+#   make docs         regenerate both pages (commit them with the change that moved them)
+#   make docs-check   exit 1 when they are stale (tests/parity/test_docs_fresh.py checks
+#                     the same in the offline suite)
+
+.PHONY: docs docs-check
+
+docs: venv
+	$(PY) scripts/gen_docs.py
+
+docs-check: venv
+	$(PY) scripts/gen_docs.py --check
