@@ -40,6 +40,7 @@ lint: venv
 	$(VENV)/bin/ruff check ais_emulator ais_datasets tests benchmarks
 
 include scripts/live.mk
+include scripts/docs.mk
 
 clean:
 	rm -rf $(VENV) bench-results .pytest_cache

@@ -1,29 +1,39 @@
-"""``AISIterDataset``: objects as ``(name, bytes)``, fetched with bounded concurrency.
+"""``AISIterDataset``: objects as ``(name, bytes)``, many objects per request.
 
 Drop-in for ``aistore.pytorch.AISIterDataset`` (same arguments and samples)::
 
-    ds = AISIterDataset(bucket, prefix_map={bucket: "train/"}, shuffle=True, prefetch=8)
+    ds = AISIterDataset(bucket, prefix_map={bucket: "train/"}, shuffle=True)
     ds.set_epoch(epoch)
     for name, data in DataLoader(ds, batch_size=None, num_workers=4): ...
 
-Each reading process keeps up to ``prefetch`` GETs in flight on a small thread pool of
-its own (created lazily, rebuilt after fork, never pickled) and yields results in order,
-so the sample order does not depend on timing. ``prefetch=1`` reads one object at a
-time as upstream does. Splitting, listing and order: see
-:mod:`ais_datasets.base_iter_dataset`; state and resume: :mod:`ais_datasets.resumable`
-(the cursor key ``position`` counts this slot's objects already yielded).
+How it reads. Each reading process asks for its objects ``max_batch_size`` at a time
+with one **GetBatch** request each (keyword-only ``use_batch=True``): the cluster streams
+one tar of the objects, in order, which is parsed as it arrives and yielded object by
+object, so memory holds one read chunk (1 MiB), not the batch. An entry the cluster
+reports as failed is read again with a plain GET, which raises the real error (e.g.
+``ErrObjNotFound``). When GetBatch is not available (the cluster has no such route, or
+a request fails), the objects are read with plain GETs instead: up to ``prefetch`` in
+flight on a small thread pool of the process (created lazily, rebuilt after fork, never
+pickled), results in order. A cluster without GetBatch is detected once per process
+(:mod:`ais_datasets.getbatch`). With ``etl_name`` every object is a plain GET (GetBatch
+carries no transform), as with ``use_batch=False``. Either way the sample order does not
+depend on timing. Splitting, listing and order: see :mod:`ais_datasets.base_iter_dataset`;
+state and resume: :mod:`ais_datasets.resumable` (the cursor key ``position`` counts this
+slot's objects already yielded).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Optional, Union
 
 from aistore.sdk import AISSource
 
 from ais_datasets.base_iter_dataset import AISBaseIterDataset
+from ais_datasets.getbatch import batch_available, batch_stream, note_failure
 from ais_datasets.progress import progress
 from ais_datasets.reading import LazyPool, ordered_map, read_object
+from ais_datasets.sources import ObjectIndex
 
 
 class AISIterDataset(AISBaseIterDataset):
@@ -33,7 +43,10 @@ class AISIterDataset(AISBaseIterDataset):
         ais_source_list, prefix_map, partition_sources_by_worker: as upstream.
         etl_name: an ETL already running on the cluster, applied to every object.
         show_progress: a tqdm bar per reading process.
-        prefetch: GETs in flight per reading process (keyword-only, default 8).
+        use_batch: read with GetBatch requests where the cluster serves them
+            (keyword-only, default True).
+        max_batch_size: objects per GetBatch request (keyword-only, default 64).
+        prefetch: plain GETs in flight per reading process (keyword-only, default 8).
         shuffle, seed, rank, world_size: see :class:`AISBaseIterDataset`.
     """
 
@@ -45,6 +58,8 @@ class AISIterDataset(AISBaseIterDataset):
         show_progress: bool = False,
         partition_sources_by_worker: bool = False,
         *,
+        use_batch: bool = True,
+        max_batch_size: int = 64,
         prefetch: int = 8,
         shuffle: bool = False,
         seed: int = 0,
@@ -55,8 +70,12 @@ class AISIterDataset(AISBaseIterDataset):
                          shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
         if int(prefetch) < 1:
             raise ValueError("prefetch must be at least 1")
+        if int(max_batch_size) < 1:
+            raise ValueError("max_batch_size must be at least 1")
         self._etl_name = etl_name
         self._show_progress = show_progress
+        self._use_batch = bool(use_batch)
+        self._max_batch_size = int(max_batch_size)
         self._prefetch = int(prefetch)
         self._pool = LazyPool(self._prefetch)
 
@@ -66,15 +85,12 @@ class AISIterDataset(AISBaseIterDataset):
         return self._generate(topo, state, index, positions)
 
     def _generate(self, topo, state, index, positions) -> Iterator[tuple[str, bytes]]:
-        etl_name = self._etl_name
-
-        def fetch(i: int) -> tuple[str, bytes]:
-            obj = index.object(i)
-            return obj.name, read_object(obj, etl_name)
-
         start = state["position"]
-        todo = (positions[k] for k in range(start, len(positions)))
-        results = ordered_map(self._pool, fetch, todo, self._prefetch)
+        todo = positions[start:]
+        if self._use_batch and not self._etl_name:
+            results = self._batched(index, todo)
+        else:
+            results = self._gets(index, todo)
         try:
             for name, data in progress(results, enabled=self._show_progress,
                                        desc="AISIterDataset", topo=topo,
@@ -84,3 +100,57 @@ class AISIterDataset(AISBaseIterDataset):
                 yield name, data
         finally:
             results.close()
+
+    def _gets(self, index: ObjectIndex, todo: Sequence[int]) -> Iterator[tuple[str, bytes]]:
+        """Plain GETs, up to ``prefetch`` in flight, in order."""
+        etl_name = self._etl_name
+
+        def fetch(i: int) -> tuple[str, bytes]:
+            obj = index.object(i)
+            return obj.name, read_object(obj, etl_name)
+
+        results = ordered_map(self._pool, fetch, todo, self._prefetch)
+        try:
+            yield from results
+        finally:
+            results.close()
+
+    def _batched(self, index: ObjectIndex, todo: Sequence[int]
+                 ) -> Iterator[tuple[str, bytes]]:
+        """GetBatch requests of up to ``max_batch_size`` objects of one client each."""
+        clients = [getattr(source, "client", None) for source in index.sources]
+        k, n = 0, len(todo)
+        while k < n:
+            client = clients[index.source_no(todo[k])]
+            if not batch_available(client):
+                # no GetBatch here: plain GETs for the run of this client's objects
+                end = k + 1
+                while end < n and clients[index.source_no(todo[end])] is client:
+                    end += 1
+                yield from self._gets(index, todo[k:end])
+                k = end
+                continue
+            end = k + 1
+            limit = min(n, k + self._max_batch_size)
+            while end < limit and clients[index.source_no(todo[end])] is client:
+                end += 1
+            objects = [index.object(i) for i in todo[k:end]]
+            done = 0
+            stream = batch_stream(client, objects)
+            try:
+                while done < len(objects):
+                    try:
+                        data = next(stream)
+                    except Exception as err:  # noqa: BLE001 - any failure: plain GETs
+                        note_failure(client, err)
+                        break
+                    obj = objects[done]
+                    if data is None:  # failed entry: a GET raises the real error
+                        data = read_object(obj)
+                    done += 1
+                    yield obj.name, data
+            finally:
+                stream.close()
+            if done < len(objects):
+                yield from self._gets(index, todo[k + done:end])
+            k = end

@@ -18,16 +18,13 @@ carries no transform).
 
 from __future__ import annotations
 
-import os
 from typing import Optional, Union
 
 from aistore.sdk import AISSource
-from aistore.sdk.errors import AISError, ErrBckNotFound, ErrObjNotFound
 
 from ais_datasets.base_map_dataset import AISBaseMapDataset
-from ais_datasets.reading import batch_read, read_object
-
-_ROUTE_MISSING = (400, 404, 405, 501)
+from ais_datasets.getbatch import batch_available, batch_read, note_failure
+from ais_datasets.reading import read_object
 
 
 class AISMapDataset(AISBaseMapDataset):
@@ -50,7 +47,6 @@ class AISMapDataset(AISBaseMapDataset):
         super().__init__(ais_source_list, prefix_map)
         self._etl_name = etl_name
         self._use_batch = use_batch
-        self._batch_off_pid: Optional[int] = None
 
     def __len__(self) -> int:
         return len(self._obj_list)
@@ -67,8 +63,7 @@ class AISMapDataset(AISBaseMapDataset):
         return obj.name, read_object(obj, self._etl_name)
 
     def _batching(self) -> bool:
-        return self._use_batch and not self._etl_name and \
-            self._batch_off_pid != os.getpid()
+        return self._use_batch and not self._etl_name
 
     def __getitems__(self, indices: list[int]) -> list[tuple[str, bytes]]:
         if len(indices) < 2 or not self._batching():
@@ -79,19 +74,16 @@ class AISMapDataset(AISBaseMapDataset):
         for k, i in enumerate(indices):
             no = self._obj_source_nos[i if i >= 0 else len(self._obj_list) + i]
             groups.setdefault(no, []).append(k)
-        try:
-            for no, members in groups.items():
-                client = self._ais_source_list[no].client
+        for no, members in groups.items():
+            client = getattr(self._ais_source_list[no], "client", None)
+            if not batch_available(client):
+                continue
+            try:
                 got = batch_read(client, [objects[k] for k in members])
-                for k, data in zip(members, got, strict=True):
-                    datas[k] = data
-        except (ErrObjNotFound, ErrBckNotFound):
-            datas = [None] * len(indices)
-        except AISError as err:
-            if err.status_code in _ROUTE_MISSING:
-                self._batch_off_pid = os.getpid()
-            datas = [None] * len(indices)
-        except Exception:  # noqa: BLE001 - any GetBatch failure: fall back, stay correct
-            datas = [None] * len(indices)
+            except Exception as err:  # noqa: BLE001 - any GetBatch failure: plain GETs
+                note_failure(client, err)
+                continue
+            for k, data in zip(members, got, strict=True):
+                datas[k] = data
         return [(obj.name, data if data is not None else read_object(obj, self._etl_name))
                 for obj, data in zip(objects, datas, strict=True)]

@@ -1,4 +1,4 @@
-"""Getting bytes out of AIStore: streamed GETs, bounded prefetch, GetBatch.
+"""Getting bytes out of AIStore: streamed GETs, bounded prefetch, resumable reads.
 
 Everything here goes through the SDK objects the user built (their client settings,
 token, retries and timeouts apply). The only resource this module creates is a thread
@@ -7,7 +7,15 @@ when it finds itself in another process (after ``fork``), and never pickles it::
 
     pool = LazyPool(8)
     for data in ordered_map(pool, read_object, objects, depth=8): ...
-    stream = open_tar(obj, etl_name=None, offset=0, shard=uri(obj))
+    tar = open_tar(obj, etl_name=None, offset=0)          # a TarStream over one GET
+
+Streams. :class:`ObjectStream` reads one object with a single GET (``ObjectReader.raw()``)
+in large pieces (``READ_SIZE``, 1 MiB) straight from the HTTP response: no per-chunk
+iterator layers, one copy from the socket. When the connection drops or the body ends
+short of its ``Content-Length``, it re-opens the object at the byte it reached (a range
+GET; for a transformed object, a fresh GET whose first bytes are skipped), up to
+``max_resume`` times, as the SDK's ``as_file()`` reader does. GetBatch lives in
+:mod:`ais_datasets.getbatch`, background read-ahead in :mod:`ais_datasets.readahead`.
 """
 
 from __future__ import annotations
@@ -15,21 +23,27 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Optional, TypeVar
 
-from aistore.sdk.batch.batch import Batch
 from aistore.sdk.etl.etl_config import ETLConfig
+from aistore.sdk.obj.obj_file.errors import ObjectFileReaderMaxResumeError
 from aistore.sdk.obj.object import Object
+from requests.exceptions import ChunkedEncodingError, ReadTimeout
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from ais_datasets.tario import TarStream, chunks_of, gunzip_chunks
+from ais_datasets.tario import READ_SIZE, TarStream, gunzip_chunks
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-STREAM_CHUNK = 256 * 1024
 GZIP_EXTENSIONS = (".tgz", ".tar.gz")
+MAX_RESUME = 5
+# what a dropped or stalled connection raises while a body is read
+STREAM_ERRORS = (RequestsConnectionError, ChunkedEncodingError, ProtocolError, ReadTimeout,
+                 ReadTimeoutError)
 
 
 def etl_config(etl_name: Optional[str]) -> ETLConfig:
@@ -48,18 +62,6 @@ def read_object(obj: Object, etl_name: Optional[str] = None) -> bytes:
     return obj.get_reader(etl=etl_config(etl_name)).read_all()
 
 
-def open_stream(obj: Object, etl_name: Optional[str] = None, offset: int = 0):
-    """A sequential, resumable file-like reader of ``obj`` from byte ``offset``.
-
-    The SDK's ``as_file()`` reader re-opens the stream at the position reached when a
-    connection drops, so a long shard read survives transient network errors.
-    """
-    byte_range = f"bytes={offset}-" if offset else None
-    reader = obj.get_reader(etl=etl_config(etl_name), byte_range=byte_range,
-                            chunk_size=STREAM_CHUNK)
-    return reader.as_file()
-
-
 def is_gzip(name: str) -> bool:
     return name.endswith(GZIP_EXTENSIONS)
 
@@ -69,15 +71,117 @@ def can_seek(obj: Object, etl_name: Optional[str]) -> bool:
     return not etl_name and not is_gzip(obj.name)
 
 
-def open_tar(obj: Object, etl_name: Optional[str] = None, offset: int = 0) -> TarStream:
-    """A :class:`TarStream` over ``obj`` (gzip-decompressed for .tgz / .tar.gz)."""
+class ObjectStream:
+    """One object read sequentially from byte ``offset`` in pieces of ``chunk`` bytes.
+
+    Iterate :meth:`chunks` (the GET is sent on the first ``next``, so HTTP errors such
+    as ``ErrObjNotFound`` surface there); :meth:`close` releases the connection. See the
+    module docstring for how a broken connection is resumed.
+    """
+
+    def __init__(self, obj: Object, etl_name: Optional[str] = None, offset: int = 0, *,
+                 chunk: int = READ_SIZE, max_resume: int = MAX_RESUME) -> None:
+        self.obj = obj
+        self.etl_name = etl_name
+        self.offset = offset  # absolute position of the next byte delivered
+        self.chunk = max(1, int(chunk))
+        self.max_resume = max_resume
+        self._raw = None
+        self._reader = None
+        self._pos = 0  # absolute position of the open response's next byte
+        self._end: Optional[int] = None  # where the open response must end
+        self._decode = False
+        self._closed = False
+
+    def _open(self, at: int) -> None:
+        """Send the GET for the object from byte ``at`` (0 or the delivered position)."""
+        reader = self.obj.get_reader(etl=etl_config(self.etl_name),
+                                     byte_range=f"bytes={at}-" if at else None)
+        raw = reader.raw()
+        self._raw, self._reader = raw, reader
+        # a server that cannot serve the range answers 200 with the whole object
+        self._pos = at if at and raw.status == 206 else 0
+        self._end = None
+        headers = raw.headers
+        self._decode = headers.get("Content-Encoding", "identity").lower() not in (
+            "", "identity")
+        if not self._decode:
+            length = headers.get("Content-Length", "")
+            if length.isdigit():
+                self._end = self._pos + int(length)
+
+    def _resume_at(self) -> int:
+        """Where a re-opened GET starts: the delivered position when AIS serves it."""
+        if self.etl_name or not self.offset:
+            return 0
+        try:
+            # as the SDK: a remote object not (yet) cached in the cluster starts over
+            return self.offset if self._reader.head().present else 0
+        except Exception:  # noqa: BLE001 - the re-opening GET reports the real problem
+            return 0
+
+    def _release(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            try:
+                raw.close()
+            except Exception:  # noqa: BLE001 - closing a broken response
+                pass
+
+    def chunks(self) -> Iterator[bytes]:
+        """The object's bytes from ``offset`` on, in pieces of up to ``chunk`` bytes."""
+        resumes = 0
+        self._open(self.offset)
+        try:
+            while True:
+                try:
+                    data = self._raw.read(self.chunk, decode_content=self._decode)
+                    if not data and self._end is not None and self._pos < self._end:
+                        raise ProtocolError(f"body ended at byte {self._pos} of {self._end}")
+                except STREAM_ERRORS as err:
+                    if self._closed:
+                        return
+                    resumes += 1
+                    if resumes > self.max_resume:
+                        raise ObjectFileReaderMaxResumeError(err, resumes) from err
+                    self._release()
+                    self._open(self._resume_at())
+                    continue
+                if not data:
+                    return
+                pos = self._pos
+                self._pos = pos + len(data)
+                if pos < self.offset:  # replayed bytes the caller already has
+                    if self._pos <= self.offset:
+                        continue
+                    data = data[self.offset - pos:]
+                self.offset += len(data)
+                yield data
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        self._closed = True
+        self._release()
+
+
+def open_tar(obj: Object, etl_name: Optional[str] = None, offset: int = 0, *,
+             chunks: Optional[Iterable[bytes]] = None,
+             closer: Optional[Callable[[], None]] = None) -> TarStream:
+    """A :class:`TarStream` over ``obj`` (gzip-decompressed for .tgz / .tar.gz).
+
+    ``chunks``/``closer``: bytes of ``obj`` from ``offset`` already being fetched (by a
+    read-ahead), used instead of a new GET.
+    """
     if offset and not can_seek(obj, etl_name):
         raise ValueError(f"{uri(obj)}: cannot start a compressed or transformed read "
                          f"at byte {offset}")
-    stream = open_stream(obj, etl_name, offset)
-    source = gunzip_chunks(chunks_of(stream)) if is_gzip(obj.name) else stream
+    if chunks is None:
+        stream = ObjectStream(obj, etl_name, offset)
+        chunks, closer = stream.chunks(), stream.close
+    source = gunzip_chunks(chunks) if is_gzip(obj.name) else chunks
     tar = TarStream(source, offset=offset, shard=uri(obj))
-    tar.closer = stream.close
+    tar.closer = closer
     return tar
 
 
@@ -142,20 +246,3 @@ def ordered_map(pool: Optional[LazyPool], fn: Callable[[T], R], items: Iterable[
     finally:
         for fut in pending:
             fut.cancel()
-
-
-def batch_read(request_client, objects: Sequence[Object], *,
-               output_format: str = ".tar", streaming: bool = True) -> list[Optional[bytes]]:
-    """Contents of ``objects`` from one GetBatch request, in order.
-
-    An entry the server reports as failed comes back as ``None`` (``cont_on_err`` is set
-    so one missing object does not fail the others); the caller decides what to do.
-    """
-    batch = Batch(request_client, objects=list(objects), output_format=output_format,
-                  cont_on_err=True, streaming_get=streaming)
-    out: list[Optional[bytes]] = []
-    for info, data in batch.get():
-        out.append(None if info.err_msg else data)
-    if len(out) != len(objects):
-        raise RuntimeError(f"GetBatch returned {len(out)} entries for {len(objects)} objects")
-    return out

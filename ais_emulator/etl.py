@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ais_emulator.etl_runtime import PAYLOAD_VAR, ClassRunner, EtlCodeError
+from ais_emulator.etl_runtime import PAYLOAD_VAR, ClassRunner, EtlCodeError, as_bytes
 from ais_emulator.store.errors import InvalidRequest, StoreError
 
 Transform = Callable[[bytes, str, str], bytes]
@@ -305,8 +305,8 @@ class EtlRegistry:
         size_in = len(data)
         for i, stage in enumerate(stages):
             try:
-                data = bytes(stage.run(bytes(data), path, args or "", first=i == 0))
-            except Exception as e:  # noqa: BLE001 - a transform's failure is the user's
+                data = stage.run(bytes(data), path, args or "", first=i == 0)
+            except (Exception, SystemExit) as e:  # noqa: BLE001 - the user's code failed
                 reason = f"{type(e).__name__}: {e}"
                 self._failed(stages[0], stage, job_id, cname or f"ais://{path}", reason, e)
                 raise EtlTransformFailed(stage.name, path, reason) from e
@@ -336,7 +336,7 @@ class EtlRegistry:
 
 def _hook_call(hook: Etl) -> Callable:
     def run(data: bytes, path: str, args: str, first: bool = True) -> bytes:
-        return hook.transform(data, path, args)
+        return as_bytes(hook.transform(data, path, args))
 
     return run
 

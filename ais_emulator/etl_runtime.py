@@ -129,7 +129,7 @@ class ClassRunner:
             return self._with_file(data, path, args)
         if self.streaming:
             return _joined(self.instance.transform_stream(io.BytesIO(data), path, args))
-        return _as_bytes(self.instance.transform(data, path, args))
+        return as_bytes(self.instance.transform(data, path, args))
 
     def _with_file(self, data: bytes, path: str, args: str) -> bytes:
         fd, fqn = tempfile.mkstemp(prefix="ais-emu-etl-")
@@ -139,7 +139,7 @@ class ClassRunner:
             if self.streaming:
                 with open(fqn, "rb") as reader:
                     return _joined(self.instance.transform_stream(reader, path, args))
-            return _as_bytes(self.instance.transform(fqn, path, args))
+            return as_bytes(self.instance.transform(fqn, path, args))
         finally:
             try:
                 os.unlink(fqn)
@@ -147,15 +147,16 @@ class ClassRunner:
                 pass
 
 
-def _as_bytes(out) -> bytes:
+def as_bytes(out) -> bytes:
+    """A transform's result as bytes (``str`` is UTF-8 encoded; ``None`` is an error)."""
     if isinstance(out, str):
         return out.encode("utf-8")
     if out is None:
-        raise TypeError("transform() returned None (expecting bytes)")
+        raise TypeError("the transform returned None (expecting bytes)")
     return bytes(out)
 
 
 def _joined(chunks) -> bytes:
     if chunks is None:
         raise TypeError("transform_stream() returned None (expecting an iterator of bytes)")
-    return b"".join(_as_bytes(c) for c in chunks)
+    return b"".join(as_bytes(c) for c in chunks)

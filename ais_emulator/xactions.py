@@ -22,6 +22,7 @@ Rules reproduced from AIS (aisnode v1.5.0 where checked):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from ais_emulator.etl import EtlTransformFailed
 from ais_emulator.store.archive_writer import write_archive
 from ais_emulator.store.archives import detect_format, iter_matching

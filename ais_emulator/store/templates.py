@@ -92,7 +92,7 @@ class ParsedTemplate:
         m = re.fullmatch(pattern, name)
         if m is None:
             return False
-        for digits, r in zip(m.groups(), self.ranges):
+        for digits, r in zip(m.groups(), self.ranges, strict=True):
             value = int(digits)
             if f"{value:0{r.width}d}" != digits:
                 return False

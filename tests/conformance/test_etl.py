@@ -267,6 +267,13 @@ def test_object_copy_with_etl(client, src):
     client.etl("upper-etl").init_class()(UpperServer)
     src.object("a.txt").copy(src.object("copies/a.txt"), etl=ETLConfig("upper-etl", "+"))
     assert read(src, "copies/a.txt") == b"ALPHA+"
+    client.etl("reverse-etl").init_class()(ReverseServer)
+    pipeline = client.etl("upper-etl") >> client.etl("reverse-etl")
+    src.object("b.txt").copy(src.object("copies/b.txt"), etl=ETLConfig(pipeline))
+    assert read(src, "copies/b.txt") == b"ATEB"
+    with pytest.raises(AISError) as exc:
+        src.object("b.txt").copy(src.object("copies/c.txt"), etl=ETLConfig("no-such-etl"))
+    assert exc.value.status_code == 404
 
 
 def test_bucket_transform(ais_backend, client, src, fresh_name):

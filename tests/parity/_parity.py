@@ -12,10 +12,21 @@ differ exactly as recorded.
     obs = response_obs(side.request("GET", side.obj_path("b", "o")))
     obs["status"], obs["hdr.Content-Length"], obs["body.sha"]
 
-Normalisation (``response_obs``, ``error_obs``) removes what legitimately differs between
-two clusters: node IDs, remote addresses, atimes and mountpaths (compared by presence
-only), listing and GetBatch UUIDs, and redirects (only the final response counts; the
-emulator answers directly where real AIS redirects to a target).
+What legitimately differs between two clusters, or between two spellings the SDK reads
+alike, is normalised away; everything else is compared:
+
+* redirects: only the final reply counts (real AIS redirects object requests to a
+  target; the emulator answers directly);
+* per-cluster values: atime, location, mirror paths, Last-Modified and ETag headers and
+  list-entry atime/location are compared by presence; the listing UUID only for being
+  non-empty and stable across pages; node IDs in error texts are masked;
+* unique names: the run's bucket names are replaced by ``<corpus>`` in every value;
+* error texts: only what the SDK reads from them (the bucket URL, for 404 and 409) and
+  the exception class it raises; the wording is shown on failure, not compared;
+* ``Ais-Custom-Md``: compared as the SDK parses it (AIS writes the pairs in Go map
+  order); a list entry's ``m`` with its pairs sorted, spelling kept;
+* list entries: a zero ``s``/``c``/``f`` equals a missing one (Go omits zero values and
+  the SDK's decoder defaults them to 0); ``Entries: null`` equals ``[]``.
 """
 
 from __future__ import annotations
@@ -45,7 +56,7 @@ from urllib3.util import Retry
 
 EMULATOR_ENDPOINT = "http://emulator.invalid:8080"
 
-# list-objects request flags (1 << bit) and entry flags
+# list-objects request flags (1 << bit)
 LS_CACHED = 1 << 0
 LS_ARCH_DIR = 1 << 3
 LS_NAME_ONLY = 1 << 4

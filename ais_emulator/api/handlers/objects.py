@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ais_emulator.api.errors import ApiError
+from ais_emulator.api.errors import ApiError, bucket_cname
 from ais_emulator.api.params import bucket_of, is_true, no_range, parse_range_header
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
@@ -106,7 +106,7 @@ def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
         no_range(req, "etl_name")
         pipeline = [n for n in req.param("etl_pipeline").split(",") if n]
         data = emu.etl.apply([etl_name] + pipeline, rec.data, f"{bucket}/{obj}",
-                             req.param("etl_args"))
+                             req.param("etl_args"), cname=f"{bucket_cname(bck)}/{obj}")
         return Response(200, {"Content-Type": etl.mime_type}, data)
     if archpath:
         no_range(req, "archpath")
@@ -247,9 +247,13 @@ def _copy(emu, req: Request, bck: BucketId, obj: str, uname: str) -> Response:
     transform = None
     etl_name = req.param("etl_name")
     if etl_name:
-        emu.etl.require(etl_name)
+        stages = [etl_name] + [n for n in req.param("etl_pipeline").split(",") if n]
+        for stage in stages:
+            emu.etl.require(stage)
         path, args = f"{bck.name}/{obj}", req.param("etl_args")
-        transform = lambda rec: emu.etl.apply([etl_name], rec.data, path, args)  # noqa: E731
+        cname = f"{bucket_cname(bck)}/{obj}"
+        transform = lambda rec: emu.etl.apply(stages, rec.data, path, args,  # noqa: E731
+                                              cname=cname)
     emu.store.copy_object(bck, obj, dst, dst_name, transform)
     return Response(200, {}, b"")
 
