@@ -32,6 +32,16 @@ def _load_kit():
 _load_kit()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_getbatch_support():
+    """What one test teaches the process about GetBatch support must not leak."""
+    from ais_datasets.getbatch import reset_support
+
+    reset_support()
+    yield
+    reset_support()
+
+
 @pytest.fixture
 def kit():
     return sys.modules[_NAME]

@@ -42,10 +42,92 @@ def test_prefetch_keeps_order_and_reads_each_object_once(bucket, calls):
     corpus = kit.object_corpus(bucket, 30)
     for prefetch in (1, 4, 64):
         calls.clear()
-        assert list(AISIterDataset(bucket, prefetch=prefetch)) == corpus
-        assert len(calls.gets()) == 30
+        assert list(AISIterDataset(bucket, prefetch=prefetch, use_batch=False)) == corpus
+        assert len(calls.gets()) == 30 and calls.batch_requests() == 0
     with pytest.raises(ValueError):
         AISIterDataset(bucket, prefetch=0)
+
+
+@pytest.mark.parametrize("size, requests", [(64, 1), (7, 5), (1, 30)])
+def test_getbatch_reads_many_objects_per_request_in_order(bucket, calls, size, requests):
+    corpus = kit.object_corpus(bucket, 30)
+    calls.clear()
+    assert list(AISIterDataset(bucket, max_batch_size=size)) == corpus
+    assert calls.batch_requests() == requests and not calls.gets()
+    with pytest.raises(ValueError):
+        AISIterDataset(bucket, max_batch_size=0)
+
+
+def test_getbatch_missing_object_raises_the_get_error_in_place(bucket):
+    from aistore.sdk.errors import ErrObjNotFound
+
+    corpus = kit.object_corpus(bucket, 6)
+    group = bucket.objects(obj_names=[n for n, _ in corpus[:3]] + ["gone.bin"] +
+                           [n for n, _ in corpus[3:]])
+    got = []
+    with pytest.raises(ErrObjNotFound):
+        for item in AISIterDataset(group, max_batch_size=4):
+            got.append(item)
+    assert got == corpus[:3]
+
+
+def test_getbatch_unsupported_falls_back_to_gets_once_per_process(bucket, calls,
+                                                                  monkeypatch):
+    from aistore.sdk.batch.batch import Batch
+    from aistore.sdk.errors import AISError
+
+    corpus = kit.object_corpus(bucket, 10)
+    attempts = []
+
+    def not_implemented(self, *a, **kw):
+        attempts.append(1)
+        raise AISError(501, "not implemented", "http://x/v1/ml/moss", None)
+
+    monkeypatch.setattr(Batch, "get", not_implemented)
+    calls.clear()
+    assert list(AISIterDataset(bucket, max_batch_size=3)) == corpus
+    assert list(AISIterDataset(bucket, max_batch_size=3)) == corpus
+    assert len(attempts) == 1 and len(calls.gets()) == 20
+
+
+def test_getbatch_failing_mid_stream_goes_on_with_gets_without_repeats(bucket, calls,
+                                                                       monkeypatch):
+    from ais_datasets import getbatch
+
+    corpus = kit.object_corpus(bucket, 10)
+    real = getbatch.batch_stream
+
+    def breaks_after_two(client, objects):
+        stream = real(client, objects)
+        yield next(stream)
+        yield next(stream)
+        stream.close()
+        raise ConnectionError("connection reset")
+
+    monkeypatch.setattr("ais_datasets.iter_dataset.batch_stream", breaks_after_two)
+    calls.clear()
+    assert list(AISIterDataset(bucket, max_batch_size=4)) == corpus
+    assert calls.batch_requests() == 3 and len(calls.gets()) == 2 + 2 + 0
+    # the failure was not a missing route: GetBatch is still used afterwards
+    monkeypatch.setattr("ais_datasets.iter_dataset.batch_stream", real)
+    calls.clear()
+    assert list(AISIterDataset(bucket, max_batch_size=4)) == corpus
+    assert calls.batch_requests() == 3 and not calls.gets()
+
+
+@pytest.mark.parametrize("stop", [0, 2, 5, 9])
+def test_getbatch_resume_mid_batch(bucket, calls, stop):
+    kit.object_corpus(bucket, 9)
+    ds = AISIterDataset(bucket, max_batch_size=4, shuffle=True, seed=4)
+    full = list(ds)
+    it = iter(ds)
+    head = [next(it) for _ in range(stop)]
+    it.close()
+    again = AISIterDataset(bucket, max_batch_size=4, shuffle=True, seed=4)
+    again.load_state_dict(ds.state_dict())
+    calls.clear()
+    assert head + list(again) == full
+    assert calls.batch_requests() == -(-(9 - stop) // 4) and not calls.gets()
 
 
 def test_etl_name_is_sent_as_upstream_sends_it(bucket, calls):
