@@ -21,9 +21,8 @@ none) becomes the object's version. AIS's checksum travels in the user metadata
 ``aws-error[<Code>: <message>]``; NoSuchBucket and NoSuchKey (and HEAD's bare 404) become
 the store's not-found conditions.
 
-Enter ``mock_aws()`` before ``mock_ais()``: both patch ``requests``, and the one started
-last takes every request (moto would pass the SDK's calls to the network). The
-``EmulatorServer`` transport is unaffected.
+``mock_aws()`` and ``mock_ais()`` nest in either order (``mock_ais`` tells moto to pass
+the requests it does not own through to the emulator).
 
 Deviations: listings never carry versions; multipart uploads to S3 are single PUTs (the
 emulator assembles parts first); no bucket regions beyond the client's own.

@@ -14,7 +14,8 @@ response body is handed to ``requests`` as a raw file-like object, never joined.
     def test_x(): ...
 
 Deviations: ``responses`` records no calls here (that would keep every body alive);
-another ``responses`` mock activated inside this one takes precedence.
+another ``responses`` mock activated inside this one takes precedence, except moto's
+``mock_aws``, which is told to pass what it does not own through to this one.
 """
 
 from __future__ import annotations
@@ -136,6 +137,16 @@ class _EmulatorRoute(responses.BaseResponse):
                             request_method=request.method)
 
 
+def _chain_moto(mock: Optional[responses.RequestsMock]) -> None:
+    """Let moto's ``mock_aws`` (which patches ``requests`` the same way) pass the requests it
+    does not own through to ``mock``, so the two nest in either order."""
+    try:
+        from moto.core.models import override_responses_real_send
+    except ImportError:  # moto is optional
+        return
+    override_responses_real_send(mock)
+
+
 class _Interceptor:
     """Process-wide: endpoint -> stack of Emulators, and the one ``responses`` patch."""
 
@@ -173,6 +184,7 @@ class _Interceptor:
                 mock.add_passthru(re.compile(".*"))
                 mock.start()
                 self._mock = mock
+                _chain_moto(mock)
 
     def pop(self, endpoint: str, emulator: Emulator) -> None:
         with self._lock:
@@ -187,6 +199,7 @@ class _Interceptor:
             if not self._stacks and self._mock is not None:
                 self._mock.stop(allow_assert=False)
                 self._mock = None
+                _chain_moto(None)
 
 
 _INTERCEPTOR = _Interceptor()

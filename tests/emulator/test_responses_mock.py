@@ -212,3 +212,29 @@ def test_repr_states():
 def test_endpoint_spellings(endpoint):
     with mock_ais(endpoint) as m:
         assert m.client().cluster().is_ready()
+
+
+@pytest.mark.parametrize("ais_first", [True, False], ids=["mock_ais-then-mock_aws",
+                                                          "mock_aws-then-mock_ais"])
+def test_nests_with_moto_in_either_order(ais_first):
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        mocks = [mock_ais(), moto.mock_aws()]
+        if not ais_first:
+            mocks.reverse()
+        entered = [stack.enter_context(m) for m in mocks]
+        ais = entered[0] if ais_first else entered[1]
+        bck = ais.client().bucket("both")
+        bck.create()
+        bck.object("o").get_writer().put_content(b"emulated")
+        s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+        s3.create_bucket(Bucket="real-looking")
+        s3.put_object(Bucket="real-looking", Key="k", Body=b"mocked s3")
+        assert bck.object("o").get_reader().read_all() == b"emulated"
+        assert s3.get_object(Bucket="real-looking", Key="k")["Body"].read() == b"mocked s3"
+    from ais_emulator.transports.responses_mock import _INTERCEPTOR
+    assert _INTERCEPTOR.lookup("http://localhost:8080/v1/health") is None
