@@ -35,8 +35,8 @@ from aistore.sdk import ArchiveConfig, DataShard, ListObjectFlag
 from torch.utils.data import IterableDataset
 
 from ais_datasets.errors import ShardReadError
-from ais_datasets.reading import can_seek, etl_config, open_tar, uri
-from ais_datasets.shardstream import ShardStream
+from ais_datasets.reading import etl_config, open_tar, uri
+from ais_datasets.shardstream import PREFETCH_SHARDS, READAHEAD_BYTES, ShardStream
 from ais_datasets.sources import ARCHIVE_EXTENSIONS, STREAMABLE_EXTENSIONS, shard_member_names
 from ais_datasets.topology import Topology, permutation, split_round_robin
 
@@ -50,17 +50,23 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         data_sources: ``DataShard`` objects (their ``bucket``, ``prefix`` and ``etl_name``).
         shuffle, seed, shuffle_buffer: seeded shuffling (keyword-only).
         on_error: ``"raise"`` | ``"warn"`` | ``"skip"``.
+        readahead_bytes, prefetch_shards: bytes held and shards opened ahead of the
+            reader, for all sources together (keyword-only; see ``AISShardReader``).
         rank, world_size: override the distributed topology.
     """
 
     def __init__(self, data_sources: list[DataShard], *, shuffle: bool = False,
                  seed: int = 0, shuffle_buffer: int = 1000, on_error: str = "raise",
+                 readahead_bytes: int = READAHEAD_BYTES,
+                 prefetch_shards: int = PREFETCH_SHARDS,
                  rank: Optional[int] = None, world_size: Optional[int] = None):
         self._data_sources = list(data_sources)
         self._shard_names: Optional[list[list[str]]] = None
         self._member_counts: dict[tuple[int, str], int] = {}
         self._init_resumable(shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
-        self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer)
+        self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer,
+                                readahead_bytes=readahead_bytes,
+                                prefetch_shards=prefetch_shards)
 
     # ------------------------------------------------------------------ listing
 
@@ -111,21 +117,29 @@ class AISMultiShardStream(ShardStream, IterableDataset):
     def _unit_name(self, unit) -> str:
         return " + ".join(uri(obj) for obj in self._objects(unit))
 
-    def _members(self, obj, etl_name, start: int, skip: int) -> Iterator[tuple[bytes, int]]:
-        if not obj.name.endswith(STREAMABLE_EXTENSIONS):
+    def _unit_streams(self, unit) -> list[tuple[Any, Optional[str]]]:
+        return [(obj, ds.etl_name)
+                for obj, ds in zip(self._objects(unit), self._data_sources, strict=True)]
+
+    def _streamable(self, obj) -> bool:
+        return obj.name.endswith(STREAMABLE_EXTENSIONS)
+
+    def _members(self, obj, etl_name, start: int, skip: int,
+                 feed=None) -> Iterator[tuple[bytes, int]]:
+        if not self._streamable(obj):
             yield from self._members_by_listing(obj, etl_name, skip)
             return
-        tar = open_tar(obj, etl_name, start)
+        tar = open_tar(obj, etl_name, start, chunks=feed, closer=getattr(feed, "close", None))
         try:
             for _ in range(skip):
                 if tar.next_member() is None:
                     return
+            entry = tar.next_entry
             while True:
-                head = tar.next_member()
-                if head is None:
+                item = entry()
+                if item is None:
                     return
-                data = tar.read_data()
-                yield data, tar.offset
+                yield item[1], tar.offset
         finally:
             tar.close()
 
@@ -144,14 +158,16 @@ class AISMultiShardStream(ShardStream, IterableDataset):
                 return ds.bucket
         raise ValueError(f"no source holds {uri(obj)}")
 
-    def _open_unit(self, unit, skip: int, offsets: list[int],
-                   status: dict[str, bool]) -> Iterator[tuple[Any, list[int]]]:
-        objects = self._objects(unit)
+    def _open_unit(self, unit, skip: int, offsets: list[int], status: dict[str, bool],
+                   feeds=None) -> Iterator[tuple[Any, list[int]]]:
+        streams_of = self._unit_streams(unit)
+        objects = [obj for obj, _ in streams_of]
+        starts = self._start_offsets(unit, offsets)
         streams = []
-        for k, (obj, ds) in enumerate(zip(objects, self._data_sources, strict=True)):
-            start = offsets[k] if len(offsets) == len(objects) and offsets[k] > 0 and \
-                can_seek(obj, ds.etl_name) else 0
-            streams.append(self._members(obj, ds.etl_name, start, 0 if start else skip))
+        for k, (obj, etl_name) in enumerate(streams_of):
+            start = starts[k]
+            streams.append(self._members(obj, etl_name, start, 0 if start else skip,
+                                         feeds[k] if feeds else None))
         try:
             while True:
                 row = []

@@ -42,8 +42,8 @@ from aistore.sdk import Bucket
 
 from ais_datasets.base_iter_dataset import AISBaseIterDataset
 from ais_datasets.progress import progress
-from ais_datasets.reading import can_seek, open_tar, uri
-from ais_datasets.shardstream import ShardStream
+from ais_datasets.reading import open_tar, uri
+from ais_datasets.shardstream import PREFETCH_SHARDS, READAHEAD_BYTES, ShardStream
 from ais_datasets.sources import ObjectIndex, count_samples, prefixes_for, shard_member_names
 from ais_datasets.tario import iter_samples
 from ais_datasets.topology import Topology
@@ -62,6 +62,10 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         shuffle, seed: shuffle shard order by (seed, epoch) and samples within blocks of
             ``shuffle_buffer`` samples (keyword-only).
         on_error: ``"raise"`` | ``"warn"`` | ``"skip"`` for unreadable shards.
+        readahead_bytes: bytes a reading process may hold ahead of the sample being
+            parsed (keyword-only, default 4 MiB; 0 turns read-ahead off).
+        prefetch_shards: shards a reading process may open ahead of the one it reads
+            (keyword-only, default 1).
         rank, world_size: override the distributed topology.
     """
 
@@ -91,12 +95,16 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         seed: int = 0,
         shuffle_buffer: int = 1000,
         on_error: str = "raise",
+        readahead_bytes: int = READAHEAD_BYTES,
+        prefetch_shards: int = PREFETCH_SHARDS,
         rank: Optional[int] = None,
         world_size: Optional[int] = None,
     ):
         super().__init__(bucket_list, prefix_map, partition_sources_by_worker,
                          shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
-        self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer)
+        self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer,
+                                readahead_bytes=readahead_bytes,
+                                prefetch_shards=prefetch_shards)
         self._etl_name = etl_name
         self._show_progress = show_progress
         self._observed_keys: set[str] = set()
@@ -112,17 +120,24 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         return progress(samples, enabled=self._show_progress, desc="AISShardReader",
                         topo=topo)
 
-    def _open_unit(self, unit, skip: int, offsets: list[int],
-                   status: dict[str, bool]) -> Iterator[tuple[Any, list[int]]]:
+    def _unit_streams(self, unit) -> list[tuple[Any, Optional[str]]]:
         index, pos = unit
-        obj = index.object(pos)
-        start = offsets[0] if offsets and offsets[0] > 0 and can_seek(obj, self._etl_name) \
-            else 0
-        tar = open_tar(obj, self._etl_name, start)
+        return [(index.object(pos), self._etl_name)]
+
+    def _open_unit(self, unit, skip: int, offsets: list[int], status: dict[str, bool],
+                   feeds=None) -> Iterator[tuple[Any, list[int]]]:
+        ((obj, etl_name),) = self._unit_streams(unit)
+        start = self._start_offsets(unit, offsets)[0]
+        feed = feeds[0] if feeds else None
+        tar = open_tar(obj, etl_name, start, chunks=feed,
+                       closer=getattr(feed, "close", None))
+        observed = self._observed_keys
         try:
             for sample in iter_samples(tar, 0 if start else skip, status):
-                self._observed_keys.update(sample.fields)
-                yield (sample.key, sample.fields), [sample.next_offset]
+                fields = sample.fields
+                if len(fields) > len(observed) or not observed.issuperset(fields):
+                    observed.update(fields)
+                yield (sample.key, fields), [sample.next_offset]
         finally:
             tar.close()
 

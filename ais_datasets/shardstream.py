@@ -45,10 +45,15 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Optional
 
 from ais_datasets.errors import ShardReadError, ShardReadWarning
+from ais_datasets.readahead import OpenAhead, ReadAhead
+from ais_datasets.reading import ObjectStream, can_seek
 from ais_datasets.resumable import Resumable
+from ais_datasets.tario import READ_SIZE
 from ais_datasets.topology import permutation
 
 ON_ERROR = ("raise", "warn", "skip")
+READAHEAD_BYTES = 4 << 20
+PREFETCH_SHARDS = 1
 
 # (item, offsets after it) pairs produced by a unit
 UnitItems = Iterator[tuple[Any, list[int]]]
@@ -57,13 +62,19 @@ UnitItems = Iterator[tuple[Any, list[int]]]
 class ShardStream(Resumable):
     """Mixin: shard cursor, block shuffle and error policy for shard readers."""
 
-    def _init_shard_stream(self, *, on_error: str, shuffle_buffer: int) -> None:
+    def _init_shard_stream(self, *, on_error: str, shuffle_buffer: int,
+                           readahead_bytes: int = READAHEAD_BYTES,
+                           prefetch_shards: int = PREFETCH_SHARDS) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
         if int(shuffle_buffer) < 1:
             raise ValueError("shuffle_buffer must be at least 1")
+        if int(readahead_bytes) < 0 or int(prefetch_shards) < 0:
+            raise ValueError("readahead_bytes and prefetch_shards must not be negative")
         self._on_error = on_error
         self._shuffle_buffer = int(shuffle_buffer)
+        self._readahead_bytes = int(readahead_bytes)
+        self._prefetch_shards = int(prefetch_shards)
         self._stats_pid = os.getpid()
         self._stats = _zero_stats()
 
@@ -112,10 +123,59 @@ class ShardStream(Resumable):
 
     # ----------------------------------------------------------------- the loop
 
-    def _open_unit(self, unit: Any, skip: int, offsets: list[int],
-                   status: dict[str, bool]) -> UnitItems:
-        """Yield ``(item, next_offsets)`` for ``unit`` from the cursor on."""
+    def _open_unit(self, unit: Any, skip: int, offsets: list[int], status: dict[str, bool],
+                   feeds: Optional[list[Iterator[bytes]]] = None) -> UnitItems:
+        """Yield ``(item, next_offsets)`` for ``unit`` from the cursor on.
+
+        ``feeds``: when read-ahead is on, the bytes of each of :meth:`_unit_streams`,
+        from :meth:`_start_offsets` on, already being fetched (use them instead of GETs).
+        """
         raise NotImplementedError
+
+    def _unit_streams(self, unit: Any) -> list[tuple[Any, Optional[str]]]:
+        """``(object, etl_name)`` of each stream a unit reads (empty: no read-ahead)."""
+        return []
+
+    def _streamable(self, obj: Any) -> bool:
+        """Whether ``obj`` is read as one byte stream (else it gets no read-ahead)."""
+        return True
+
+    def _start_offsets(self, unit: Any, offsets: list[int]) -> list[int]:
+        """Byte offset each stream of ``unit`` starts at for the cursor ``offsets``."""
+        streams = self._unit_streams(unit)
+        if len(offsets) != len(streams):
+            return [0] * len(streams)
+        return [off if off > 0 and can_seek(obj, etl) else 0
+                for (obj, etl), off in zip(streams, offsets, strict=True)]
+
+    def _lanes(self, units: Sequence[Any], first: int, offsets: list[int]
+               ) -> Optional[list[ReadAhead]]:
+        """One read-ahead lane per stream position, over ``units[first:]``."""
+        if self._readahead_bytes <= 0 or first >= len(units):
+            return None
+        width = len(self._unit_streams(units[first]))
+        if width == 0:
+            return None
+        budget = max(1, self._readahead_bytes // width)
+        piece = min(READ_SIZE, max(64 * 1024, budget // 2))
+
+        def openers(k: int):
+            for u in range(first, len(units)):
+                streams = self._unit_streams(units[u])
+                starts = self._start_offsets(units[u], offsets) if u == first \
+                    else [0] * len(streams)
+                obj, etl = streams[k]
+                if not self._streamable(obj):
+                    yield _no_stream
+                else:
+                    yield lambda obj=obj, etl=etl, at=starts[k]: ObjectStream(
+                        obj, etl, at, chunk=piece)
+
+        import os
+        if os.environ.get("AISDS_MODE") == "open":
+            return [OpenAhead(openers(k), ahead=self._prefetch_shards) for k in range(width)]
+        return [ReadAhead(openers(k), budget=budget, ahead=self._prefetch_shards,
+                          piece=piece) for k in range(width)]
 
     def _unit_name(self, unit: Any) -> str:
         return str(unit)
@@ -150,6 +210,10 @@ class ShardStream(Resumable):
             reader.close()
 
 
+def _no_stream() -> None:
+    return None
+
+
 def _zero_stats() -> dict[str, Any]:
     return {"shards_failed": 0, "samples_skipped": 0, "last_error": None}
 
@@ -165,13 +229,14 @@ class _UnitReader:
         self._offsets = [int(o) for o in state["shard_offsets"]]
         self._items: Optional[UnitItems] = None
         self._status: dict[str, bool] = {}
+        self._lanes = owner._lanes(units, self._unit, self._offsets)
 
     def cursor(self) -> dict[str, Any]:
         return {"shard": self._unit, "shard_sample": self._sample,
                 "shard_offsets": list(self._offsets)}
 
     def _next_unit(self) -> None:
-        self.close()
+        self._close_items()
         self._unit += 1
         self._sample = 0
         self._offsets = []
@@ -182,8 +247,10 @@ class _UnitReader:
             unit = self._units[self._unit]
             if self._items is None:
                 self._status = {"open": False}
+                feeds = [lane.next_stream() for lane in self._lanes] if self._lanes \
+                    else None
                 self._items = self._owner._open_unit(unit, self._sample, self._offsets,
-                                                     self._status)
+                                                     self._status, feeds)
             try:
                 item, offsets = next(self._items)
             except StopIteration:
@@ -191,7 +258,7 @@ class _UnitReader:
                 continue
             except Exception as err:  # noqa: BLE001 - the policy decides
                 lost = 1 if self._status.get("open") else 0
-                self.close()
+                self._close_items()
                 self._owner._unit_failed(err, self._owner._unit_name(unit), lost)
                 self._next_unit()
                 continue
@@ -200,9 +267,15 @@ class _UnitReader:
             out.append(item)
         return out
 
-    def close(self) -> None:
+    def _close_items(self) -> None:
         items, self._items = self._items, None
         if items is not None:
             close: Optional[Callable[[], None]] = getattr(items, "close", None)
             if close is not None:
                 close()
+
+    def close(self) -> None:
+        self._close_items()
+        lanes, self._lanes = self._lanes, None
+        for lane in lanes or ():
+            lane.close()
