@@ -170,23 +170,27 @@ class AISMultiShardStream(ShardStream, IterableDataset):
                                          feeds[k] if feeds else None))
         try:
             while True:
-                row = []
-                for stream in streams:
+                datas, offs = [], []
+                short = -1
+                for k, stream in enumerate(streams):
                     item = next(stream, _END)
-                    if item is not _END:
+                    if item is _END:
+                        if short < 0:
+                            short = k
+                        continue
+                    if not datas:
                         status["open"] = True
-                    row.append(item)
-                ended = [item is _END for item in row]
-                if all(ended):
-                    return
-                if any(ended):
-                    short = objects[ended.index(True)]
+                    datas.append(item[0])
+                    offs.append(item[1])
+                if short >= 0:
+                    if not datas:
+                        return
                     raise ShardReadError(
                         "shards of one pair hold different numbers of members "
                         f"({' + '.join(uri(o) for o in objects)})",
-                        shard=uri(short), offset=None)
+                        shard=uri(objects[short]), offset=None)
                 status["open"] = False
-                yield tuple(data for data, _ in row), [off for _, off in row]
+                yield tuple(datas), offs
         finally:
             for stream in streams:
                 stream.close()

@@ -1,23 +1,172 @@
 """``AISParallelMapDataset``: map-style dataset that downloads each object in parallel.
 
 Drop-in for ``aistore.pytorch.AISParallelMapDataset``: each object is fetched as
-``num_workers`` concurrent byte-range reads by the SDK, and ``__getitem__`` returns
-``(object_name, ParallelBuffer)``; the caller closes the buffer (it is backed by shared
-memory)::
+concurrent byte-range GETs, and ``__getitem__`` returns ``(object_name, buffer)`` where the
+buffer has the SDK ``ParallelBuffer`` interface (``buf``, ``len()``, ``tobytes()``,
+``close()``, a context manager)::
 
     ds = AISParallelMapDataset(bucket, num_workers=8)
     name, buf = ds[0]
     with buf:
         data = buf.tobytes()
+
+Differences from upstream (on purpose):
+
+* **Threads, not processes.** Upstream forks a ``ProcessPoolExecutor`` per object and
+  writes into POSIX shared memory; here ``num_workers`` threads of this process (a pool
+  created lazily, rebuilt after fork, never pickled) read the ranges straight into one
+  buffer. Waiting on the network releases the GIL, so the threads overlap; the
+  dataset also works inside DataLoader workers (daemonic processes may not fork, so
+  upstream's cannot run there), and nothing needs unlinking if a buffer is not closed.
+* **Exact byte counts, resumed ranges.** Every range must deliver exactly its length;
+  a dropped connection re-requests the rest of the range (up to ``MAX_RESUME`` times)
+  before the error is raised, and a response longer or shorter than asked is an error.
+* The object size comes from one HEAD per object; ranges are ``chunk_size`` bytes
+  (keyword-only, default 8 MiB as upstream). A zero-byte object is an empty buffer
+  (upstream raises ``ValueError``).
 """
 
 from __future__ import annotations
 
+import mmap
+from http.client import IncompleteRead
 from typing import Optional, Union
 
 from aistore.sdk import AISSource
+from aistore.sdk.obj.obj_file.errors import ObjectFileReaderMaxResumeError
+from requests.exceptions import ChunkedEncodingError
+from urllib3.exceptions import ProtocolError
 
 from ais_datasets.base_map_dataset import AISBaseMapDataset
+from ais_datasets.reading import MAX_RESUME, STREAM_ERRORS, LazyPool
+
+CHUNK_SIZE = 8 * 1024 * 1024
+
+
+class RangeLengthError(ChunkedEncodingError):
+    """A range GET answered with another length than asked (not retried)."""
+
+
+# a dropped connection, as urllib3 reports it or as the socket does under a direct read
+_RANGE_ERRORS = STREAM_ERRORS + (IncompleteRead, ConnectionError, TimeoutError)
+
+
+def allocate(size: int):
+    """A writable buffer of ``size`` bytes: anonymous memory that is not zero-filled
+    twice (``bytearray(n)`` writes every page once before the download writes it again).
+    """
+    if size <= 0:
+        return bytearray(size)
+    flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0) | \
+        getattr(mmap, "MAP_POPULATE", 0)
+    try:
+        return mmap.mmap(-1, size, flags=flags) if flags else mmap.mmap(-1, size)
+    except (OSError, ValueError, TypeError):
+        return bytearray(size)
+
+
+class ParallelBuffer:
+    """An object's bytes in one buffer, with the SDK ``ParallelBuffer`` interface.
+
+    ``buf`` is a memoryview of the bytes (no copy); ``tobytes()`` copies them; ``close()``
+    releases them (afterwards ``buf`` raises). Pickles by value (e.g. from a DataLoader
+    worker to the main process).
+    """
+
+    def __init__(self, data) -> None:
+        self._data = data  # bytearray or anonymous mmap
+        self._buf: Optional[memoryview] = memoryview(data)
+
+    @property
+    def buf(self) -> memoryview:
+        if self._buf is None:
+            raise ValueError("buffer is closed")
+        return self._buf
+
+    @property
+    def name(self) -> None:
+        """No shared-memory segment backs this buffer (upstream: the segment's name)."""
+        return None
+
+    def __len__(self) -> int:
+        return 0 if self._data is None else len(self._data)
+
+    def tobytes(self) -> bytes:
+        return bytes(self.buf)
+
+    def close(self) -> None:
+        buf, self._buf = self._buf, None
+        data, self._data = self._data, None
+        if buf is not None:
+            buf.release()
+        close = getattr(data, "close", None)
+        if close is not None:
+            try:
+                close()
+            except BufferError:  # the caller still holds a view of it: freed with it
+                pass
+
+    def __enter__(self) -> ParallelBuffer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __reduce__(self):
+        return (_rebuild, (None if self._buf is None else bytearray(self._buf),))
+
+
+def _rebuild(data: Optional[bytearray]) -> ParallelBuffer:
+    buf = ParallelBuffer(data if data is not None else bytearray())
+    if data is None:
+        buf.close()
+    return buf
+
+
+def read_range_into(obj, start: int, view: memoryview, max_resume: int = MAX_RESUME) -> None:
+    """Fill ``view`` with the object's bytes from ``start`` (one range GET, resumed)."""
+    got, resumes = 0, 0
+    need = len(view)
+    while got < need:
+        at, end = start + got, start + need - 1
+        raw = obj.get_reader(byte_range=f"bytes={at}-{end}").raw()
+        ok = False
+        try:
+            length = raw.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) != need - got:
+                raise RangeLengthError(f"range [{at}, {end + 1}) answered with {length} "
+                                       f"bytes; expected {need - got}")
+            readinto = _direct_readinto(raw)
+            while got < need:
+                n = readinto(view[got:])
+                if not n:
+                    raise ProtocolError(f"range [{start}, {start + need}) ended after "
+                                        f"{got} bytes")
+                got += n
+            if readinto(bytearray(1)):
+                raise RangeLengthError(f"range [{start}, {start + need}) returned more "
+                                       f"than {need} bytes")
+            ok = True
+        except RangeLengthError:
+            raise
+        except _RANGE_ERRORS as err:
+            resumes += 1
+            if resumes > max_resume:
+                raise ObjectFileReaderMaxResumeError(err, resumes) from err
+        finally:
+            if ok:
+                raw.release_conn()
+            else:
+                raw.close()
+
+
+def _direct_readinto(raw):
+    """``readinto`` of the HTTP body: straight from the socket when urllib3 allows."""
+    inner = getattr(raw, "_fp", None)  # the http.client response under urllib3's
+    direct = getattr(inner, "readinto", None)
+    if direct is not None and not raw.headers.get("Content-Encoding"):
+        return direct
+    return raw.readinto
 
 
 class AISParallelMapDataset(AISBaseMapDataset):
@@ -25,7 +174,8 @@ class AISParallelMapDataset(AISBaseMapDataset):
 
     Args:
         ais_source_list: sources; prefix_map: per-source prefixes.
-        num_workers: concurrent range reads per object (at least 2).
+        num_workers: concurrent range reads per object (threads).
+        chunk_size: bytes per range GET (keyword-only, default 8 MiB).
     """
 
     def __init__(
@@ -33,9 +183,17 @@ class AISParallelMapDataset(AISBaseMapDataset):
         ais_source_list: Optional[Union[AISSource, list[AISSource]]] = None,
         prefix_map: Optional[dict[AISSource, Union[str, list[str]]]] = None,
         num_workers: int = 16,
+        *,
+        chunk_size: int = CHUNK_SIZE,
     ):
         super().__init__(ais_source_list or [], prefix_map or {})
-        self._num_workers = num_workers
+        if int(num_workers) < 1:
+            raise ValueError("num_workers must be at least 1")
+        if int(chunk_size) < 1:
+            raise ValueError("chunk_size must be at least 1")
+        self._num_workers = int(num_workers)
+        self._chunk_size = int(chunk_size)
+        self._pool = LazyPool(self._num_workers)
 
     @property
     def num_workers(self) -> int:
@@ -51,4 +209,25 @@ class AISParallelMapDataset(AISBaseMapDataset):
         except IndexError:
             raise IndexError(
                 f"<{self.__class__.__name__}> index must be in bounds of dataset") from None
-        return obj.name, obj.get_reader(num_workers=self._num_workers).read_all()
+        size = obj.get_reader().head().size
+        data = allocate(size)
+        view = memoryview(data)
+        step = self._chunk_size
+        ranges = [(pos, min(pos + step, size)) for pos in range(0, size, step)]
+        if len(ranges) == 1 or self._num_workers == 1:
+            for a, b in ranges:
+                read_range_into(obj, a, view[a:b])
+        else:
+            pool = self._pool.get()
+            futures = [pool.submit(read_range_into, obj, a, view[a:b]) for a, b in ranges]
+            try:
+                for fut in futures:
+                    fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
+                for fut in futures:  # never leave a thread writing into the buffer
+                    if not fut.cancelled():
+                        fut.exception()
+        view.release()
+        return obj.name, ParallelBuffer(data)

@@ -20,10 +20,17 @@ T = TypeVar("T")
 
 def progress(items: Iterable[T], *, enabled: bool, desc: str,
              topo: Optional[Topology] = None, total: Optional[int] = None) -> Iterator[T]:
-    """``items`` unchanged, counted by a tqdm bar when ``enabled``."""
+    """``items`` unchanged, counted by a tqdm bar when ``enabled``.
+
+    Disabled, this is ``iter(items)`` itself: no extra layer per item.
+    """
     if not enabled:
-        yield from items
-        return
+        return iter(items)
+    return _bar(items, desc, topo, total)
+
+
+def _bar(items: Iterable[T], desc: str, topo: Optional[Topology],
+         total: Optional[int]) -> Iterator[T]:
     from tqdm import tqdm  # noqa: PLC0415 - only needed with show_progress
 
     in_worker = topo is not None and topo.in_worker

@@ -91,7 +91,6 @@ class ObjectStream:
         self._pos = 0  # absolute position of the open response's next byte
         self._end: Optional[int] = None  # where the open response must end
         self._decode = False
-        self._open_error: Optional[BaseException] = None
         self._closed = False
 
     def _open(self, at: int) -> None:
@@ -129,26 +128,10 @@ class ObjectStream:
             except Exception:  # noqa: BLE001 - closing a broken response
                 pass
 
-    def open(self) -> ObjectStream:
-        """Send the GET now (e.g. from a read-ahead thread); ``chunks`` then reads it.
-
-        An error is kept and raised by :meth:`chunks`, where the reader expects it.
-        """
-        if self._raw is None and self._open_error is None and not self._closed:
-            try:
-                self._open(self.offset)
-            except Exception as err:  # noqa: BLE001 - raised later, in order
-                self._open_error = err
-        return self
-
     def chunks(self) -> Iterator[bytes]:
         """The object's bytes from ``offset`` on, in pieces of up to ``chunk`` bytes."""
         resumes = 0
-        if self._open_error is not None:
-            err, self._open_error = self._open_error, None
-            raise err
-        if self._raw is None:
-            self._open(self.offset)
+        self._open(self.offset)
         try:
             while True:
                 try:

@@ -16,9 +16,12 @@ Differences from upstream (on purpose):
   ``x.png`` both become extension ``png`` of one sample. Here they are two samples
   (``a/x``, ``b/x``) and two fields (``seg.png``, ``png``). Consecutive members with the
   same key form one sample, as in WebDataset.
-* **Streaming.** Each shard is read as one streamed GET and parsed while it arrives
-  (:mod:`ais_datasets.tario`); samples are yielded as their members arrive and no shard
-  is held in memory. Plain ``.tar`` and gzip ``.tgz``/``.tar.gz`` shards are read.
+* **Streaming.** Each shard is read as one streamed GET, in 1 MiB pieces, and parsed
+  while it arrives (:mod:`ais_datasets.tario`); samples are yielded as their members
+  arrive and no shard is held in memory, so per-process memory does not grow with shard
+  size. Plain ``.tar`` and gzip ``.tgz``/``.tar.gz`` shards are read. Optional bounded
+  read-ahead on a background thread (``readahead_bytes``, ``prefetch_shards``): see
+  :mod:`ais_datasets.shardstream`.
 * **ZeroDict keys.** ``ZeroDict`` fills ``b""`` for the extensions this process has seen so
   far (upstream pre-scans each whole shard, which needs the whole shard in memory). With
   ``shuffle=True`` all extensions of the current shuffle block are seen before its first
@@ -62,9 +65,9 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         shuffle, seed: shuffle shard order by (seed, epoch) and samples within blocks of
             ``shuffle_buffer`` samples (keyword-only).
         on_error: ``"raise"`` | ``"warn"`` | ``"skip"`` for unreadable shards.
-        readahead_bytes: bytes a reading process may hold ahead of the sample being
-            parsed (keyword-only, default 4 MiB; 0 turns read-ahead off).
-        prefetch_shards: shards a reading process may open ahead of the one it reads
+        readahead_bytes: bytes a background thread of each reading process may hold
+            ahead of the sample being parsed (keyword-only, default 0: no read-ahead).
+        prefetch_shards: with read-ahead, shards it may open beyond the one being read
             (keyword-only, default 1).
         rank, world_size: override the distributed topology.
     """
@@ -77,11 +80,20 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         a custom ``collate_fn``. (A plain ``dict`` subclass: it pickles across workers.)
         """
 
-        def __init__(self, dict, keys):  # noqa: A002 - upstream's parameter name
+        def __init__(self, dict=(), keys=()):  # noqa: A002 - upstream's parameter name
             super().__init__(dict)
             for key in keys:
                 if key not in self:
                     self[key] = b""
+
+        def __copy__(self):
+            # what ``copy.copy`` (the DataLoader's ``default_convert``) does, minus its
+            # generic reduce protocol
+            clone = dict.__new__(type(self))
+            dict.update(clone, self)
+            if self.__dict__:
+                clone.__dict__.update(self.__dict__)
+            return clone
 
     def __init__(
         self,
@@ -133,7 +145,7 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
                        closer=getattr(feed, "close", None))
         observed = self._observed_keys
         try:
-            for sample in iter_samples(tar, 0 if start else skip, status):
+            for sample in iter_samples(tar, 0 if start else skip, status, self.ZeroDict):
                 fields = sample.fields
                 if len(fields) > len(observed) or not observed.issuperset(fields):
                     observed.update(fields)
@@ -146,8 +158,13 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         return uri(index.object(pos))
 
     def _emit(self, item):
-        key, fields = item
-        return key, self.ZeroDict(fields, self._observed_keys)
+        key, fields = item  # fields: a ZeroDict already
+        observed = self._observed_keys
+        if len(fields) < len(observed):
+            for ext in observed:
+                if ext not in fields:
+                    fields[ext] = b""
+        return key, fields
 
     # ------------------------------------------------------------------ counting
 

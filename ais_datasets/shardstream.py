@@ -25,6 +25,18 @@ resuming re-reads at most one block. Without shuffle the block is a single item 
 items stream straight through. The cursor in the state is the start of the current
 block, and ``samples_seen % shuffle_buffer`` items of it have been yielded.
 
+Read-ahead (keyword options ``readahead_bytes``, ``prefetch_shards``). Off by default:
+the reader receives each shard's bytes itself, in 1 MiB pieces, while the kernel's socket
+buffer keeps the rest of the shard coming. With ``readahead_bytes > 0`` one background
+thread per stream position (:class:`~ais_datasets.readahead.ReadAhead`) receives the
+bytes of this slot's units in order, holding at most ``readahead_bytes`` (split between
+the streams of a unit) and opening at most ``prefetch_shards`` units beyond the one being
+read, so memory stays bounded by the options whatever the shard size. Items, cursor,
+shuffle order and error policy are exactly the same either way; the thread belongs to
+one iteration and ends with it. It pays where fetching waits (a remote cluster, small
+shards); on a loaded 2-core host against a loopback server the thread's share of the
+GIL costs more than it saves, hence the default.
+
 Errors. ``on_error="raise"`` (default) lets every error through: a malformed or truncated
 shard raises :class:`~ais_datasets.errors.ShardReadError` naming the shard and byte
 offset; HTTP and SDK errors keep their own type. ``"warn"`` and ``"skip"`` drop the rest of
@@ -45,14 +57,14 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Optional
 
 from ais_datasets.errors import ShardReadError, ShardReadWarning
-from ais_datasets.readahead import OpenAhead, ReadAhead
+from ais_datasets.readahead import ReadAhead
 from ais_datasets.reading import ObjectStream, can_seek
 from ais_datasets.resumable import Resumable
 from ais_datasets.tario import READ_SIZE
 from ais_datasets.topology import permutation
 
 ON_ERROR = ("raise", "warn", "skip")
-READAHEAD_BYTES = 4 << 20
+READAHEAD_BYTES = 0
 PREFETCH_SHARDS = 1
 
 # (item, offsets after it) pairs produced by a unit
@@ -171,9 +183,6 @@ class ShardStream(Resumable):
                     yield lambda obj=obj, etl=etl, at=starts[k]: ObjectStream(
                         obj, etl, at, chunk=piece)
 
-        import os
-        if os.environ.get("AISDS_MODE") == "open":
-            return [OpenAhead(openers(k), ahead=self._prefetch_shards) for k in range(width)]
         return [ReadAhead(openers(k), budget=budget, ahead=self._prefetch_shards,
                           piece=piece) for k in range(width)]
 
@@ -188,26 +197,41 @@ class ShardStream(Resumable):
         reader = _UnitReader(self, units, state)
         block_size = self._block_size()
         block_no, skip = divmod(state["samples_seen"], block_size)
+        emit = self._emit
         try:
+            if block_size == 1:  # no shuffle: items stream straight through
+                take_one = reader.take_one
+                while True:
+                    item = take_one()
+                    if item is _NOTHING:
+                        state.update(reader.cursor())
+                        return
+                    state["samples_seen"] += 1
+                    state["shard"] = reader.unit
+                    state["shard_sample"] = reader.sample
+                    state["shard_offsets"] = reader.offsets
+                    yield emit(item)
             while True:
                 block = reader.take(block_size)
                 end = reader.cursor()
                 if not block:
                     state.update(end)
                     return
-                order = (permutation(len(block), self._seed, self._epoch, salt, block_no)
-                         if block_size > 1 else range(len(block)))
+                order = permutation(len(block), self._seed, self._epoch, salt, block_no)
                 last = len(block) - 1
                 for j in range(skip, len(block)):
                     state["samples_seen"] += 1
                     if j == last:
                         state.update(end)
-                    yield self._emit(block[order[j]])
+                    yield emit(block[order[j]])
                 state.update(end)
                 block_no += 1
                 skip = 0
         finally:
             reader.close()
+
+
+_NOTHING = object()
 
 
 def _no_stream() -> None:
@@ -224,46 +248,58 @@ class _UnitReader:
     def __init__(self, owner: ShardStream, units: Sequence[Any], state: dict[str, Any]):
         self._owner = owner
         self._units = units
-        self._unit = int(state["shard"])
-        self._sample = int(state["shard_sample"])
-        self._offsets = [int(o) for o in state["shard_offsets"]]
+        self.unit = int(state["shard"])
+        self.sample = int(state["shard_sample"])
+        self.offsets = [int(o) for o in state["shard_offsets"]]
         self._items: Optional[UnitItems] = None
         self._status: dict[str, bool] = {}
-        self._lanes = owner._lanes(units, self._unit, self._offsets)
+        self._lanes = owner._lanes(units, self.unit, self.offsets)
 
     def cursor(self) -> dict[str, Any]:
-        return {"shard": self._unit, "shard_sample": self._sample,
-                "shard_offsets": list(self._offsets)}
+        """The position after the last item taken (``offsets`` lists are never mutated)."""
+        return {"shard": self.unit, "shard_sample": self.sample,
+                "shard_offsets": list(self.offsets)}
 
     def _next_unit(self) -> None:
         self._close_items()
-        self._unit += 1
-        self._sample = 0
-        self._offsets = []
+        self.unit += 1
+        self.sample = 0
+        self.offsets = []
 
-    def take(self, n: int) -> list[Any]:
-        out: list[Any] = []
-        while len(out) < n and self._unit < len(self._units):
-            unit = self._units[self._unit]
-            if self._items is None:
+    def take_one(self) -> Any:
+        """The next item, or ``_NOTHING`` after the last unit."""
+        while self.unit < len(self._units):
+            items = self._items
+            if items is None:
+                unit = self._units[self.unit]
                 self._status = {"open": False}
                 feeds = [lane.next_stream() for lane in self._lanes] if self._lanes \
                     else None
-                self._items = self._owner._open_unit(unit, self._sample, self._offsets,
-                                                     self._status, feeds)
+                items = self._items = self._owner._open_unit(unit, self.sample, self.offsets,
+                                                             self._status, feeds)
             try:
-                item, offsets = next(self._items)
+                item, offsets = next(items)
             except StopIteration:
                 self._next_unit()
                 continue
             except Exception as err:  # noqa: BLE001 - the policy decides
                 lost = 1 if self._status.get("open") else 0
                 self._close_items()
+                unit = self._units[self.unit]
                 self._owner._unit_failed(err, self._owner._unit_name(unit), lost)
                 self._next_unit()
                 continue
-            self._sample += 1
-            self._offsets = offsets
+            self.sample += 1
+            self.offsets = offsets
+            return item
+        return _NOTHING
+
+    def take(self, n: int) -> list[Any]:
+        out: list[Any] = []
+        while len(out) < n:
+            item = self.take_one()
+            if item is _NOTHING:
+                break
             out.append(item)
         return out
 

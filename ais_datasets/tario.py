@@ -21,7 +21,7 @@ name the shard and the byte offset.
 Cost: headers are parsed in place in the stream's chunks (no copy of the 512-byte
 block unless it straddles two chunks) and a member's data is one slice of its chunk, so
 the work per member is a few small operations plus the one ``bytes`` object it becomes.
-``python -m ais_datasets.tario --bench`` measures the parser alone.
+``python -m ais_datasets.tario_bench`` measures the parser alone.
 
 Sample keys follow WebDataset: the key is the member path up to the first dot of its
 last component (directory included) and the extension is everything after that dot, so
@@ -317,8 +317,34 @@ class TarStream:
 
     # ------------------------------------------------------------------ headers
 
-    def _header(self) -> Optional[tuple[str, int, int]]:
+    def _header(self, _adler32=zlib.adler32, _regular=_REGULAR,
+                _terminators=_TERMINATORS) -> Optional[tuple[str, int, int]]:
         """``(name, size, offset)`` of the next regular file, its data up next; or None."""
+        buf, pos = self._buf, self._pos
+        # fast path: a plain regular-file header (no extended headers) in this chunk
+        if pos + BLOCK <= len(buf) and buf[pos] and buf[pos + 156] in _regular \
+                and not self._done:
+            field = buf[pos + 148:pos + 156]
+            if field[6] == 0 and buf[pos + 135] in _terminators and buf[pos + 124] < 0x80:
+                try:
+                    stored = int(field[:6], 8)
+                    size = int(buf[pos + 124:pos + 135], 8)
+                except ValueError:
+                    pass
+                else:
+                    if stored == ((_adler32(buf[pos:pos + 256]) & 0xFFFF)
+                                  + (_adler32(buf[pos + 256:pos + 512]) & 0xFFFF)
+                                  + 254 - sum(field)):
+                        self._pos = pos + BLOCK
+                        end = buf.find(_NUL, pos, pos + 100)
+                        raw = buf[pos:end if end >= 0 else pos + 100]
+                        if buf[pos + 345] and buf[pos + 257:pos + 265] == _POSIX_MAGIC:
+                            raw = _nts(buf[pos + 345:pos + 500]) + b"/" + raw
+                        return raw.decode("utf-8", "surrogateescape"), size, self._base + pos
+        return self._header_chain()
+
+    def _header_chain(self) -> Optional[tuple[str, int, int]]:
+        """:meth:`_header` for every case: extended headers, straddling blocks, errors."""
         if self._done:
             return None
         long_name: Optional[str] = None
@@ -477,14 +503,16 @@ def split_key(name: str) -> tuple[Optional[str], str]:
 
 
 def iter_samples(tar: TarStream, skip: int = 0,
-                 status: Optional[dict[str, bool]] = None) -> Iterator[Sample]:
+                 status: Optional[dict[str, bool]] = None,
+                 fields_type: type = dict) -> Iterator[Sample]:
     """Group consecutive members of ``tar`` into samples by key.
 
     The first ``skip`` samples are passed over reading headers only (their data is
     skipped, not held). A key repeated with the same extension inside one sample raises
     ``ShardReadError`` (the shard is inconsistent). When ``status`` is given,
     ``status["open"]`` says whether a sample has been started and not yet yielded, which
-    tells a caller handling an error whether a sample was lost with it.
+    tells a caller handling an error whether a sample was lost with it. ``fields_type``
+    is the ``dict`` subclass a sample's fields are built in (created without arguments).
     """
     if status is None:
         status = {}
@@ -492,6 +520,7 @@ def iter_samples(tar: TarStream, skip: int = 0,
     header = tar._header  # noqa: SLF001 - the module's own fast path
     read_blocks = tar._read_blocks  # noqa: SLF001
     skip_blocks = tar._skip_blocks  # noqa: SLF001
+    new_sample = tuple.__new__
     key: Optional[str] = None
     fields: dict[str, bytes] = {}
     offset = 0
@@ -523,68 +552,15 @@ def iter_samples(tar: TarStream, skip: int = 0,
             if index >= skip:
                 next_offset = head[2] if head is not None else tar.offset
                 status["open"] = False
-                yield Sample(key, fields, offset, next_offset)
+                yield new_sample(Sample, (key, fields, offset, next_offset))
             index += 1
         if head is None:
             return
         key, offset = new_key, head_offset
+        fields = fields_type()
         if index >= skip:
             status["open"] = True
-            fields = {name[dot + 1:]: read_blocks(size, f"member {name!r}", head_offset)}
+            fields[name[dot + 1:]] = read_blocks(size, f"member {name!r}", head_offset)
         else:
             status["open"] = False
-            fields = {}
             skip_blocks(size, f"member {name!r}", head_offset)
-
-
-# ---------------------------------------------------------------------- micro-benchmark
-
-
-def _bench(argv: Optional[list[str]] = None) -> int:
-    """``python -m ais_datasets.tario --bench``: parser throughput on in-memory shards."""
-    import argparse
-    import io
-    import random
-    import tarfile
-    import time
-
-    parser = argparse.ArgumentParser(prog="python -m ais_datasets.tario",
-                                     description="Measure the tar parser alone.")
-    parser.add_argument("--bench", action="store_true", required=True)
-    parser.add_argument("--mib", type=float, default=64.0, help="archive size per case")
-    parser.add_argument("--chunk", type=int, default=READ_SIZE, help="chunk size (bytes)")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args(argv)
-
-    def archive(member_size: int) -> tuple[bytes, int]:
-        rng = random.Random(member_size)
-        n = max(1, int(args.mib * 2**20) // (member_size + 2 * BLOCK))
-        out = io.BytesIO()
-        with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-            for i in range(n):
-                for ext, data in (("bin", rng.randbytes(member_size)), ("cls", b"%d" % i)):
-                    info = tarfile.TarInfo(f"sample-{i:07d}.{ext}")
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
-        return out.getvalue(), n
-
-    print(f"{'case':<34}{'MiB/s':>10}{'samples/s':>12}{'us/sample':>11}")
-    for member_size in (1024, 16 * 1024, 256 * 1024):
-        data, n = archive(member_size)
-        chunks = [data[i:i + args.chunk] for i in range(0, len(data), args.chunk)]
-        for label, run in (
-                ("members", lambda: sum(1 for _ in TarStream(chunks))),
-                ("samples", lambda: sum(1 for _ in iter_samples(TarStream(chunks))))):
-            best = float("inf")
-            for _ in range(args.rounds):
-                t0 = time.perf_counter()
-                run()
-                best = min(best, time.perf_counter() - t0)
-            case = f"{label}, {member_size // 1024} KiB + label"
-            print(f"{case:<34}{len(data) / best / 2**20:>10.0f}{n / best:>12.0f}"
-                  f"{best / n * 1e6:>11.2f}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_bench())

@@ -1,7 +1,10 @@
 """The one place where failures become AIS error replies.
 
-AIS error body (Go ``cmn.ErrHTTP``), JSON without a trailing newline:
-``{"message","method","url_path","remote_addr","caller","node","status"[,"tcode"]}``.
+AIS error body (Go ``cmn.ErrHTTP``), JSON with a trailing newline, ``application/json``:
+``{["tcode",]"message","method","url_path","remote_addr","caller","node","status"}``.
+``tcode`` is the Go type name of the error AIS raised for the condition (``ErrNotFound``,
+``ErrBckNotFound``, ``ErrRangeNotSatisfiable``, ``ErrUnsupp``, ``ErrMv``, ...), absent
+where AIS sends none (e.g. DELETE of a missing object, a malformed Range).
 Messages are worded as AIS words them, because the SDK picks its exception class from
 the text (``bucket "ais://b" does not exist`` -> ErrBckNotFound, ``t[..]: ais://b/o does
 not exist`` -> ErrObjNotFound, ``bucket "ais://b" already exists`` -> ErrBckAlreadyExists;
@@ -72,11 +75,11 @@ def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dic
         tcode = "ErrBckNotFound" if err.bucket.provider == "ais" else "ErrRemoteBckNotFound"
         return 404, _bucket_missing(err.bucket), tcode, {}
     if isinstance(err, se.BucketAlreadyExists):
-        return 409, f'bucket "{bucket_cname(err.bucket)}" already exists', "ErrBckAlreadyExists", {}
+        return 409, f'bucket "{bucket_cname(err.bucket)}" already exists', "ErrBucketAlreadyExists", {}
     if isinstance(err, se.ObjectNotFound):
         obj = f"{bucket_cname(err.bucket)}/{err.name}"
         if request.method == "DELETE":
-            return 404, f"{obj} doesn't exist", "ErrNotFound", {}
+            return 404, f"{obj} doesn't exist", "", {}
         return 404, f"{tgt}: {obj} does not exist", "ErrNotFound", {}
     if isinstance(err, se.ArchiveMemberNotFound):
         what = err.archpath if err.archpath.startswith("(") else f"(archpath={err.archpath})"
@@ -86,10 +89,13 @@ def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dic
         obj = f"{bucket_cname(err.bucket)}/{err.name}"
         return 404, f"{tgt}: upload {err.upload_id!r} of {obj} does not exist", "ErrNotFound", {}
     if isinstance(err, se.RangeNotSatisfiable):
-        return 416, err.message, "", {"Content-Range": f"bytes */{err.size}"}
+        return 416, err.message, "ErrRangeNotSatisfiable", {"Content-Range": f"bytes */{err.size}"}
     if isinstance(err, se.ArchiveUnreadable):
-        obj = f"{bucket_cname(err.bucket)}/{err.name}"
-        return 400, f"{tgt}: failed to read archive {obj}: {err.reason}", "", {}
+        return _unreadable(tgt, err)
+    if isinstance(err, se.InvalidObjectName):
+        return 400, err.message, "errInvalidPath", {}
+    if isinstance(err, se.ObjectPathConflict):
+        return 400, err.reason, "ErrMv", {}
     if isinstance(err, RemoteBackendError):
         # the backend's own 4xx passes through; anything else is a 400, never a 5xx the SDK
         # would retry for ~90 s (deviation: AIS answers a backend's 5xx as is)
@@ -115,6 +121,20 @@ def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dic
     return 400, err.message, "", {}
 
 
+def _unreadable(tgt: str, err) -> tuple[int, str, str, dict]:
+    """AIS's 400 for a shard it cannot read: a zip fails to open (``wrapError``), a tar
+    to extract what archregx selects (``ErrFailedTo``); otherwise the reader's error."""
+    obj = f"{bucket_cname(err.bucket)}/{err.name}"
+    if err.fmt is None:
+        return 400, f'unrecognized or unsupported file format: "{err.name}"', "", {}
+    if err.fmt == ".zip":
+        return 400, f"failed to open {obj}: {err.reason}", "wrapError", {}
+    if err.query.startswith("(archregx="):
+        return 400, (f"{tgt}: failed to extract files that match {err.query} from {obj}, "
+                     f"err: {err.reason}"), "ErrFailedTo", {}
+    return 400, f"{tgt}: failed to read archive {obj}: {err.reason}", "", {}
+
+
 def _node(emu, request: Request) -> str:
     path = request.path
     if path.startswith("/v1/objects/") or path.startswith("/v1/ml/"):
@@ -133,11 +153,12 @@ def error_response(emu, request: Request, status: int, message: str, tcode: str 
            "status": status}
     if tcode:
         doc = {"tcode": tcode, **doc}
-    out = {"Content-Type": "application/json", **(headers or {})}
+    out = {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff",
+           **(headers or {})}
     if request.method == "HEAD":
         out["Hdr-Error"] = json.dumps(doc, separators=(",", ":"))
-        return Response(status, out, b"", content_length=0)
-    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return Response(status, out, b"")
+    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
     return Response(status, out, body)
 
 

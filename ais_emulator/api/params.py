@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 from ais_emulator.api.errors import ApiError
 from ais_emulator.api.types import Request
-from ais_emulator.store import BucketId
+from ais_emulator.store import BucketId, RangeNotSatisfiable
 
 _TRUE = {"1", "t", "true", "y", "yes", "on"}
 
@@ -31,34 +32,73 @@ def bucket_of(request: Request, name: str) -> BucketId:
 
 
 def no_range(request: Request, what: str) -> None:
-    """A Range header together with an archive read or an ETL is a 400, as in AIS."""
+    """A Range header together with an ETL is a 400."""
     if request.header("range"):
         raise ApiError(400, f"range read ({request.header('range')}) cannot be combined "
                             f"with {what}")
 
 
-def parse_range_header(value: str, size: int) -> tuple:
-    """``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` -> (first, last) with None for absent.
+def parse_range_header(value: str, size: int) -> list[tuple[int, int]]:
+    """Go's ``parseMultiRange``: the ``[start, stop)`` of each range of ``value`` that
+    overlaps an object of ``size`` bytes, in the order given.
 
-    Multi-range and malformed headers are answered 416, as AIS does.
+    A malformed header is a 416 without Content-Range (AIS's wording); when no range
+    overlaps the object, RangeNotSatisfiable (416 with ``Content-Range: bytes */size``).
+    Ranges that start at or beyond ``size`` are dropped when another one overlaps.
+    Deviations: a zero-length suffix range (``bytes=-0``, or any suffix of an empty
+    object) is unsatisfiable, where AIS serves an empty 206 (``bytes 1-0/1``); a header
+    naming no range at all (``bytes=``) is a malformed 416, where AIS drops the connection.
     """
 
-    def bad(message: str) -> ApiError:
-        return ApiError(416, message, headers={"Content-Range": f"bytes */{size}"})
+    def bad(why: str, what: str) -> ApiError:
+        return ApiError(416, f"read range {json.dumps(what)} is invalid {why}")
 
-    unit, _, spec = value.strip().partition("=")
-    if unit.strip().lower() != "bytes" or not spec:
-        raise bad(f"invalid range {value!r}: expecting bytes=<first>-<last>")
-    if "," in spec:
-        raise bad(f"multi-range requests are not supported: {value!r}")
-    first, dash, last = spec.strip().partition("-")
-    if not dash or (not first and not last):
-        raise bad(f"invalid range {value!r}")
-    try:
-        a = int(first) if first.strip() else None
-        b = int(last) if last.strip() else None
-    except ValueError:
-        raise bad(f"invalid range {value!r}") from None
-    if (a is not None and a < 0) or (b is not None and b < 0):
-        raise bad(f"invalid range {value!r}")
-    return a, b
+    if not value.startswith("bytes="):
+        raise bad("(prefix)", value)
+    specs = value[len("bytes="):].split(",")
+    out, beyond = [], False
+    for spec in specs:
+        spec = spec.strip()
+        if not spec:
+            continue
+        first, dash, last = spec.partition("-")
+        if not dash:
+            raise bad("(-)", value)
+        first, last = first.strip(), last.strip()
+        if not first:
+            if not last or last[0] == "-":
+                raise bad("as per RFC 7233 Section 2.1", spec)
+            n = _int(last)
+            if n is None or n < 0:
+                raise bad("(see RFC 7233 Section 2.1)", spec)
+            n = min(n, size)
+            if n == 0:
+                raise RangeNotSatisfiable(size, specs)
+            out.append((size - n, size))
+            continue
+        start = _int(first)
+        if start is None or start < 0:
+            raise bad("(start)", spec)
+        if start >= size:
+            beyond = True
+            continue
+        if not last:
+            out.append((start, size))
+            continue
+        end = _int(last)
+        if end is None or start > end:
+            raise bad("(end)", spec)
+        out.append((start, min(end, size - 1) + 1))
+    if beyond and not out:
+        raise RangeNotSatisfiable(size, specs)
+    if not out:
+        raise bad("(no range)", value)
+    return out
+
+
+def _int(text: str):
+    """Go's strconv.ParseInt(text, 10, 64): an optional sign and decimal digits."""
+    body = text[1:] if text[:1] in "+-" else text
+    if not body or not body.isascii() or not body.isdigit():
+        return None
+    return int(text)

@@ -10,7 +10,8 @@ Handlers register with ``@route(method, template)``. Templates are ``/``-separat
     resp = dispatch(emu, Request("GET", "/v1/health"))
 
 Every failure leaves here as an AIS error reply (see ``errors``); an unknown route is a
-501 that names the method, the path and the nearest routes served.
+501 that names the method, the path and the nearest routes served. A HEAD reply whose
+handler set no ``content_length`` announces none (see ``types``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,13 @@ def route(method: str, template: str):
 
 def dispatch(emu, request: Request) -> Response:
     """Serve one request against ``emu``; never raises."""
+    resp = _dispatch(emu, request)
+    if request.method == "HEAD" and resp.content_length is None:
+        resp.announce_length = False
+    return resp
+
+
+def _dispatch(emu, request: Request) -> Response:
     try:
         try:
             path = request.decoded_path

@@ -8,7 +8,9 @@
 ``Request.path`` is the raw (percent-encoded) path; header names are matched
 case-insensitively. ``Response.body`` is bytes or an iterable of bytes-like chunks;
 ``content_length`` is set when an iterable body's size is known, and on HEAD replies it
-carries the size of the entity while no body is sent.
+carries the size of the entity while no body is sent. A HEAD reply announces a
+Content-Length only when its handler sets ``content_length`` (as Go's net/http, which
+adds none to a HEAD reply by itself): ``dispatch`` clears ``announce_length`` otherwise.
 """
 
 from __future__ import annotations
@@ -65,9 +67,13 @@ class Response:
     headers: dict = field(default_factory=dict)
     body: Body = b""
     content_length: Optional[int] = None
+    announce_length: bool = True  # False: no Content-Length header at all (HEAD replies)
 
     def length(self) -> Optional[int]:
-        """Content-Length to announce, or None (unknown: chunked / until close)."""
+        """Content-Length to announce, or None (none to announce, or unknown: chunked /
+        until close)."""
+        if not self.announce_length:
+            return None
         if self.content_length is not None:
             return self.content_length
         if isinstance(self.body, (bytes, bytearray, memoryview)):

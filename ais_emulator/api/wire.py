@@ -1,6 +1,11 @@
 """Wire encodings: JSON and msgpack bodies, action messages, list-objects entries.
 
-* JSON is written compactly with no trailing newline (as Go's encoder is used by AIS).
+* JSON replies are written compactly with a trailing newline and labelled
+  ``application/json; charset=utf-8``, as AIS's ``writeJSON`` does (``json_reply``);
+  JSON carried in a header (``Ais-Bucket-Props``) has no newline.
+* Custom metadata is spelled as AIS spells it: ``k=v`` pairs joined by ``", "`` in
+  ``Ais-Custom-Md`` (AIS sends one header line per pair, which clients join so), and
+  ``[k:v k2:v2]`` in a list entry (Go's ``CustomMD2S``: AIS's standard keys first).
 * Action messages (``{"action","name","value"}``) are decoded with keys matched
   case-insensitively, as Go's JSON decoder does.
 * List-objects replies are msgpack maps with exactly ``UUID``, ``ContinuationToken``,
@@ -8,6 +13,7 @@
 
     act = parse_action(request.body)          # ActMsg("list", "", {...})
     body = msgpack_listing(uuid, page, props)
+    json_reply({"uuid": ...})                 # Response(200, JSON_UTF8, body + "\n")
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from typing import Any, Optional
 import msgpack
 
 from ais_emulator.api.errors import ApiError
+from ais_emulator.api.types import Response
 
 JSON = "application/json"
+JSON_UTF8 = "application/json; charset=utf-8"
 MSGPACK = "application/msgpack"
 OCTETS = "application/octet-stream"
 
@@ -38,8 +46,9 @@ def json_body(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def json_response_headers() -> dict:
-    return {"Content-Type": JSON}
+def json_reply(value: Any, status: int = 200) -> Response:
+    """A JSON reply as AIS's ``writeJSON`` sends it (charset label, trailing newline)."""
+    return Response(status, {"Content-Type": JSON_UTF8}, json_body(value) + b"\n")
 
 
 def parse_json(body: bytes, what: str = "request body") -> Any:
@@ -102,8 +111,39 @@ def format_atime(ns: int) -> str:
     return time.strftime(RFC822, time.gmtime(ns / 1e9))
 
 
-def custom_md_str(custom: dict) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(custom.items()))
+# cmn.stdCustomProps: the keys Go's CustomMD2S writes first, in this order
+_STD_CUSTOM = ("source", "ETag", "LastModified", "Last-Modified", "crc32c", "md5", "version")
+
+
+def custom_md_header(custom: dict) -> str:
+    """``Ais-Custom-Md``: one ``k=v`` per key, joined as clients join repeated lines
+    (AIS writes the lines in Go map order; the emulator sorts the keys)."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(custom.items()))
+
+
+def parse_custom_header(value: str) -> dict:
+    """``Ais-Custom-Md`` of a PUT: each header line is one ``k=v`` pair, split at its
+    first ``=`` (Go's ``ObjAttrs.FromHeader``), so ``k1=v1,k2=v2`` on one line is the key
+    ``k1`` with the value ``v1,k2=v2``. Transports join repeated lines with ``", "``,
+    which is therefore where lines are told apart. A pair without ``=`` is a 400."""
+    out = {}
+    for line in value.split(", ") if value.strip() else ():
+        key, sep, val = line.strip().partition("=")
+        if not sep:
+            raise ApiError(400, f'custom metadata: invalid format "{line.strip()}" '
+                                "(expecting key=value)")
+        if not key:
+            raise ApiError(400, f'custom metadata: empty key (value="{val}")')
+        out[key] = val
+    return out
+
+
+def custom_md_list(custom: dict) -> str:
+    """A list entry's custom metadata, ``[k:v k2:v2]`` (standard keys first, then the
+    rest sorted: Go writes those in map order)."""
+    keys = [k for k in _STD_CUSTOM if k in custom]
+    keys += sorted(k for k in custom if k not in _STD_CUSTOM and k != "orig_fntl")
+    return "[" + " ".join(f"{k}:{custom[k]}" for k in keys) + "]"
 
 
 def listing_entry(entry, props: frozenset, location: str) -> dict:
@@ -118,7 +158,7 @@ def listing_entry(entry, props: frozenset, location: str) -> dict:
     if entry.is_archive:
         flags |= ENTRY_IS_ARCHIVE
     out = {"n": entry.name}
-    if "size" in props:
+    if "size" in props or entry.in_archive:  # AIS sizes in-shard files whatever props say
         out["s"] = entry.size
     if rec is not None and not entry.in_archive:
         if "checksum" in props and rec.cksum_value:
@@ -132,7 +172,7 @@ def listing_entry(entry, props: frozenset, location: str) -> dict:
         if "copies" in props and cached:
             out["c"] = 1
         if "custom" in props and rec.custom:
-            out["m"] = custom_md_str(rec.custom)
+            out["m"] = custom_md_list(rec.custom)
     if flags:
         out["f"] = flags
     return out
@@ -142,9 +182,9 @@ _JSON_KEYS = {"n": "name", "cs": "checksum", "a": "atime", "v": "version", "t": 
               "m": "custom-md", "s": "size", "c": "copies", "f": "flags"}
 
 
-def json_listing(list_id: str, token: str, entries: list) -> bytes:
-    """Go's LsoRes as JSON (replied when the client does not accept msgpack): long keys,
-    ``size`` as a decimal string, zero size/copies/flags omitted."""
+def json_listing(list_id: str, token: str, entries: list) -> dict:
+    """Go's LsoRes as a JSON document (replied when the client does not accept msgpack):
+    long keys, ``size`` as a decimal string, zero size/copies/flags omitted."""
     out = []
     for e in entries:
         doc = {}
@@ -153,8 +193,7 @@ def json_listing(list_id: str, token: str, entries: list) -> bytes:
                 continue
             doc[_JSON_KEYS[key]] = str(value) if key == "s" else value
         out.append(doc)
-    return json_body({"uuid": list_id, "continuation_token": token, "entries": out or None,
-                      "flags": 0})
+    return {"uuid": list_id, "continuation_token": token, "entries": out or None, "flags": 0}
 
 
 def msgpack_listing(list_id: str, token: str, entries: list) -> bytes:

@@ -1,7 +1,8 @@
 """Write archives as streams: the output side of ``archregx`` GETs and of GetBatch.
 
 Entries are ``(name, size, chunks)``; output bytes come out as the chunks go in, so a
-GetBatch of large objects never holds a whole entry.
+GetBatch of large objects never holds a whole entry. In a tar, an empty entry whose name
+ends with ``/`` is a directory (mode 0755), as ``archregx`` replies carry them.
 
     body = b"".join(write_archive([("x.txt", 2, [b"hi"])], ".tar"))
 
@@ -64,10 +65,10 @@ def _check_entry(name: str, size: int) -> bytes:
     return name.encode("utf-8")
 
 
-def _tar_block(name: bytes, size: int, flag: bytes) -> bytes:
+def _tar_block(name: bytes, size: int, flag: bytes, mode: bytes = b"0000644\0") -> bytes:
     blk = bytearray(_BLOCK)
     blk[0 : len(name)] = name
-    blk[100:108] = b"0000644\0"  # mode; uid and gid stay 0 ...
+    blk[100:108] = mode  # uid and gid stay 0 ...
     blk[108:124] = b"0000000\0" * 2  # ... written as octal zeros
     blk[124:136] = b"%011o\0" % size
     blk[136:148] = b"00000000000\0"
@@ -85,7 +86,10 @@ def _tar_header(raw: bytes, size: int) -> bytes:
         raw = raw[:100].decode("utf-8", "ignore").encode("utf-8")
     if size >= 8**11:
         records += _pax_record(b"size", b"%d" % size)
-    head = _tar_block(raw, min(size, 8**11 - 1), b"0")
+    if size == 0 and raw.endswith(b"/"):
+        head = _tar_block(raw, 0, b"5", b"0000755\0")
+    else:
+        head = _tar_block(raw, min(size, 8**11 - 1), b"0")
     if not records:
         return head
     pax = _tar_block(b"././@PaxHeader", len(records), b"x")

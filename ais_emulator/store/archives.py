@@ -22,7 +22,10 @@ Deviations from real AIS:
 * ``.tar.lz4`` is not supported: the standard library has no LZ4, and this package is
   stdlib-only. ``detect_format`` returns ``None`` for it, so it is served as a plain object.
 * Listing and reading see regular files only. Go also lists symlinks, hard links and other
-  non-directory entries (with size 0); here they are skipped and cannot be fetched.
+  non-directory entries (with size 0); here they are skipped and cannot be fetched. As in
+  AIS, ``iter_matching(dirs=True)`` also yields a tar's matching directory entries
+  (``(name/, None)``); a zip's are skipped (AIS v1.5.0 drops the connection on any
+  archregx read of a zip).
 * ``archpath`` lookup is Go's: the stored name exactly, or equal after dropping a leading
   ``/`` on either side. So a member stored as ``./a.jpg`` (listed by AIS as
   ``shard.tar/a.jpg``) cannot be fetched as ``a.jpg``, exactly as on a real cluster. As in
@@ -136,9 +139,11 @@ def read_member(data: bytes | memoryview, fmt: str, archpath: str) -> bytes:
 
 
 def iter_matching(
-    data: bytes | memoryview, fmt: str, pattern: str, mode: str
-) -> Iterator[tuple[str, bytes]]:
-    """``(name, bytes)`` of every regular file matching ``pattern`` under ``mode``, in order.
+    data: bytes | memoryview, fmt: str, pattern: str, mode: str, dirs: bool = False
+) -> Iterator[tuple[str, bytes | None]]:
+    """``(name, bytes)`` of every regular file matching ``pattern`` under ``mode``, in order;
+    with ``dirs``, a tar's (or tgz's) matching directories too, as ``(name ending in /,
+    None)``. Names are matched as stored (a directory's usually ends with ``/``).
 
     Modes (wire doc §5.1): ``regexp`` (``re.search``), ``prefix``, ``suffix``, ``substr``,
     ``wdskey`` (name minus its last extension and a leading ``/`` equals the pattern). An
@@ -149,7 +154,7 @@ def iter_matching(
     match = _matcher(pattern, mode)
     if fmt == ".zip":
         return _iter_zip(data, match)
-    return _iter_tar(_tar_source(data, fmt), match)
+    return _iter_tar(_tar_source(data, fmt), match, dirs)
 
 
 # ---------------------------------------------------------------- helpers: shared
@@ -207,6 +212,7 @@ class _TarEntry:
     size: int  # bytes of data that follow the header
     is_file: bool
     offset: int  # where the data starts
+    is_dir: bool = False
 
 
 class _ViewSource:
@@ -400,7 +406,8 @@ def _walk_tar(src: _ViewSource | _GzipSource) -> Iterator[_TarEntry]:
         if flag in "123456" or (flag == "\0" and not is_file):
             size = 0  # header-only entry types carry no data
         data_off = src.pos
-        yield _TarEntry(name, size, is_file, data_off)
+        is_dir = flag == "5" or (flag == "\0" and name.endswith("/"))
+        yield _TarEntry(name, size, is_file, data_off, is_dir)
         end = data_off + size + (-size % _BLOCK)
         src.skip(end - src.pos)
         if src.pos < data_off + size:
@@ -420,10 +427,13 @@ def _tar_read(src: _ViewSource | _GzipSource, entry: _TarEntry) -> bytes:
     return bytes(data)
 
 
-def _iter_tar(src: _ViewSource | _GzipSource, match: Callable[[str], bool]):
+def _iter_tar(src: _ViewSource | _GzipSource, match: Callable[[str], bool], dirs: bool = False):
     for entry in _walk_tar(src):
-        if entry.is_file and match(entry.name):
-            yield entry.name, _tar_read(src, entry)
+        if entry.is_file:
+            if match(entry.name):
+                yield entry.name, _tar_read(src, entry)
+        elif dirs and entry.is_dir and match(entry.name):
+            yield entry.name.rstrip("/") + "/", None
 
 
 # ---------------------------------------------------------------- zip reading

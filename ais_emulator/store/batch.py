@@ -59,11 +59,9 @@ def _slice(data, item: BatchItem):
         return data
     if length == 0:
         raise InvalidRequest(f"invalid byte range: start={start} requires a length")
-    if start >= size:
-        raise RangeNotSatisfiable(size, f"start {start} is beyond {item.name}")
     stop = size if length == -1 else start + length
-    if stop > size:
-        raise RangeNotSatisfiable(size, f"range {start}+{length} is beyond {item.name}")
+    if start >= size or stop > size:
+        raise RangeNotSatisfiable(size, [f"start={start},length={length}"])
     return memoryview(data)[start:stop]
 
 

@@ -7,8 +7,10 @@ oc -> oci). The object table keeps a sorted name index so listing pages are bise
     bck = BucketId.parse("ais", "data", namespace="@#team")
     validate_bucket_name("a/b")            # raises InvalidBucketName
 
-Deviation: a name longer than 255 characters is rejected (AIS keeps a bucket as a
-directory, so the filesystem would refuse it); Go's own rule has no length check.
+The rule is Go's ``Bck.ValidateName``: at most 64 characters (``cos.MaxNameLength``),
+ASCII letters, digits, ``-``, ``_`` and ``.`` (no ``..``), and no leading ``.`` except
+AIS's own system buckets (``.sys-inventory``, ``.sys-shardidx``). A namespace name is
+held to the same length.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ PROVIDERS = ("ais", "aws", "gcp", "azure", "oci", "ht")
 _NAME_RE = re.compile(r"^[.a-zA-Z0-9_-]+$")
 _NS_RE = re.compile(r"^[a-zA-Z0-9_-]*$")
 _NAME_HELP = "may only contain letters, numbers, dashes (-), underscores (_), and dots (.)"
-MAX_BUCKET_NAME_LEN = 255
+MAX_NAME_LEN = 64  # cos.MaxNameLength: bucket and namespace names
+SYSTEM_BUCKETS = (".sys-inventory", ".sys-shardidx")
 
 
 def normalize_provider(provider: str | None) -> str:
@@ -38,13 +41,18 @@ def normalize_provider(provider: str | None) -> str:
 
 
 def validate_bucket_name(name: str) -> None:
-    """AIS's rule: ASCII letters, digits, '-', '_', '.'; not empty, not '.', no '..'."""
-    if not name or name == "." or not _NAME_RE.match(name):
-        raise InvalidBucketName(name, _NAME_HELP)
-    if ".." in name:
-        raise InvalidBucketName(name, "cannot contain '..'")
-    if len(name) > MAX_BUCKET_NAME_LEN:
-        raise InvalidBucketName(name, f"longer than {MAX_BUCKET_NAME_LEN} characters")
+    """Go's rule, checked in Go's order (the first failure names the reason)."""
+    if not name:
+        raise InvalidBucketName(name, "bucket name is missing")
+    if name[0] == ".":
+        if name in SYSTEM_BUCKETS:
+            return
+        raise InvalidBucketName(name, f'reserved bucket name "{name}" (unknown system bucket)')
+    if len(name) > MAX_NAME_LEN:
+        raise InvalidBucketName(name, f"bucket name is too long: {len(name)} > "
+                                      f"{MAX_NAME_LEN}(max length)")
+    if not _NAME_RE.match(name) or ".." in name:
+        raise InvalidBucketName(name, f"bucket name is invalid: {_NAME_HELP}")
 
 
 def parse_namespace(ns: str | tuple[str, str] | None) -> tuple[str, str]:
@@ -63,6 +71,8 @@ def parse_namespace(ns: str | tuple[str, str] | None) -> tuple[str, str]:
         if not sep:
             # Go: a bare string is a namespace name in the local cluster
             uuid, name = "", uuid
+    if len(name) > MAX_NAME_LEN:
+        raise InvalidRequest(f"namespace is too long: {len(name)} > {MAX_NAME_LEN}(max length)")
     if not _NS_RE.match(uuid) or not _NS_RE.match(name):
         raise InvalidRequest(
             f"namespace (uuid: {uuid!r}, name: {name!r}) may only contain letters, numbers, "

@@ -30,10 +30,10 @@ class InvalidRequest(StoreError):
 
 
 class InvalidBucketName(InvalidRequest):
-    """The bucket name breaks AIS's naming rule."""
+    """The bucket name breaks AIS's naming rule; ``reason`` is worded as AIS words it."""
 
     def __init__(self, name: str, reason: str):
-        super().__init__(f"bucket name {name!r} is invalid: {reason}", name=name, reason=reason)
+        super().__init__(reason, name=name, reason=reason)
 
 
 class InvalidProvider(InvalidRequest):
@@ -70,11 +70,14 @@ class ObjectNotFound(StoreError):
 
 
 class RangeNotSatisfiable(StoreError):
-    """A byte range outside the object (or one AIS does not serve, e.g. multi-range)."""
+    """No requested byte range overlaps the data (``ranges``: each as the request spelled
+    it); worded as Go's ``cos.ErrRangeNotSatisfiable``."""
 
-    def __init__(self, size: int, detail: str = ""):
-        msg = f"range not satisfiable (object size {size})" + (f": {detail}" if detail else "")
-        super().__init__(msg, size=size, detail=detail)
+    def __init__(self, size: int, ranges=()):
+        ranges = tuple(ranges)
+        plural = "s" if len(ranges) > 1 else ""
+        msg = f"size={size}: not satisfiable range{plural} [{' '.join(ranges)}]"
+        super().__init__(msg, size=size, ranges=ranges)
 
 
 class ArchiveMemberNotFound(StoreError):
@@ -86,10 +89,12 @@ class ArchiveMemberNotFound(StoreError):
 
 
 class ArchiveUnreadable(StoreError):
-    """The object is not an archive of a supported format, or is corrupt."""
+    """The object is not an archive of a supported format (``fmt`` None), or is corrupt.
+    ``query`` is what was asked of it: ``(archpath=x)`` or ``(archregx=x, archmode=m)``."""
 
-    def __init__(self, bucket, name: str, reason: str):
-        super().__init__(f"{bucket}/{name}: {reason}", bucket=bucket, name=name, reason=reason)
+    def __init__(self, bucket, name: str, reason: str, fmt=None, query: str = ""):
+        super().__init__(f"{bucket}/{name}: {reason}", bucket=bucket, name=name, reason=reason,
+                         fmt=fmt, query=query)
 
 
 class UploadNotFound(StoreError):

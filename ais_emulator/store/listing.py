@@ -18,9 +18,11 @@ Rules reproduced from AIS (ais buckets):
     [e.name for e in page.entries], page.token
 
 The prefix selects objects only: a prefix reaching inside a shard (``s.tar/sub/``)
-selects nothing, as in AIS. With ``no_recursion`` and a prefix that names a directory
-without the trailing ``/`` (``img``), the directory's children are listed, as the AIS
-integration tests expect; otherwise the prefix's parent directory is the level listed.
+selects nothing, as in AIS. With ``no_recursion`` the level listed is the one AIS's
+directory walk lists: the prefix itself when it ends with ``/``; the directory it names
+without the trailing ``/`` (``img``); else the top level, filtered by the prefix (``im``
+lists ``img/``). A prefix with a ``/`` that names no directory (``img/000``,
+``img/0001.jpg``, ``img/s``) lists nothing, as the walk skips every top-level directory.
 
 Deviation: an unreadable archive is listed as a plain object.
 """
@@ -179,18 +181,21 @@ def _base(names, objects, q: ListQuery, lower: str) -> Iterator[ListEntry]:
         yield ListEntry(name, rec.size, rec)
 
 
-def _dir_level(names, prefix: str) -> str:
+def _dir_level(names, prefix: str) -> Optional[str]:
+    """The directory a non-recursive listing walks ("" is the top), or None for none."""
     if not prefix or prefix.endswith("/"):
         return prefix
     as_dir = prefix + "/"
     i = bisect.bisect_left(names, as_dir)
     if i < len(names) and names[i].startswith(as_dir):
         return as_dir
-    return prefix[: prefix.rfind("/") + 1]
+    return None if "/" in prefix else ""
 
 
 def _non_recursive(names, objects, q: ListQuery, lower: str) -> Iterator[ListEntry]:
     level = _dir_level(names, q.prefix)
+    if level is None:
+        return
     match = level if len(level) > len(q.prefix) else q.prefix
     i = max(bisect.bisect_left(names, match), bisect.bisect_right(names, lower))
     n = len(names)

@@ -21,7 +21,7 @@ from typing import Optional
 
 import xxhash
 
-from ais_emulator.store.errors import InvalidObjectName, RangeNotSatisfiable
+from ais_emulator.store.errors import InvalidObjectName
 
 CHECKSUM_TYPE = "xxhash2"
 CHUNK = 1 << 20  # 1 MiB slices when streaming
@@ -120,28 +120,6 @@ def next_version(previous: Optional[ObjectRecord]) -> str:
         return str(int(previous.version) + 1)
     except ValueError:
         return "1"
-
-
-def resolve_range(size: int, first: Optional[int], last: Optional[int]) -> tuple[int, int]:
-    """Resolve an RFC 7233 single range against ``size``; returns ``[start, stop)``.
-
-    ``first-last`` (inclusive), ``first-`` (to the end) or ``-last`` (suffix of that many
-    bytes, ``first`` None). Raises RangeNotSatisfiable where Go's range parser does.
-    """
-    if first is None:
-        if last is None or last <= 0:
-            raise RangeNotSatisfiable(size, "empty suffix range")
-        n = min(last, size)
-        if n == 0:
-            raise RangeNotSatisfiable(size, "suffix range of an empty object")
-        return size - n, size
-    if first < 0 or first >= size:
-        raise RangeNotSatisfiable(size, f"start {first} is beyond the object")
-    if last is None or last >= size:
-        return first, size
-    if last < first:
-        raise RangeNotSatisfiable(size, f"invalid range {first}-{last}")
-    return first, last + 1
 
 
 def iter_slices(data, start: int = 0, stop: Optional[int] = None,

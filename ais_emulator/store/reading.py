@@ -32,39 +32,43 @@ def validate_archpath(path: str) -> None:
         raise InvalidRequest(f'invalid archpath "{path}"')
 
 
-def shard_format(bck, record) -> str:
+def shard_format(bck, record, query: str = "") -> str:
     fmt = detect_format(record.name, record.data[:512])
     if fmt is None:
-        raise ArchiveUnreadable(bck, record.name, "not an archive (unknown format)")
+        raise ArchiveUnreadable(bck, record.name, "not an archive (unknown format)",
+                                query=query)
     return fmt
 
 
 def read_archived(bck, record, archpath: str) -> bytes:
     """The bytes of ``archpath`` inside the shard ``record``."""
     validate_archpath(archpath)
-    fmt = shard_format(bck, record)
+    query = f"(archpath={archpath})"
+    fmt = shard_format(bck, record, query)
     try:
         return read_member(record.data, fmt, archpath)
     except MemberNotFound:
         raise ArchiveMemberNotFound(bck, record.name, archpath) from None
     except ArchiveError as e:
-        raise ArchiveUnreadable(bck, record.name, str(e)) from None
+        raise ArchiveUnreadable(bck, record.name, str(e), fmt, query) from None
 
 
 def select_archived(bck, record, pattern: str, mode: str) -> Iterator[tuple[str, bytes]]:
-    """``(name, bytes)`` of the members matching ``pattern`` under ``mode``, lazily.
+    """``(name, bytes)`` of the members matching ``pattern`` under ``mode``, lazily; a
+    tar's matching directories come as ``(name/, None)``, as AIS copies them too.
 
     The first match is found before returning, so "no match" (ArchiveMemberNotFound), a bad
     mode or pattern (InvalidRequest) and an unreadable shard surface before any streaming.
     """
-    fmt = shard_format(bck, record)
+    query = f"(archregx={pattern}, archmode={mode})"
+    fmt = shard_format(bck, record, query)
     try:
-        it = iter_matching(record.data, fmt, pattern, mode)
+        it = iter_matching(record.data, fmt, pattern, mode, dirs=True)
         first = next(it, None)
     except ValueError as e:
         raise InvalidRequest(str(e)) from None
     except ArchiveError as e:
-        raise ArchiveUnreadable(bck, record.name, str(e)) from None
+        raise ArchiveUnreadable(bck, record.name, str(e), fmt, query) from None
     if first is None:
-        raise ArchiveMemberNotFound(bck, record.name, f"(archregx={pattern}, archmode={mode})")
+        raise ArchiveMemberNotFound(bck, record.name, query)
     return chain([first], it)

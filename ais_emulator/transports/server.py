@@ -2,9 +2,10 @@
 
 A lean HTTP/1.1 implementation on ``socketserver`` (one thread per connection):
 keep-alive, request bodies on every method (Content-Length or chunked), replies framed
-by Content-Length or, when the length is unknown, chunked encoding. Nagle is off; a
-response's bytes go straight from the store's immutable buffers to ``sendall`` in
-memoryview slices (a 256 MiB object is never copied per request).
+by Content-Length or, when the length is unknown, chunked encoding (a HEAD reply may
+carry neither). Nagle is off; a response's bytes go straight from the store's immutable
+buffers to ``sendall`` in memoryview slices (a 256 MiB object is never copied per
+request).
 
     with EmulatorServer(port=0) as srv:
         Client(srv.url).bucket("b").create()
@@ -146,7 +147,7 @@ class _Handler(socketserver.StreamRequestHandler):
             lines.append(f"Content-Length: {length}")
         elif chunked:
             lines.append("Transfer-Encoding: chunked")
-        if not keep or (length is None and not chunked):
+        if not keep or (length is None and not chunked and method != "HEAD"):
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
         sock = self.connection

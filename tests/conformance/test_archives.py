@@ -3,7 +3,10 @@ corner cases real AIS settles (``./`` members, inner prefixes, range + archpath)
 
 from __future__ import annotations
 
+import gzip
+import io
 import re
+import tarfile
 
 import pytest
 import requests
@@ -185,6 +188,24 @@ def test_directories_inside_tar_not_listed(bck, shards):
     assert names == ["d.tar/x/1", "d.tar/x/y/2"]
 
 
+@pytest.mark.parametrize("name", ["d.tar", "d.tgz"])
+@pytest.mark.parametrize("mode, pattern, want", [
+    ("prefix", "x/", [("x", "dir"), ("x/y", "dir"), ("x/1", b"1"), ("x/y/2", b"2")]),
+    ("substr", "y", [("x/y", "dir"), ("x/y/2", b"2")]),
+    ("regexp", "/$", [("x", "dir"), ("x/y", "dir")]),
+])
+def test_archregx_copies_matching_directories(bck, shards, wire, name, mode, pattern, want):
+    tar = shards.tar([("x/1", b"1"), ("x/y/2", b"2")], dirs=["x/", "x/y/"])
+    bck.object(name).get_writer().put_content(tar if name.endswith(".tar")
+                                              else gzip.compress(tar, mtime=0))
+    r = wire.get(wire.obj_path(bck.name, name),
+                 params={"provider": "ais", "archregx": pattern, "archmode": mode})
+    assert r.status_code == 200
+    with tarfile.open(fileobj=io.BytesIO(r.content)) as tf:
+        got = [(m.name, "dir" if m.isdir() else tf.extractfile(m).read()) for m in tf]
+    assert got == want
+
+
 def test_unknown_extension_not_expanded_in_listing(bck, shards):
     bck.object("shard.bin").get_writer().put_content(shards.tar([("m.txt", b"m")]))
     entries = bck.list_all_objects(props="name", flags=[ListObjectFlag.ARCH_DIR])
@@ -234,6 +255,22 @@ def test_archpath_with_range_is_400(shard, bck, wire):
                  params={"provider": "ais", "archpath": "readme.txt"},
                  headers={"Range": "bytes=0-1"})
     assert r.status_code == 400, (r.status_code, r.text)
+    assert r.json()["tcode"] == "ErrUnsupp"
+    assert r.json()["message"] == ("cannot range-read archived content range: bytes=0-1, "
+                                   "arch query: (archpath=readme.txt) - operation not "
+                                   "supported")
+
+
+@pytest.mark.parametrize("name, params, tcode", [
+    ("b.tar", {"archpath": "x"}, None),
+    ("b.tar", {"archregx": "x", "archmode": "prefix"}, "ErrFailedTo"),
+    ("c.zip", {"archpath": "x"}, "wrapError"),
+])
+def test_unreadable_shard_is_400(bck, wire, name, params, tcode):
+    blob = b"not a tar archive" * 40 if name.endswith(".tar") else b"PK not a zip" * 40
+    bck.object(name).get_writer().put_content(blob)
+    r = wire.get(wire.obj_path(bck.name, name), params={"provider": "ais", **params})
+    assert r.status_code == 400 and r.json().get("tcode") == tcode
 
 
 def test_archmode_without_pattern_selects_all(bck, shards, wire):

@@ -71,6 +71,7 @@ def test_head_returns_props_json(bck, wire):
     r = wire.head(wire.bck_path(bck.name), params={"provider": "ais"})
     assert r.status_code == 200
     assert r.content == b""
+    assert "Content-Length" not in r.headers  # Go's net/http adds none to a HEAD reply
     props = json.loads(r.headers["Ais-Bucket-Props"])
     assert props["provider"] == "ais"
     assert "versioning" in props
@@ -85,6 +86,19 @@ def test_head_missing_bucket_is_404_without_body(ais_backend, fresh_name, wire):
     r = wire.head(wire.bck_path(fresh_name), params={"provider": "ais"})
     assert r.status_code == 404
     assert r.content == b""
+    assert "Content-Length" not in r.headers
+    assert json.loads(r.headers["Hdr-Error"])["tcode"] == "ErrBckNotFound"
+
+
+def test_bucket_name_length_limit(ais_backend, wire):
+    ok = ais_backend.bucket("l" * 51)  # with the fixture's suffix: 64 characters
+    assert len(ok.name) == 64 and ok.list_all_objects() == []
+    name = "l" * 65
+    r = wire.post(wire.bck_path(name), params={"provider": "ais"}, json=wire.act("create-bck"))
+    assert r.status_code == 400
+    assert r.json()["message"] == "bucket name is too long: 65 > 64(max length)"
+    r = wire.get(wire.obj_path(name, "x"), params={"provider": "ais"})
+    assert r.status_code == 400 and "too long" in r.json()["message"]
 
 
 INVALID_NAMES = ["", " ", "*", ".", "a/b", "#x", "$x", "~x", "a b"]

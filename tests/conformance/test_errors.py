@@ -150,3 +150,56 @@ def test_client_mistakes_are_4xx(bck, wire, method, label, build, status):
         assert r.status_code == status, (r.status_code, r.text)
     assert 400 <= r.status_code < 500, (r.status_code, r.text)
     assert bck.object("o").get_reader().read_all() == b"o"
+
+
+# ---------------------------------------------------------------------------------------
+# tcode: the Go type of the error, as AIS names it in the JSON (absent where AIS sends none)
+
+
+TCODES = [
+    ("GET missing object", "GET", lambda b: (f"/v1/objects/{b}/missing", {}, None),
+     404, "ErrNotFound"),
+    ("DELETE missing object", "DELETE", lambda b: (f"/v1/objects/{b}/missing", {}, None),
+     404, None),
+    ("GET missing bucket", "GET", lambda b: (f"/v1/objects/{b}-nope/o", {}, None),
+     404, "ErrBckNotFound"),
+    ("create existing bucket", "POST",
+     lambda b: (f"/v1/buckets/{b}", {}, {"action": "create-bck", "name": "", "value": None}),
+     409, "ErrBucketAlreadyExists"),
+    ("object name ending in /", "PUT", lambda b: (f"/v1/objects/{b}/dir/", {}, None),
+     400, "errInvalidPath"),
+    ("object under an object", "PUT", lambda b: (f"/v1/objects/{b}/o/x", {}, None),
+     400, "ErrMv"),
+    ("object over a directory", "PUT", lambda b: (f"/v1/objects/{b}/d", {}, None),
+     400, "ErrMv"),
+    ("range beyond the object", "GET",
+     lambda b: (f"/v1/objects/{b}/o", {"Range": "bytes=10-"}, None),
+     416, "ErrRangeNotSatisfiable"),
+    ("multi-range", "GET", lambda b: (f"/v1/objects/{b}/o", {"Range": "bytes=0-0,0-0"}, None),
+     416, "ErrUnsupp"),
+    ("malformed range", "GET", lambda b: (f"/v1/objects/{b}/o", {"Range": "bytes=x"}, None),
+     416, None),
+    ("archpath with a range", "GET",
+     lambda b: (f"/v1/objects/{b}/s.tar?archpath=a", {"Range": "bytes=0-0"}, None),
+     400, "ErrUnsupp"),
+    ("GetBatch unknown mime", "GET",
+     lambda b: (f"/v1/ml/moss/{b}", {}, {"in": [{"objname": "o"}], "mime": ".rar",
+                                          "strm": True}),
+     400, "errUnknownMime"),
+]
+
+
+@pytest.mark.parametrize("label, method, build, status, tcode", TCODES,
+                         ids=[t[0] for t in TCODES])
+def test_error_tcodes(bck, wire, shards, label, method, build, status, tcode):
+    bck.object("o").get_writer().put_content(b"o")
+    bck.object("d/e").get_writer().put_content(b"e")
+    bck.object("s.tar").get_writer().put_content(shards.tar([("a", b"a")]))
+    path, headers, body = build(bck.name)
+    data = b"x" if method == "PUT" else None
+    r = wire.request(method, path, params={"provider": "ais"}, headers=headers, json=body,
+                     data=data)
+    assert r.status_code == status, (r.status_code, r.text)
+    doc = _error_json(r)
+    assert doc.get("tcode") == tcode, doc
+    assert r.text.endswith("}\n")  # Go's JSON encoder ends the body with a newline

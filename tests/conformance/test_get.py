@@ -124,6 +124,30 @@ def test_multi_range_rejected(obj, bck, wire):
     r = wire.get(wire.obj_path(bck.name, obj.name), params={"provider": "ais"},
                  headers={"Range": "bytes=0-1,5-6"})
     assert r.status_code == 416
+    assert "Content-Range" not in r.headers
+
+
+@pytest.mark.parametrize("header", ["bytes=abc", "10-20", "bytes=20-10", "bytes=x-1"])
+def test_malformed_range_has_no_content_range(obj, bck, wire, header):
+    r = wire.get(wire.obj_path(bck.name, obj.name), params={"provider": "ais"},
+                 headers={"Range": header})
+    assert r.status_code == 416
+    assert "Content-Range" not in r.headers  # AIS sends it with an unsatisfiable range only
+
+
+def test_range_beyond_the_object_is_dropped_when_another_fits(obj, bck, data, wire):
+    r = wire.get(wire.obj_path(bck.name, obj.name), params={"provider": "ais"},
+                 headers={"Range": f"bytes=0-1,{SIZE + 10}-"})
+    assert r.status_code == 206 and r.content == data[:2]
+
+
+def test_range_reply_carries_whole_object_attributes(obj, bck, wire):
+    path = wire.obj_path(bck.name, obj.name)
+    whole = wire.get(path, params={"provider": "ais"})
+    part = wire.get(path, params={"provider": "ais"}, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.headers["Content-Range"] == f"bytes 10-19/{SIZE}"
+    for name in ("Ais-Checksum-Type", "Ais-Checksum-Value", "Ais-Version"):
+        assert part.headers[name] == whole.headers[name]
 
 
 def test_parallel_download(bck, kit):

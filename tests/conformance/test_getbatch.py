@@ -269,13 +269,29 @@ def test_raw_unknown_mime_is_400(corpus, wire):
     r = wire.get(f"/v1/ml/moss/{corpus.name}", params={"provider": "ais"},
                  json=_moss(corpus.name, [{"objname": "meta.json"}], mime=".rar", strm=False))
     assert r.status_code == 400
+    assert r.json()["tcode"] == "errUnknownMime"
+    assert r.json()["message"] == 'unknown mime type ".rar"'
 
 
 def test_raw_range_past_end_multipart(corpus, wire):
     r = wire.get(f"/v1/ml/moss/{corpus.name}", params={"provider": "ais"},
                  json=_moss(corpus.name, [{"objname": "meta.json", "start": 5, "length": 100}],
                             strm=False))
-    assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
+    assert r.status_code == 400, (r.status_code, r.text[:200])
+    doc = r.json()
+    assert doc["tcode"] == "ErrRangeNotSatisfiable"
+    assert doc["message"] == f"size={len(OBJECTS['meta.json'])}: not satisfiable range " \
+                             "[start=5,length=100]"
+    assert "Content-Range" not in r.headers
+
+
+def test_raw_multipart_metadata_part_has_no_content_type(corpus, wire):
+    r = wire.get(f"/v1/ml/moss/{corpus.name}", params={"provider": "ais"},
+                 json=_moss(corpus.name, [{"objname": "meta.json"}], strm=False))
+    assert r.status_code == 200
+    (meta_head, meta), (data_head, _) = _split_multipart(r)
+    assert b'name="metadata"' in meta_head and b"Content-Type" not in meta_head
+    assert b'name="archive"' in data_head and json.loads(meta)["out"]
 
 
 def test_items_default_to_url_bucket(corpus, wire, shards):

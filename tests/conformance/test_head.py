@@ -118,3 +118,29 @@ def test_head_tracks_overwrite(obj, kit):
     assert obj.head().size == 1234
     assert after.obj_version == "2"
     assert after.checksum_value != before.checksum_value
+
+
+def test_head_without_props_is_the_whole_object_props(obj, bck, wire):
+    obj.get_writer().set_custom_props({"k": "v"})
+    r = wire.head(wire.obj_path(bck.name, obj.name), params={"provider": "ais"})
+    h = r.headers
+    assert r.status_code == 200 and h["Content-Length"] == str(len(DATA))
+    assert (h["Ais-Name"], h["Ais-Bucket-Name"], h["Ais-Bucket-Provider"]) == (
+        obj.name, bck.name, "ais")
+    assert h["Ais-Present"] == "true" and h["Ais-Custom-Md"] == "k=v"
+    assert h["Ais-Mirror-Copies"] == "1" and h["Ais-Version"] == "1"
+    assert {"Ais-Checksum-Value", "Ais-Atime", "Ais-Location", "Ais-Mirror-Paths"} <= set(h)
+    assert "Last-Modified" not in h and "ETag" not in h
+
+
+def test_head_etag(obj, bck, wire):
+    path = wire.obj_path(bck.name, obj.name)
+    r = wire.head(path, params={"provider": "ais", "props": "etag"})
+    etag = r.headers["ETag"]
+    cksum = wire.head(path, params={"provider": "ais", "props": "checksum"})
+    assert re.fullmatch(r'"v1-([0-9a-f]+)-[0-9a-z]+"', etag), etag
+    assert etag[4:].startswith(cksum.headers["Ais-Checksum-Value"] + "-")
+    assert wire.head(path, params={"provider": "ais", "props": "etag"}).headers["ETag"] == etag
+    obj.get_writer().set_custom_props({"ETag": "from-md"})
+    r = wire.head(path, params={"provider": "ais", "props": "etag"})
+    assert r.headers["ETag"] == '"from-md"'

@@ -222,7 +222,7 @@ def test_json_reply_without_msgpack_accept(five, wire):
     r = wire.get(wire.bck_path(five.name), params={"provider": "ais"},
                  json=wire.act("list", {"props": "name,size", "pagesize": 3}))
     assert r.status_code == 200
-    assert r.headers["Content-Type"].startswith("application/json")
+    assert r.headers["Content-Type"] == "application/json; charset=utf-8"
     body = r.json()
     assert body["uuid"]
     assert body["continuation_token"] == "obj-2"
@@ -288,6 +288,14 @@ def test_arch_dir_expands_all_formats(archives, wire, kit):
     raw = wire.list_all_raw(bucket.name, props="name,size", flags=kit.LS_ARCH_DIR)
     got = [(e["n"], e.get("s", 0), e.get("f", 0)) for e in raw]
     assert got == _expected_arch_listing(objects, members)
+
+
+def test_arch_dir_names_only_keeps_member_sizes(archives, wire, kit):
+    bucket, _, _ = archives
+    for flags, props in ((kit.LS_ARCH_DIR | kit.LS_NAME_ONLY, "name"), (kit.LS_ARCH_DIR, "name")):
+        raw = wire.list_all_raw(bucket.name, prefix="shard.zip", props=props, flags=flags)
+        assert [(e["n"], e.get("s")) for e in raw] == [
+            ("shard.zip", None), ("shard.zip/z1.json", 3), ("shard.zip/z2.json", 2)]
 
 
 def test_arch_dir_sibling_order(archives, wire, kit):
@@ -376,6 +384,25 @@ def test_no_recursion_under_prefix(tree, wire, kit):
                             flags=kit.LS_NO_RECURSION)
     got = [(e["n"], bool(e.get("f", 0) & kit.ENTRY_IS_DIR)) for e in raw]
     assert got == [("a/1", False), ("a/2", False), ("a/b/", True)]
+
+
+@pytest.mark.parametrize("prefix, want", [
+    ("a", ["a/1", "a/2", "a/b/"]),  # names a directory: its children
+    ("a/b", ["a/b/3", "a/b/c/"]),
+    ("", ["a/", "c", "d/", "e"]),
+    ("d", ["d/5"]),
+    ("e", ["e"]),  # names no directory: the top level, by prefix
+    ("a/", ["a/1", "a/2", "a/b/"]),
+    # a prefix with a "/" that names no directory lists nothing (AIS walks the top level
+    # and skips every directory there)
+    ("a/1", []),
+    ("a/b/c/4", []),
+    ("a/x", []),
+    ("a/b/c/", ["a/b/c/4"]),
+])
+def test_no_recursion_prefixes(tree, wire, kit, prefix, want):
+    raw = wire.list_all_raw(tree.name, prefix=prefix, props="name", flags=kit.LS_NO_RECURSION)
+    assert [e["n"] for e in raw] == want
 
 
 def test_no_dirs_alone_changes_nothing(tree, wire, kit):

@@ -262,3 +262,31 @@ def test_custom_metadata_survives_get(bck):
     reader = o.get_reader()
     assert reader.read_all() == b"payload"
     assert reader.attributes.custom_metadata == {"label": "cat"}
+
+
+def test_put_with_custom_md_header(bck, wire):
+    path = wire.obj_path(bck.name, "md-put")
+    r = wire.put(path, params={"provider": "ais"}, data=b"x",
+                 headers={"Ais-Custom-Md": "k1=v1,k2=v2"})
+    assert r.status_code == 200
+    assert r.headers["Ais-Custom-Md"] == "k1=v1,k2=v2"  # the reply repeats what is stored
+    # one header line is one pair, split at its first "=": k1 -> "v1,k2=v2"
+    raw = wire.list_all_raw(bck.name, props="name,custom")
+    assert [e.get("m") for e in raw] == ["[k1:v1,k2=v2]"]
+    assert bck.object("md-put").props.custom_metadata == {"k1": "v1", "k2": "v2"}
+    r = wire.put(path, params={"provider": "ais"}, data=b"x",
+                 headers={"Ais-Custom-Md": "no-equals-sign"})
+    assert r.status_code == 400
+
+
+def test_custom_metadata_spellings(bck, wire):
+    o = bck.object("md-spell")
+    o.get_writer().put_content(b"x")
+    o.get_writer().set_custom_props({"a": "1", "b": "2"})
+    r = wire.head(wire.obj_path(bck.name, "md-spell"),
+                  params={"provider": "ais", "props": "custom"})
+    # one header line per pair (in Go map order), which clients join with ", "
+    assert sorted(r.headers["Ais-Custom-Md"].split(", ")) == ["a=1", "b=2"]
+    m = wire.list_all_raw(bck.name, props="name,custom")[0]["m"]
+    assert m.startswith("[") and m.endswith("]")
+    assert sorted(m[1:-1].split(" ")) == ["a:1", "b:2"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import tarfile
@@ -49,7 +50,8 @@ def test_health(emu):
 
 def test_smap_points_back_at_the_caller(emu):
     resp = call(emu, "GET", "/v1/daemon", "what=smap")
-    assert resp.status == 200 and resp.headers["Content-Type"] == "application/json"
+    assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert resp.status == 200 and content(resp).endswith(b"}\n")
     smap = json.loads(content(resp))
     ident = emu.identity
     assert set(smap["pmap"]) == {ident.proxy_id} and set(smap["tmap"]) == {ident.target_id}
@@ -113,8 +115,35 @@ def test_namespaced_bucket_wording(emu):
 
 def test_head_errors_have_no_body(emu):
     resp = call(emu, "HEAD", "/v1/objects/b/missing", "provider=ais")
-    assert resp.status == 404 and content(resp) == b"" and resp.length() == 0
+    assert resp.status == 404 and content(resp) == b""
+    assert resp.length() is None  # no Content-Length, as Go's net/http on HEAD
     assert json.loads(resp.headers["Hdr-Error"])["status"] == 404
+
+
+def test_error_replies_as_ais_writes_them(emu):
+    resp = call(emu, "GET", "/v1/objects/b/missing", "provider=ais")
+    assert resp.headers["Content-Type"] == "application/json"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    body = content(resp)
+    assert body.endswith(b"}\n") and json.loads(body)["tcode"] == "ErrNotFound"
+
+
+@pytest.mark.parametrize("method, path, query, body, status, tcode", [
+    ("DELETE", "/v1/objects/b/missing", "", b"", 404, None),
+    ("HEAD", "/v1/buckets/nob", "", b"", 404, "ErrBckNotFound"),
+    ("POST", "/v1/buckets/b", "", act("create-bck"), 409, "ErrBucketAlreadyExists"),
+    ("PUT", "/v1/objects/b/dir/", "", b"x", 400, "errInvalidPath"),
+    ("PUT", "/v1/objects/b/f/g", "", b"x", 400, "ErrMv"),
+    ("PUT", "/v1/objects/b/d", "", b"x", 400, "ErrMv"),
+    ("GET", "/v1/ml/moss/b", "", {"in": [{"objname": "f"}], "mime": ".rar"}, 400,
+     "errUnknownMime"),
+])
+def test_error_tcodes(emu, method, path, query, body, status, tcode):
+    emu.put_object("b", "f", b"f")
+    emu.put_object("b", "d/e", b"e")
+    resp = call(emu, method, path, query, body)
+    doc = json.loads(resp.headers["Hdr-Error"] if method == "HEAD" else content(resp))
+    assert resp.status == status and doc.get("tcode") == tcode
 
 
 def test_unknown_route_is_501_with_suggestions(emu):
@@ -173,7 +202,7 @@ def test_bucket_lifecycle(emu):
 
 def test_list_buckets_empty_is_array():
     resp = call(Emulator(), "GET", "/v1/buckets", "provider=ais")
-    assert resp.status == 200 and content(resp) == b"[]"
+    assert resp.status == 200 and content(resp) == b"[]\n"
 
 
 @pytest.mark.parametrize("name", ["%20", "*", "%2E", "a..b", "~x"])
@@ -256,6 +285,9 @@ def test_list_arch_dir_flags(emu):
     _, doc = lso(emu, props="name,size", flags=str(1 << 3))
     assert [(e["n"], e["f"]) for e in doc["Entries"]] == [("s.tar", 576), ("s.tar/m.txt", 192)]
     assert doc["Entries"][1]["s"] == 2
+    # names only: in-shard files still carry their size, as in AIS
+    _, doc = lso(emu, props="name", flags=str(1 << 3 | 1 << 4))
+    assert [e.get("s") for e in doc["Entries"]] == [None, 2]
 
 
 def test_list_no_recursion_dir_flag(emu):
@@ -302,7 +334,8 @@ def test_list_json_without_msgpack_accept(emu):
     emu.put_object("b", "empty", b"")
     resp = call(emu, "GET", "/v1/buckets/b", "provider=ais",
                 act("list", {"props": "name,size,version", "pagesize": 2}))
-    assert resp.status == 200 and resp.headers["Content-Type"] == "application/json"
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
     doc = json.loads(content(resp))
     assert doc["uuid"] and doc["continuation_token"] == "empty" and doc["flags"] == 0
     assert doc["entries"] == [{"name": "a", "size": "3", "version": "1", "flags": 64},
@@ -343,25 +376,55 @@ def test_large_get_streams_views(emu):
     assert b"".join(chunks) == data
 
 
-@pytest.mark.parametrize("header, status, want, crange", [
-    ("bytes=0-3", 206, b"0123", "bytes 0-3/10"),
-    ("bytes=7-", 206, b"789", "bytes 7-9/10"),
-    ("bytes=-2", 206, b"89", "bytes 8-9/10"),
-    ("bytes=5-100", 206, b"56789", "bytes 5-9/10"),
-    ("bytes=10-", 416, None, "bytes */10"),
-    ("bytes=0-1,3-4", 416, None, "bytes */10"),
-    ("bytes=4-2", 416, None, "bytes */10"),
-    ("items=0-1", 416, None, "bytes */10"),
-    ("bytes=abc", 416, None, "bytes */10"),
+@pytest.mark.parametrize("header, want, crange", [
+    ("bytes=0-3", b"0123", "bytes 0-3/10"),
+    ("bytes=7-", b"789", "bytes 7-9/10"),
+    ("bytes=-2", b"89", "bytes 8-9/10"),
+    ("bytes=-20", b"0123456789", "bytes 0-9/10"),
+    ("bytes=5-100", b"56789", "bytes 5-9/10"),
+    ("bytes= 2 - 3 ", b"23", "bytes 2-3/10"),
+    ("bytes=0-1,30-40", b"01", "bytes 0-1/10"),  # Go drops a range beyond the object
 ])
-def test_ranges(emu, header, status, want, crange):
+def test_ranges(emu, header, want, crange):
+    emu.put_object("b", "r", b"0123456789", custom={"k": "v"})
+    resp = call(emu, "GET", "/v1/objects/b/r", "", b"", {"Range": header})
+    assert resp.status == 206 and resp.headers["Content-Range"] == crange
+    assert content(resp) == want and resp.length() == len(want)
+    whole = call(emu, "GET", "/v1/objects/b/r")  # a 206 carries the whole object's attributes
+    for name in ("Ais-Checksum-Type", "Ais-Checksum-Value", "Ais-Version", "Ais-Custom-Md"):
+        assert resp.headers[name] == whole.headers[name]
+
+
+@pytest.mark.parametrize("header, message", [
+    ("bytes=10-", "size=10: not satisfiable range [10-]"),
+    ("bytes=10-,20-30", "size=10: not satisfiable ranges [10- 20-30]"),
+    ("bytes=-0", "size=10: not satisfiable range [-0]"),
+])
+def test_unsatisfiable_ranges(emu, header, message):
     emu.put_object("b", "r", b"0123456789")
     resp = call(emu, "GET", "/v1/objects/b/r", "", b"", {"Range": header})
-    assert resp.status == status
-    assert resp.headers["Content-Range"] == crange
-    if want is not None:
-        assert content(resp) == want and resp.length() == len(want)
-        assert "Ais-Checksum-Value" not in resp.headers
+    doc = json.loads(content(resp))
+    assert resp.status == 416 and resp.headers["Content-Range"] == "bytes */10"
+    assert doc["tcode"] == "ErrRangeNotSatisfiable" and doc["message"] == message
+
+
+@pytest.mark.parametrize("header, message, tcode", [
+    ("bytes=0-1,3-4", "cannot multi-range read ais://b/r - operation not supported",
+     "ErrUnsupp"),
+    ("bytes=4-2", 'read range "4-2" is invalid (end)', None),
+    ("items=0-1", 'read range "items=0-1" is invalid (prefix)', None),
+    ("bytes=abc", 'read range "bytes=abc" is invalid (-)', None),
+    ("bytes=x-2", 'read range "x-2" is invalid (start)', None),
+    ("bytes=-x", 'read range "-x" is invalid (see RFC 7233 Section 2.1)', None),
+    ("bytes=--2", 'read range "--2" is invalid as per RFC 7233 Section 2.1', None),
+    ("bytes=", 'read range "bytes=" is invalid (no range)', None),
+])
+def test_malformed_ranges(emu, header, message, tcode):
+    emu.put_object("b", "r", b"0123456789")
+    resp = call(emu, "GET", "/v1/objects/b/r", "", b"", {"Range": header})
+    doc = json.loads(content(resp))
+    assert resp.status == 416 and "Content-Range" not in resp.headers
+    assert doc.get("tcode") == tcode and doc["message"] == message
 
 
 def test_head_props(emu):
@@ -371,11 +434,37 @@ def test_head_props(emu):
     h = resp.headers
     assert resp.status == 200 and resp.length() == 5 and content(resp) == b""
     assert h["Ais-Present"] == "true" and h["Ais-Version"] == "1"
-    assert h["Ais-Custom-Md"] == 'ETag="abc",k=v' and h["ETag"] == '"abc"'
+    assert h["Ais-Custom-Md"] == 'ETag="abc", k=v' and h["ETag"] == '"abc"'
     assert h["Ais-Mirror-Copies"] == "1" and h["Ais-Location"].startswith("t[")
     assert h["Last-Modified"].endswith("GMT")
     minimal = call(emu, "HEAD", "/v1/objects/b/o", "props=name,size").headers
     assert set(minimal) == {"Ais-Present"}
+
+
+def test_head_etag_is_derived_from_the_checksum(emu):
+    rec = emu.put_object("b", "o", b"12345")
+    tag = call(emu, "HEAD", "/v1/objects/b/o", "props=etag").headers["ETag"]
+    n, digits = rec.mtime_ns, ""
+    while n:
+        n, r = divmod(n, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[r] + digits
+    assert tag == f'"v1-{rec.cksum_value}-{digits}"'
+    assert call(emu, "HEAD", "/v1/objects/b/o", "props=etag").headers["ETag"] == tag
+    assert "ETag" not in call(emu, "GET", "/v1/objects/b/o").headers
+
+
+def test_head_without_props_is_the_whole_object_props(emu):
+    emu.put_object("b", "d/o", b"12345", custom={"k": "v"})
+    emu.put_object("b", "empty", b"")
+    resp = call(emu, "HEAD", "/v1/objects/b/d/o")
+    h = resp.headers
+    assert resp.length() == 5
+    assert (h["Ais-Name"], h["Ais-Bucket-Name"], h["Ais-Bucket-Provider"]) == ("d/o", "b", "ais")
+    assert h["Ais-Present"] == "true" and h["Ais-Custom-Md"] == "k=v"
+    assert h["Ais-Mirror-Copies"] == "1" and h["Ais-Mirror-Paths"].startswith("[")
+    assert {"Ais-Checksum-Value", "Ais-Atime", "Ais-Version", "Ais-Location"} <= set(h)
+    assert "Last-Modified" not in h and "ETag" not in h
+    assert call(emu, "HEAD", "/v1/objects/b/empty").length() is None  # size 0: none
 
 
 @pytest.mark.parametrize("props", ["cached", "status", "name,bogus"])
@@ -390,12 +479,30 @@ def test_put_checksum_verification(emu):
     bad = {"Ais-Checksum-Type": "xxhash2", "Ais-Checksum-Value": "0000000000000000"}
     resp = call(emu, "PUT", "/v1/objects/b/c", "", b"changed", bad)
     assert resp.status == 400 and b"BAD DATA CHECKSUM" in content(resp)
+    assert json.loads(content(resp))["tcode"] == "ErrBadCksum"
     assert emu.get_object("b", "c") == b"abc"
 
 
 def test_put_custom_md_header(emu):
-    call(emu, "PUT", "/v1/objects/b/c", "", b"x", {"Ais-Custom-Md": "a=1, b=2"})
+    resp = call(emu, "PUT", "/v1/objects/b/c", "", b"x", {"Ais-Custom-Md": "a=1, b=2"})
     assert emu.store.head_object(emu.bucket_id("b"), "c").custom == {"a": "1", "b": "2"}
+    assert resp.headers["Ais-Custom-Md"] == "a=1, b=2"  # the reply repeats what is stored
+    # one header line is one pair, split at its first "=" (as Go parses it)
+    call(emu, "PUT", "/v1/objects/b/d", "", b"x", {"Ais-Custom-Md": "k1=v1,k2=v2"})
+    assert emu.store.head_object(emu.bucket_id("b"), "d").custom == {"k1": "v1,k2=v2"}
+    bad = call(emu, "PUT", "/v1/objects/b/e", "", b"x", {"Ais-Custom-Md": "novalue"})
+    assert bad.status == 400 and b"expecting key=value" in content(bad)
+
+
+def test_custom_md_spellings(emu):
+    md = {"zz": "1", "md5": "m", "aa": "2", "ETag": "e", "source": "s"}
+    emu.put_object("b", "o", b"x", custom=md)
+    head = call(emu, "HEAD", "/v1/objects/b/o", "props=custom").headers["Ais-Custom-Md"]
+    assert head == "ETag=e, aa=2, md5=m, source=s, zz=1"
+    resp = call(emu, "GET", "/v1/buckets/b", "", act("list", {"props": "name,custom"}),
+                {"Accept": "application/msgpack"})
+    entry = msgpack.unpackb(content(resp))["Entries"][0]
+    assert entry["m"] == "[source:s ETag:e md5:m aa:2 zz:1]"  # AIS's standard keys first
 
 
 def test_object_path_without_name(emu):
@@ -548,9 +655,52 @@ def test_archive_request_errors(sharded, query, status):
 
 
 def test_archive_with_range_is_400(sharded):
-    for query in ("archpath=a%2F1.jpg", "archregx=a&archmode=prefix"):
+    for query, what in (("archpath=a%2F1.jpg", "(archpath=a/1.jpg)"),
+                        ("archregx=a&archmode=prefix", "(archregx=a, archmode=prefix)")):
         resp = call(sharded, "GET", "/v1/objects/b/s.tar", query, b"", {"Range": "bytes=0-0"})
-        assert resp.status == 400
+        doc = json.loads(content(resp))
+        assert resp.status == 400 and doc["tcode"] == "ErrUnsupp"
+        assert doc["message"] == ("cannot range-read archived content range: bytes=0-0, "
+                                  f"arch query: {what} - operation not supported")
+
+
+@pytest.mark.parametrize("fmt", ["tar", "tgz"])
+@pytest.mark.parametrize("query, want", [
+    ("archregx=sub%2F&archmode=prefix", [("sub", "dir"), ("sub/deep", "dir"),
+                                          ("sub/b.txt", b"BB"), ("sub/deep/c", b"C")]),
+    ("archregx=deep&archmode=substr", [("sub/deep", "dir"), ("sub/deep/c", b"C")]),
+    ("archregx=%2F%24&archmode=regexp", [("sub", "dir"), ("sub/deep", "dir")]),
+])
+def test_archregx_copies_matching_directories(emu, fmt, query, want):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        for name in ("sub/", "sub/deep/"):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            tf.addfile(info)
+        for name, data in (("a.txt", b"A"), ("sub/b.txt", b"BB"), ("sub/deep/c", b"C")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    data = buf.getvalue() if fmt == "tar" else gzip.compress(buf.getvalue())
+    emu.put_object("b", f"n.{fmt}", data)
+    resp = call(emu, "GET", f"/v1/objects/b/n.{fmt}", query)
+    assert resp.status == 200
+    with tarfile.open(fileobj=io.BytesIO(content(resp))) as tf:
+        got = [(m.name, "dir" if m.isdir() else tf.extractfile(m).read()) for m in tf]
+    assert got == want
+
+
+def test_archregx_on_unreadable_shards(emu):
+    emu.put_object("b", "bad.tar", b"not a tar archive" * 40)
+    emu.put_object("b", "bad.zip", b"PK not a zip" * 40)
+    want = {("bad.tar", "archregx=x&archmode=prefix"): "ErrFailedTo",
+            ("bad.tar", "archpath=x"): None,
+            ("bad.zip", "archpath=x"): "wrapError",
+            ("bad.zip", "archregx=x&archmode=prefix"): "wrapError"}
+    for (name, query), tcode in want.items():
+        resp = call(emu, "GET", f"/v1/objects/b/{name}", query)
+        assert resp.status == 400 and json.loads(content(resp)).get("tcode") == tcode
 
 
 def test_archregx_without_archmode_is_ignored(sharded):

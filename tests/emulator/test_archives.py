@@ -294,6 +294,31 @@ def test_iter_matching(shard, mode, pattern, expected):
     assert all(body == BODIES[name] for name, body in got)
 
 
+def test_iter_matching_directories_of_tars_only():
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        info = tarfile.TarInfo("d")  # a directory stored without its trailing "/"
+        info.type = tarfile.DIRTYPE
+        tf.addfile(info)
+        info = tarfile.TarInfo("d/x")
+        info.size = 1
+        tf.addfile(info, io.BytesIO(b"x"))
+    tar = buf.getvalue()
+    assert list(iter_matching(tar, ".tar", "d", "prefix")) == [("d/x", b"x")]
+    assert list(iter_matching(tar, ".tar", "d", "prefix", dirs=True)) == [("d/", None),
+                                                                         ("d/x", b"x")]
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as zf:
+        zf.writestr("d/", b"")
+        zf.writestr("d/x", b"x")
+    assert list(iter_matching(zbuf.getvalue(), ".zip", "d", "prefix", dirs=True)) == [
+        ("d/x", b"x")]
+    out = b"".join(write_archive([("d/", 0, ()), ("d/x", 1, [b"x"])], ".tar"))
+    with tarfile.open(fileobj=io.BytesIO(out)) as tf:
+        assert [(m.name, m.isdir(), m.mode) for m in tf] == [("d", True, 0o755),
+                                                             ("d/x", False, 0o644)]
+
+
 def test_iter_matching_rejects_unknown_mode_before_reading():
     with pytest.raises(ValueError, match="'fuzzy'"):
         iter_matching(b"not an archive at all", ".tar", "x", "fuzzy")
@@ -486,7 +511,7 @@ def test_write_archive_is_read_by_the_sdk_getbatch_extractor(fmt):
 
     names = ["bck/a.txt", "__404__/bck/missing", "bck/c.bin"]
     bodies = [b"alpha", b"", bytes(range(256)) * 300]
-    out = b"".join(write_archive([(n, len(b), [b]) for n, b in zip(names, bodies)], fmt))
+    out = b"".join(write_archive([(n, len(b), [b]) for n, b in zip(names, bodies, strict=True)], fmt))
     req = MossReq(
         moss_in=[MossIn(obj_name=n.rsplit("/", 1)[1], bck="bck", provider="ais") for n in names],
         output_format=fmt,

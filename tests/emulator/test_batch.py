@@ -72,8 +72,21 @@ def test_byte_ranges(emu):
 
 
 @pytest.mark.parametrize("extra", [{"start": 100, "length": 1}, {"start": 2, "length": 100}])
-def test_bad_range_is_416(emu, extra):
-    assert moss(emu, [item("o1", **extra)], strm=True).status == 416
+@pytest.mark.parametrize("strm", [True, False])
+def test_range_beyond_an_item_is_400(emu, extra, strm):
+    resp = moss(emu, [item("o1", **extra)], strm=strm)
+    doc = json.loads(resp.body)
+    assert resp.status == 400 and doc["tcode"] == "ErrRangeNotSatisfiable"
+    assert doc["message"] == (f"size=8: not satisfiable range "
+                              f"[start={extra['start']},length={extra['length']}]")
+    assert "Content-Range" not in resp.headers
+
+
+def test_multipart_metadata_part_has_no_content_type(emu):
+    resp = moss(emu, [item("o1")])
+    body = b"".join(resp.iter_body())
+    meta_part = body.split(b"\r\n\r\n", 1)[0]
+    assert b'name="metadata"' in meta_part and b"Content-Type" not in meta_part
 
 
 def test_missing_items_with_coer(emu):
@@ -174,4 +187,4 @@ def test_sdk_batch_errors(client):
     batch.add("o0", start=50, length=2)
     with pytest.raises(AISError) as exc:
         list(batch.get())
-    assert exc.value.status_code == 416
+    assert exc.value.status_code == 400

@@ -155,6 +155,12 @@ BUCKET = ["img001", "vid001", "img-test/obj1", "img-test/vid1", "img-test/pics/o
     ("img-test/pics", ["img-test/pics/obj01", "img-test/pics/vid01"]),
     ("img-test/pics/", ["img-test/pics/obj01", "img-test/pics/vid01"]),
     ("img", ["img-test/", "img001", "img003"]),
+    # a prefix with a "/" that names no directory: AIS's walk lists nothing
+    ("img-test/o", []),
+    ("img-test/obj1", []),
+    ("img-test/p", []),
+    ("img-test/pics/o", []),
+    ("nothing/", []),
 ])
 def test_no_recursion(store, bck, prefix, want):
     put(store, bck, *BUCKET)

@@ -150,6 +150,17 @@ def test_head_keeps_content_length():
         assert m.client().bucket("b").object("o").head().size == 1234
 
 
+def test_bucket_head_has_no_content_length():
+    with mock_ais(A) as m:
+        m.emulator.create_bucket("b")
+        for path, status in (("/v1/buckets/b", 200), ("/v1/buckets/nob", 404),
+                             ("/v1/objects/b/nope", 404)):
+            r = requests.head(A + path)
+            assert r.status_code == status and "Content-Length" not in r.headers
+            assert r.content == b""
+        assert m.client().bucket("b").head()["Ais-Bucket-Props"]
+
+
 def test_bodies_from_files_and_generators(tmp_path):
     path = tmp_path / "f.bin"
     path.write_bytes(b"file-bytes")

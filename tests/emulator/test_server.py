@@ -93,6 +93,18 @@ def test_head_announces_size_without_body(srv):
     assert c.getresponse().status == 200
 
 
+def test_bucket_head_has_no_content_length_and_keeps_the_connection(srv):
+    c = conn(srv)
+    for path in ("/v1/buckets/b", "/v1/buckets/missing", "/v1/objects/b/missing"):
+        c.request("HEAD", path)
+        r = c.getresponse()
+        assert r.status in (200, 404) and r.read() == b""
+        assert r.getheader("Content-Length") is None and r.getheader("Connection") is None
+        assert r.getheader("Transfer-Encoding") is None
+    c.request("GET", "/v1/health")  # the same connection, still in sync
+    assert c.getresponse().status == 200
+
+
 def test_json_bodies_on_get_and_delete(srv):
     act = b'{"action":"list","name":"","value":{"props":"name"}}'
     c = conn(srv)

@@ -15,15 +15,15 @@ from ais_emulator.store import (
     InvalidObjectName,
     InvalidPart,
     InvalidProvider,
+    InvalidRequest,
     ObjectNotFound,
     ObjectPathConflict,
-    RangeNotSatisfiable,
     Store,
     UploadNotFound,
     parse_uname,
 )
 from ais_emulator.store.multipart import parse_part_number
-from ais_emulator.store.objects import checksum, checksum_of, iter_slices, resolve_range
+from ais_emulator.store.objects import checksum, checksum_of, iter_slices
 
 
 @pytest.fixture
@@ -41,16 +41,32 @@ def bck(store):
 # -- bucket identity --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["", " ", "*", ".", "..", "a..b", "a/b", "#x", "$x", "~x",
-                                  "a b", "ü", "x" * 256])
-def test_invalid_bucket_names(name):
-    with pytest.raises(InvalidBucketName):
+@pytest.mark.parametrize("name, reason", [
+    ("", "bucket name is missing"),
+    (".", 'reserved bucket name "." (unknown system bucket)'),
+    ("..", 'reserved bucket name ".." (unknown system bucket)'),
+    (".hidden", 'reserved bucket name ".hidden" (unknown system bucket)'),
+    ("x" * 65, "bucket name is too long: 65 > 64(max length)"),
+    ("x" * 256, "bucket name is too long: 256 > 64(max length)"),
+    *[(name, "bucket name is invalid: may only contain letters, numbers, dashes (-), "
+             "underscores (_), and dots (.)")
+      for name in (" ", "*", "a..b", "a/b", "#x", "$x", "~x", "a b", "ü")],
+])
+def test_invalid_bucket_names(name, reason):
+    with pytest.raises(InvalidBucketName) as exc:
         BucketId.parse("ais", name)
+    assert exc.value.message == reason
 
 
-@pytest.mark.parametrize("name", ["a", "A-b_c.d", "0", ".hidden", "x" * 255])
+@pytest.mark.parametrize("name", ["a", "A-b_c.d", "0", "x.", "x" * 64, ".sys-inventory"])
 def test_valid_bucket_names(name):
     assert BucketId.parse("ais", name).name == name
+
+
+def test_namespace_name_length():
+    assert BucketId.parse("ais", "b", "@#" + "n" * 64).ns_name == "n" * 64
+    with pytest.raises(InvalidRequest, match=r"namespace is too long: 65 > 64\(max length\)"):
+        BucketId.parse("ais", "b", "@#" + "n" * 65)
 
 
 @pytest.mark.parametrize("given, want", [("", "ais"), ("ais", "ais"), ("s3", "aws"),
@@ -227,24 +243,7 @@ def test_copy_object(store, bck):
         store.copy_object(bck, "nope", dst, "x")
 
 
-# -- ranges ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("first, last, want", [
-    (0, 0, (0, 1)), (2, 5, (2, 6)), (2, None, (2, 10)), (5, 100, (5, 10)),
-    (None, 3, (7, 10)), (None, 100, (0, 10)), (9, 9, (9, 10)),
-])
-def test_resolve_range(first, last, want):
-    assert resolve_range(10, first, last) == want
-
-
-@pytest.mark.parametrize("size, first, last", [
-    (10, 10, None), (10, 11, 20), (10, 5, 4), (10, None, 0), (0, 0, None), (0, None, 5),
-])
-def test_unsatisfiable_ranges(size, first, last):
-    with pytest.raises(RangeNotSatisfiable) as exc:
-        resolve_range(size, first, last)
-    assert exc.value.size == size
+# -- slices ------------------------------------------------------------------------------
 
 
 def test_iter_slices_are_views_of_the_data():

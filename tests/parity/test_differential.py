@@ -127,52 +127,8 @@ CORPUS_CUSTOM_MD = {"meta/x.json": {"owner": "team-a", "kind": "json"}}
 # emulator should change; then delete the entry), "deliberate" (documented in the
 # emulator's docstrings), "ais-quirk" (AIS v1.5.0 misbehaves; the emulator does the
 # intended thing). A fix on either side fails the test and names the entry to update.
-_TCODE = "the AIS error JSON carries tcode {!r}; the emulator sends {}"
 EXPECTED_DEVIATIONS = (
     # -- objects: GET, HEAD, ranges ------------------------------------------------------
-    Deviation("range/checksum-headers",
-              {"Ais-Checksum-Type": ("xxhash2", None),
-               "Ais-Checksum-Value": ("2bb50196bb01e3c8", None)},
-              "deliberate",
-              "a 206 reply from AIS carries the whole object's checksum headers; the "
-              "emulator sends none on a ranged reply"),
-    Deviation("range/empty-object", {"error.tcode": ("ErrRangeNotSatisfiable", None)},
-              "bug", _TCODE.format("ErrRangeNotSatisfiable", "none")),
-    Deviation("range/start-at-size", {"error.tcode": ("ErrRangeNotSatisfiable", None)},
-              "bug", _TCODE.format("ErrRangeNotSatisfiable", "none")),
-    Deviation("range/start-beyond-size", {"error.tcode": ("ErrRangeNotSatisfiable", None)},
-              "bug", _TCODE.format("ErrRangeNotSatisfiable", "none")),
-    Deviation("range/multi-range",
-              {"error.tcode": ("ErrUnsupp", None), "hdr.Content-Range": (None, "bytes */3000")},
-              "bug", "a multi-range request is ErrUnsupp on AIS, with no Content-Range; the "
-                     "emulator sends no tcode and a Content-Range"),
-    Deviation("range/garbage", {"hdr.Content-Range": (None, "bytes */3000")},
-              "bug", "AIS sends Content-Range only with a 416; the emulator also on a "
-                     "malformed Range (400)"),
-    Deviation("range/no-unit", {"hdr.Content-Range": (None, "bytes */3000")},
-              "bug", "AIS sends Content-Range only with a 416; the emulator also on a "
-                     "malformed Range (400)"),
-    Deviation("range/reversed", {"hdr.Content-Range": (None, "bytes */3000")},
-              "bug", "AIS sends Content-Range only with a 416; the emulator also on a "
-                     "malformed Range (400)"),
-    Deviation("head/props=(none)",
-              {"hdr.Ais-Bucket-Name": ("<corpus>", None), "hdr.Ais-Bucket-Provider": ("ais", None),
-               "hdr.Ais-Name": ("meta/x.json", None), "hdr.Last-Modified": (None, PRESENT)},
-              "bug", "a HEAD without props (the SDK always sends props) is answered by AIS "
-                     "with Ais-Bucket-Name, Ais-Bucket-Provider and Ais-Name and without "
-                     "Last-Modified; the emulator the other way round"),
-    Deviation("head/props=etag", {"hdr.ETag": (PRESENT, None)},
-              "deliberate", "AIS answers props=etag with an ETag for every object "
-                            "(\"v1-<checksum>-<id>\"); the emulator only when the custom "
-                            "metadata holds an ETag"),
-    Deviation("head/custom-md-spelling",
-              {"spelling": ("kind=json, owner=team-a", "kind=json,owner=team-a")},
-              "bug", "after a PATCH of custom metadata AIS joins the Ais-Custom-Md pairs "
-                     "with \", \" (after a PUT with Ais-Custom-Md, with \",\"); the "
-                     "emulator always with \",\" (the SDK parses both alike)"),
-    Deviation("missing/object", {"delete.error.tcode": (None, "ErrNotFound")},
-              "bug", "AIS's 404 for DELETE of a missing object has no tcode; the emulator "
-                     "sends ErrNotFound"),
     Deviation("bucket/props",
               {"keys": (["Renamed", "access", "backend_bck", "bid", "checksum", "chunks",
                          "created", "ec", "extra", "features", "lru", "mirror", "provider",
@@ -181,36 +137,7 @@ EXPECTED_DEVIATIONS = (
                          "provider", "versioning", "write_policy"])},
               "deliberate", "Ais-Bucket-Props is a subset of AIS's Bprops: no Renamed, "
                             "access, chunks, extra, features or rate_limit"),
-    # -- archives ------------------------------------------------------------------------
-    Deviation("archpath/with-range", {"error.tcode": ("ErrUnsupp", None)},
-              "bug", _TCODE.format("ErrUnsupp", "none")),
-    Deviation("archregx/with-range", {"error.tcode": ("ErrUnsupp", None)},
-              "bug", _TCODE.format("ErrUnsupp", "none")),
-    Deviation("archregx/nested-tar-substr",
-              {"body.members": ([["sub", "dir"], ["sub/deep", "dir"],
-                                 ["sub/b.txt", 9, "ecf0c103252be432"],
-                                 ["sub/deep/c.bin", 300, "a5c66bb4b5e430d9"]],
-                                [["sub/b.txt", 9, "ecf0c103252be432"],
-                                 ["sub/deep/c.bin", 300, "a5c66bb4b5e430d9"]])},
-              "deliberate", "AIS copies matching directory entries of the shard into the "
-                            "archregx reply (without their trailing /); the emulator reads "
-                            "regular files only"),
-    Deviation("archive/unreadable",
-              {"b.tar.archregx.error.tcode": ("ErrFailedTo", None),
-               "c.zip.archpath.error.tcode": ("wrapError", None)},
-              "bug", "AIS's 400 for an unreadable shard carries tcode ErrFailedTo "
-                     "(archregx on a tar) or wrapError (archpath in a zip); the emulator "
-                     "sends none"),
     # -- list objects --------------------------------------------------------------------
-    Deviation("list/arch-dir-name-only",
-              {"listing.entries": ({"shards/dot.tar": {"f": 576},
-                                    "shards/dot.tar/a.jpg": {"f": 192, "s": 5},
-                                    "shards/dot.tar/b/c.txt": {"f": 192, "s": 5}},
-                                   {"shards/dot.tar": {"f": 576},
-                                    "shards/dot.tar/a.jpg": {"f": 192},
-                                    "shards/dot.tar/b/c.txt": {"f": 192}})},
-              "bug", "with ARCH_DIR, AIS gives files inside a shard their size even when "
-                     "only names are asked for (NAME_ONLY, props=name); the emulator omits it"),
     Deviation("list/arch-dir-unreadable-shard",
               {"arch-dir.names": (["a.tar", "a.tar/x", "b.tar"],
                                   ["a.tar", "a.tar/x", "b.tar", "c.txt", "d.tar", "d.tar/y"]),
@@ -245,84 +172,24 @@ EXPECTED_DEVIATIONS = (
                           {"pages": 17, "lost": [], "repeated": [], "extra": [], "total": 16})},
               "ais-quirk", "with one entry per page, an ARCH_DIR listing on AIS skips the "
                            "shard s.tar.gz and its files after s.tar; the emulator does not"),
-    Deviation("list/no-recursion-prefix-partial",
-              {"listing.names": ([], ["img/0001.jpg", "img/0002.jpg", "img/0003.jpg"]),
-               "listing.entries": ({}, {"img/0001.jpg": {"f": 64, "s": 101},
-                                        "img/0002.jpg": {"f": 64, "s": 202},
-                                        "img/0003.jpg": {"f": 64, "s": 303}})},
-              "bug", "NO_RECURSION with a prefix that has a / and names no directory "
-                     "(img/000) lists nothing on AIS; the emulator lists the matching "
-                     "entries of the parent directory"),
-    Deviation("list/no-recursion-prefix-object",
-              {"listing.names": ([], ["img/0001.jpg"]),
-               "listing.entries": ({}, {"img/0001.jpg": {"f": 64, "s": 101}})},
-              "bug", "NO_RECURSION with a prefix that is an object's full name under a "
-                     "directory (img/0001.jpg) lists nothing on AIS; the emulator lists "
-                     "the object"),
-    Deviation("list/no-recursion-prefix-partial-subdir",
-              {"listing.names": ([], ["img/sub/"]),
-               "listing.entries": ({}, {"img/sub/": {"f": 256}})},
-              "bug", "NO_RECURSION with prefix img/s lists nothing on AIS; the emulator "
-                     "lists the virtual directory img/sub/"),
-    Deviation("list/json-reply",
-              {"content_type": ("application/json; charset=utf-8", "application/json")},
-              "bug", "a list-objects reply without msgpack is application/json; "
-                     "charset=utf-8 on AIS"),
     # -- GetBatch ------------------------------------------------------------------------
-    Deviation("batch-wire/multipart", {"part0.type": ("text/plain", "application/json")},
-              "bug", "AIS labels the multipart GetBatch metadata part text/plain"),
-    Deviation("batch-wire/multipart-coer", {"part0.type": ("text/plain", "application/json")},
-              "bug", "AIS labels the multipart GetBatch metadata part text/plain"),
-    Deviation("batch-wire/multipart-bad-range",
-              {"status": (400, 416), "tcode": ("ErrRangeNotSatisfiable", None)},
-              "bug", "a GetBatch item range beyond the object is a 400 with tcode "
-                     "ErrRangeNotSatisfiable on AIS; the emulator answers 416"),
     Deviation("batch-wire/stream-bad-range",
-              {"status": (200, 416), "content_type": ("application/x-tar", "application/json"),
+              {"status": (200, 400), "tcode": (None, "ErrRangeNotSatisfiable"),
+               "content_type": ("application/x-tar", "application/json"),
                "archive": ([], None), "sdk_exception": (None, "AISError")},
               "deliberate", "streaming GetBatch with an item range beyond the object: AIS "
                             "has already answered 200 and sends an empty tar; the emulator "
-                            "resolves every item first and fails up front"),
-    Deviation("batch-wire/unknown-mime", {"tcode": ("errUnknownMime", None)},
-              "bug", _TCODE.format("errUnknownMime", "none")),
+                            "resolves every item first and fails up front with the 400 "
+                            "(ErrRangeNotSatisfiable) that AIS sends without streaming"),
     # -- bucket and object lifecycle -------------------------------------------------------
-    Deviation("lifecycle/bucket",
-              {"create-again.error.tcode": ("ErrBucketAlreadyExists", "ErrBckAlreadyExists")},
-              "bug", _TCODE.format("ErrBucketAlreadyExists", "ErrBckAlreadyExists")),
-    Deviation("lifecycle/bucket", {"head.hdr.Content-Length": (None, "0")},
-              "bug", "AIS's bucket HEAD reply has no Content-Length; the emulator sends 0"),
-    Deviation("lifecycle/bucket-name/long-65",
-              {"status": (400, 200), "content_type": ("application/json", None),
-               "sdk_exception": ("AISError", None)},
-              "bug", "AIS rejects bucket names longer than 64 characters (400 \"bucket name "
-                     "is too long: 65 > 64(max length)\"); the emulator allows 255"),
-    Deviation("lifecycle/bucket-name/long-200",
-              {"status": (400, 200), "content_type": ("application/json", None),
-               "sdk_exception": ("AISError", None)},
-              "bug", "AIS rejects bucket names longer than 64 characters; the emulator "
-                     "allows 255"),
     Deviation("lifecycle/bucket-name/dotdot", {"status": (400, 501)},
               "deliberate", "the client collapses /v1/buckets/.. to /v1/, which AIS answers "
                             "400 (invalid request URI) and the emulator, as every unknown "
                             "route, 501 naming the nearest routes"),
-    Deviation("lifecycle/custom-metadata", {"list.m": ("[d:4]", "d=4")},
-              "bug", "a list entry's custom metadata is spelled [k:v k2:v2] by AIS; the "
-                     "emulator writes k=v,k2=v2 (the SDK does not read it)"),
-    Deviation("lifecycle/custom-metadata",
-              {"put-with-md.hdr.Ais-Custom-Md": ({"k1": "v1", "k2": "v2"}, None)},
-              "bug", "AIS's PUT reply repeats the stored Ais-Custom-Md; the emulator's "
-                     "does not"),
-    Deviation("lifecycle/object-name/trailing-slash", {"put.error.tcode": ("errInvalidPath", None)},
-              "bug", _TCODE.format("errInvalidPath", "none")),
-    Deviation("lifecycle/object-path-conflicts",
-              {"a-slash-b.error.tcode": ("ErrMv", None), "d.error.tcode": ("ErrMv", None)},
-              "bug", _TCODE.format("ErrMv", "none")),
     Deviation("lifecycle/put-checksum", {"bad.status": (500, 400)},
               "deliberate", "a PUT whose body does not match Ais-Checksum-Value is a 500 on "
                             "AIS (which the SDK retries for about 90 s); the emulator "
                             "answers client mistakes with 4xx"),
-    Deviation("lifecycle/put-checksum", {"bad.error.tcode": ("ErrBadCksum", None)},
-              "bug", _TCODE.format("ErrBadCksum", "none")),
 )
 
 # -- scenarios ------------------------------------------------------------------------------

@@ -4,18 +4,22 @@ The reply holds exactly one regular-file entry per requested item, in request or
 ``<bucket>/<objname>`` (``<objname>`` with ``onob``), plus ``/<archpath>`` for shard
 members; a missing item under ``coer`` is a zero-length ``__404__/<name>`` entry.
 ``strm: true`` streams the archive alone (``application/x-tar`` / gzip / zip);
-otherwise the reply is ``multipart/mixed``: the JSON ``MossResp`` then the archive.
+otherwise the reply is ``multipart/mixed``: the JSON ``MossResp`` (a form field without
+a Content-Type of its own, as Go's ``CreateFormField`` writes it) then the archive.
 
-Every item is resolved before the first byte is sent, so an unknown bucket, a bad range,
-or (without ``coer``) a missing item is a clean 404/416/400 reply.
+Every item is resolved before the first byte is sent, so an unknown bucket, a range
+beyond an item (400, ErrRangeNotSatisfiable, as in AIS) or, without ``coer``, a missing
+item is a clean 404/400 reply.
 
-Deviations: AIS (streaming, ``coer: false``) truncates the stream on a missing item;
-the emulator answers 404 up front. ``coloc`` is ignored. An unknown bucket is a 404 even
-with ``coer``. The soft-error limit is not enforced.
+Deviations: streaming, AIS has already answered 200 when it meets a missing item
+(``coer: false``: it truncates the stream) or a range beyond an item (it sends an empty
+tar); the emulator answers 404 or 400 up front. ``coloc`` is ignored. An unknown bucket
+is a 404 even with ``coer``. The soft-error limit is not enforced.
 """
 
 from __future__ import annotations
 
+import json
 import uuid as uuidlib
 
 from ais_emulator.api.errors import ApiError
@@ -23,7 +27,7 @@ from ais_emulator.api.params import bucket_of
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import as_int, ci_get, json_body, parse_json
-from ais_emulator.store import BucketId
+from ais_emulator.store import BucketId, RangeNotSatisfiable
 from ais_emulator.store.archives import write_archive
 from ais_emulator.store.batch import BatchItem, resolve_batch
 from ais_emulator.store.buckets import parse_uname
@@ -96,8 +100,9 @@ def entry_name(item: BatchItem, only_obj_name: bool) -> str:
 @route("GET", "/v1/ml/moss")
 def get_batch(emu, req: Request, bucket: str | None = None) -> Response:
     """GetBatch: every item resolved first, then one archive entry per item, in order.
-    Deviations: a missing item without ``coer`` is a 404 before streaming (AIS truncates
-    the stream); an unknown bucket is a 404 even with ``coer``; ``coloc`` is ignored."""
+    Deviations: streaming, a missing item without ``coer`` is a 404 and a range beyond an
+    item a 400 before anything is sent (AIS truncates the stream or sends an empty tar);
+    an unknown bucket is a 404 even with ``coer``; ``coloc`` is ignored."""
     default = bucket_of(req, bucket) if bucket else None
     if default is not None:
         emu.store.bucket(default)
@@ -106,10 +111,12 @@ def get_batch(emu, req: Request, bucket: str | None = None) -> Response:
         raise ApiError(400, "invalid GetBatch request: expecting a JSON object body")
     mime = _text(doc, "mime") or ".tar"
     if mime not in _MIME:
-        raise ApiError(400, f"invalid GetBatch output format {mime!r} "
-                            f"(expecting one of {', '.join(_MIME)})")
+        raise ApiError(400, f"unknown mime type {json.dumps(mime)}", tcode="errUnknownMime")
     coer, onob, strm = _flag(doc, "coer"), _flag(doc, "onob"), _flag(doc, "strm")
-    results = resolve_batch(emu.store, _items(req, default, ci_get(doc, "in")), coer)
+    try:
+        results = resolve_batch(emu.store, _items(req, default, ci_get(doc, "in")), coer)
+    except RangeNotSatisfiable as e:  # AIS: a 400 (the item's range, not the request's)
+        raise ApiError(400, e.message, tcode="ErrRangeNotSatisfiable") from None
 
     def entries():
         for r in results:
@@ -122,14 +129,15 @@ def get_batch(emu, req: Request, bucket: str | None = None) -> Response:
     archive = write_archive(entries(), mime)
     if strm:
         return Response(200, {"Content-Type": _MIME[mime]}, archive)
-    return _multipart(req, results, archive, mime, onob)
+    return _multipart(results, archive)
 
 
 route("GET", "/v1/ml/moss/{bucket}")(get_batch)
 
 
-def _multipart(req: Request, results: list, archive, mime: str, onob: bool) -> Response:
+def _multipart(results: list, archive) -> Response:
     boundary = uuidlib.uuid4().hex
+    batch_id = "gbt-" + uuidlib.uuid4().hex[:10]
     out = []
     for r in results:
         item = r.item
@@ -142,14 +150,14 @@ def _multipart(req: Request, results: list, archive, mime: str, onob: bool) -> R
             o["err_msg"] = r.error or "not found"
         o["size"] = 0 if r.missing else len(r.data)
         out.append(o)
-    meta = json_body({"uuid": "gbt-" + uuidlib.uuid4().hex[:10], "out": out}) + b"\n"
+    meta = json_body({"uuid": batch_id, "out": out}) + b"\n"
 
     def body():
         yield (f"--{boundary}\r\n"
-               'Content-Disposition: form-data; name="metadata"\r\n'
-               "Content-Type: application/json\r\n\r\n").encode() + meta + b"\r\n"
+               'Content-Disposition: form-data; name="metadata"\r\n\r\n').encode() + meta + b"\r\n"
         yield (f"--{boundary}\r\n"
-               f'Content-Disposition: form-data; name="archive"; filename="batch{mime}"\r\n'
+               'Content-Disposition: form-data; name="archive"; '
+               f'filename="get-batch[{batch_id}]"\r\n'
                "Content-Type: application/octet-stream\r\n\r\n").encode()
         yield from archive
         yield f"\r\n--{boundary}--\r\n".encode()

@@ -36,7 +36,7 @@ from ais_emulator.api.wire import (
     ci_get,
     json_body,
     json_listing,
-    json_response_headers,
+    json_reply,
     listing_entry,
     msgpack_listing,
     parse_action,
@@ -105,7 +105,7 @@ def list_buckets(emu, req: Request) -> Response:
     ns = parse_namespace(req.param("namespace")) if "namespace" in req.params else None
     present_only = req.param("presence") in ("2", "3", "4")  # apc.IsFltPresent
     found = emu.store.list_buckets(provider, ns, remote=not present_only)
-    return Response(200, json_response_headers(), json_body([bck_json(b) for b in found]))
+    return json_reply([bck_json(b) for b in found])
 
 
 # -- one bucket ---------------------------------------------------------------------------
@@ -172,7 +172,7 @@ def head_bucket(emu, req: Request, bucket: str) -> Response:
         return bucket_info(emu, req, bucket)
     bck = bucket_of(req, bucket)
     props = json_body(bucket_props(emu, bck)).decode("utf-8")
-    return Response(200, {"Ais-Bucket-Props": props}, b"", content_length=0)
+    return Response(200, {"Ais-Bucket-Props": props}, b"")
 
 
 @route("GET", "/v1/buckets/{bucket}")
@@ -236,7 +236,7 @@ def list_objects(emu, req: Request, bck: BucketId, value) -> Response:
     list_id = text("uuid") or uuidlib.uuid4().hex
     if MSGPACK in req.header("accept"):
         return Response(200, {"Content-Type": MSGPACK}, msgpack_listing(list_id, page.token, entries))
-    return Response(200, json_response_headers(), json_listing(list_id, page.token, entries))
+    return json_reply(json_listing(list_id, page.token, entries))
 
 
 def _bad_bucket_path(emu, req: Request, bucket: str = "", rest: str = "") -> Response:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from ais_emulator.api.errors import ApiError
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
-from ais_emulator.api.wire import json_body, json_response_headers
+from ais_emulator.api.wire import json_reply
 
 
 @route("GET", "/v1/health")
@@ -60,7 +60,7 @@ def daemon(emu, req: Request) -> Response:
     else:
         raise ApiError(400, f"invalid GET /v1/daemon request: unrecognized what={what!r} "
                             "(the emulator serves what=smap and what=snode)")
-    return Response(200, json_response_headers(), json_body(doc))
+    return json_reply(doc)
 
 
 @route("POST", "/v1/__emulator__/reset")

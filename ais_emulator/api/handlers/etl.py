@@ -25,7 +25,7 @@ import re
 from ais_emulator.api.errors import ApiError
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
-from ais_emulator.api.wire import json_body, json_response_headers, parse_json
+from ais_emulator.api.wire import json_reply, parse_json
 from ais_emulator.etl import COMM_TYPES, encode_logs
 
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])")
@@ -39,7 +39,7 @@ def validate_etl_name(name: str) -> None:
 
 
 def _json(doc) -> Response:
-    return Response(200, json_response_headers(), json_body(doc))
+    return json_reply(doc)
 
 
 def _init_msg(doc) -> dict:

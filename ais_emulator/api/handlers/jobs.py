@@ -24,7 +24,7 @@ import time
 from ais_emulator.api.errors import ApiError
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
-from ais_emulator.api.wire import ci_get, json_body, json_response_headers, parse_action, parse_json
+from ais_emulator.api.wire import ci_get, json_body, json_reply, parse_action, parse_json
 from ais_emulator.jobs import IDLE_KINDS, Job, JobNotFound
 from ais_emulator.store import BucketId
 from ais_emulator.store.buckets import parse_namespace
@@ -117,7 +117,7 @@ def _bck_of(doc):
 
 
 def _json(doc) -> Response:
-    return Response(200, json_response_headers(), json_body(doc))
+    return json_reply(doc)
 
 
 def _proxy(emu) -> str:

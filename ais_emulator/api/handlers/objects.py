@@ -9,14 +9,18 @@
     POST   /v1/objects/<b>/<o>            mpt-upload, mpt-complete, check-lock
 
 As in AIS, ``archregx`` without ``archmode`` is ignored (the whole object is served), a
-Range with an archive read is a 400, and an unclean ``archpath`` (``./a``) is a 400.
+Range with an archive read is a 400 (ErrUnsupp), and an unclean ``archpath`` (``./a``)
+is a 400. A 206 carries the whole object's attribute headers (checksum included); a
+HEAD without ``props`` answers AIS's full property set (``cmn.ObjectProps``), one with
+``props`` only what it names (``props=etag``: AIS's ETag, see ``etag``).
 
 Deviations from AIS: objects are served directly (no 307 redirect to a target); a range
-GET carries no checksum headers; a range with an ETL is a 400; ``flush`` appends
-a non-empty body before finalising; ``check-lock`` always answers 200 (no locks); the
-``latest-ver``/``synchronize``/blob-download hints are accepted and ignored. HEAD
-``presence`` matters for remote buckets only: a remote object that is not cached is
-``Ais-Present: false`` (no atime, location or copies), 404 with presence 2-4.
+with an ETL is a 400; ``flush`` appends a non-empty body before finalising;
+``check-lock`` always answers 200 (no locks); the ``latest-ver``, ``synchronize`` and
+blob-download hints are accepted and ignored; a PUT whose body does not match its
+``Ais-Checksum-Value`` is a 400 (ErrBadCksum), not AIS's 500, which the SDK would retry
+for about 90 s. HEAD ``presence`` matters for remote buckets only: a remote object that
+is not cached is ``Ais-Present: false`` (no atime or location), 404 with presence 2-4.
 """
 
 from __future__ import annotations
@@ -27,11 +31,11 @@ from ais_emulator.api.errors import ApiError, bucket_cname
 from ais_emulator.api.params import bucket_of, is_true, no_range, parse_range_header
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
-from ais_emulator.api.wire import OCTETS, custom_md_str, parse_action
+from ais_emulator.api.wire import OCTETS, custom_md_header, parse_action, parse_custom_header
 from ais_emulator.store import BucketId, InvalidRequest, ObjectNotFound, parse_uname
 from ais_emulator.store.archives import write_archive
 from ais_emulator.store.multipart import parse_part_number
-from ais_emulator.store.objects import CHUNK, checksum_of, iter_slices, resolve_range
+from ais_emulator.store.objects import CHUNK, checksum_of, iter_slices
 from ais_emulator.store.reading import read_archived, select_archived, validate_archpath
 from ais_emulator.store.store import validate_object_name
 
@@ -57,21 +61,64 @@ def object_action(action: str):
 
 def _target(emu, bucket: str, req: Request, obj: str) -> BucketId:
     bck = bucket_of(req, bucket)
+    if not obj:  # "/v1/objects/<b>/": AIS finds the URL too short (no tcode)
+        _no_object_name(emu, req, bucket)
     validate_object_name(obj)
     return bck
 
 
-def attr_headers(rec, with_checksum: bool = True) -> dict:
-    """Go's cmn.ToHeader for a GET reply."""
-    h = {"Content-Type": OCTETS, "Ais-Atime": str(rec.atime_ns), "Ais-Version": rec.version}
-    if with_checksum and rec.cksum_value:
+def to_header(rec) -> dict:
+    """Go's ``cmn.ToHeader`` (less Content-Length): checksum, atime, version, custom
+    metadata, and the custom ETag (as stored) when there is one."""
+    h = {}
+    if rec.cksum_value:
         h["Ais-Checksum-Type"] = rec.cksum_type
         h["Ais-Checksum-Value"] = rec.cksum_value
+    if rec.atime_ns:
+        h["Ais-Atime"] = str(rec.atime_ns)
+    if rec.version:
+        h["Ais-Version"] = rec.version
     if rec.custom:
-        h["Ais-Custom-Md"] = custom_md_str(rec.custom)
+        h["Ais-Custom-Md"] = custom_md_header(rec.custom)
         if "ETag" in rec.custom:
             h["ETag"] = rec.custom["ETag"]
     return h
+
+
+def attr_headers(rec) -> dict:
+    """A GET reply's headers (a 206 too: the whole object's checksum, as in AIS)."""
+    return {"Content-Type": OCTETS, **to_header(rec)}
+
+
+def last_modified(rec) -> str:
+    """Go's ``LOM.LastModifiedStr``: a stored ``Last-Modified``, else the object's mtime."""
+    from email.utils import formatdate
+
+    return rec.custom.get("Last-Modified") or formatdate(rec.mtime_ns / 1e9, usegmt=True)
+
+
+def etag(rec) -> str:
+    """Go's ``LOM.ETag``, quoted: the custom ETag, else an md5 checksum, else
+    ``v1-<checksum>-<mtime in ns, base 36>``; none without a checksum."""
+    if rec.custom.get("ETag"):
+        tag = rec.custom["ETag"]
+    elif not rec.cksum_value or rec.cksum_type == "none":
+        return ""
+    elif rec.cksum_type == "md5" and not rec.chunks:
+        tag = rec.cksum_value
+    else:
+        tag = f"v1-{rec.cksum_value}-{_base36(rec.mtime_ns)}"
+    return tag if tag.startswith('"') else f'"{tag}"'
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
 
 
 def _data_body(data, start: int = 0, stop=None):
@@ -88,7 +135,7 @@ def _data_body(data, start: int = 0, stop=None):
 def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
     """Whole object, one byte range (206), one archived file, a tar of matching archived
     files (archmode + archregx), or an inline ETL transform. Deviations: no 307 redirect;
-    a ranged reply has no checksum headers; a range with an ETL is a 400."""
+    a range with an ETL is a 400."""
     bck = _target(emu, bucket, req, obj)
     archpath, archregx, archmode = req.param("archpath"), req.param("archregx"), req.param("archmode")
     etl_name = req.param("etl_name")
@@ -99,6 +146,12 @@ def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
         raise ApiError(400, f"invalid archmode {archmode!r} (expecting one of {', '.join(ARCH_MODES)})")
     if archpath:
         validate_archpath(archpath)
+    rng = req.header("range")
+    if rng and (archpath or archmode):
+        query = (f"(archpath={archpath})" if archpath
+                 else f"(archregx={archregx}, archmode={archmode})")
+        raise ApiError(400, f"cannot range-read archived content range: {rng}, arch query: "
+                            f"{query} - operation not supported", tcode="ErrUnsupp")
     etl = emu.etl.require(etl_name) if etl_name else None
     rec = emu.store.get_object(bck, obj)
 
@@ -109,20 +162,21 @@ def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
                              req.param("etl_args"), cname=f"{bucket_cname(bck)}/{obj}")
         return Response(200, {"Content-Type": etl.mime_type}, data)
     if archpath:
-        no_range(req, "archpath")
         return Response(200, {"Content-Type": OCTETS}, read_archived(bck, rec, archpath))
     if archmode:
-        no_range(req, "archregx/archmode")
         members = select_archived(bck, rec, archregx, archmode)
-        tar = write_archive(((name, len(data), (data,)) for name, data in members), ".tar")
+        tar = write_archive(((name, len(data or b""), (data,) if data else ())
+                             for name, data in members), ".tar")
         return Response(200, {"Content-Type": "application/x-tar"}, tar)
 
     size = rec.size
-    rng = req.header("range")
     if rng:
-        first, last = parse_range_header(rng, size)
-        start, stop = resolve_range(size, first, last)
-        headers = attr_headers(rec, with_checksum=False)
+        ranges = parse_range_header(rng, size)
+        if len(ranges) > 1:
+            raise ApiError(416, f"cannot multi-range read {bucket_cname(bck)}/{obj} - "
+                                "operation not supported", tcode="ErrUnsupp")
+        start, stop = ranges[0]
+        headers = attr_headers(rec)
         headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
         headers["Accept-Ranges"] = "bytes"
         return Response(206, headers, _data_body(rec.data, start, stop), content_length=stop - start)
@@ -134,24 +188,29 @@ def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
 
 @route("HEAD", "/v1/objects/{bucket}/{obj*}")
 def head_object(emu, req: Request, bucket: str, obj: str) -> Response:
-    """Selective HEAD (``props``); Content-Length is the object size; ``presence`` 1/3
-    omits props, 2-4 is a 404 for a remote object not in the cluster. Deviations: without
-    ``props`` every prop is returned; ``ec`` adds nothing (no EC);
-    ``etag`` is answered only when the custom metadata holds an ETag."""
+    """Object properties as headers, no body. With ``props`` (the SDK always sends it):
+    Ais-Present, Content-Length (the object size) and only the named properties;
+    without: AIS's whole ``ObjectProps`` (name, bucket, checksum, atime, version, custom
+    metadata, location, mirror copies and paths; no Last-Modified or ETag). ``presence``
+    1/3 answers 200 with nothing else; 2-4 is a 404 for a remote object not in the
+    cluster. Deviations: ``ec`` adds nothing (no erasure coding); the location names a
+    made-up mountpath."""
     bck = _target(emu, bucket, req, obj)
     raw = req.param("props")
-    props = {p.strip() for p in raw.split(",") if p.strip()} if "props" in req.params else set(HEAD_PROPS)
+    props = {p.strip() for p in raw.split(",") if p.strip()}
     for p in sorted(props):
         if p not in HEAD_PROPS:
-            raise ApiError(400, f"invalid property {p!r} in props={raw!r} "
-                                f"(expecting some of {', '.join(sorted(HEAD_PROPS))})")
+            raise ApiError(400, f'invalid property "{p}" in props list')
     rec = emu.store.head_object(bck, obj)
     present = rec.present
     presence = req.param("presence")
     if not present and presence in _FLT_PRESENT:
         raise ObjectNotFound(bck, obj)
     if presence in _FLT_NO_PROPS:
-        return Response(200, {}, b"", content_length=rec.size)
+        return Response(200, {}, b"")
+    location = f"t[{emu.identity.target_id}]:/ais/mp1"
+    if not raw:
+        return _head_all(bck, rec, location)
     h = {"Ais-Present": "true" if present else "false"}
     if "version" in props and rec.version:
         h["Ais-Version"] = rec.version
@@ -161,47 +220,56 @@ def head_object(emu, req: Request, bucket: str, obj: str) -> Response:
     if "atime" in props and rec.atime_ns:
         h["Ais-Atime"] = str(rec.atime_ns)
     if "custom" in props and rec.custom:
-        h["Ais-Custom-Md"] = custom_md_str(rec.custom)
+        h["Ais-Custom-Md"] = custom_md_header(rec.custom)
     if "location" in props and present:
-        h["Ais-Location"] = f"t[{emu.identity.target_id}]:/ais/mp1"
+        h["Ais-Location"] = location
     if "copies" in props and present:
         h["Ais-Mirror-Copies"] = "1"
-        h["Ais-Mirror-Paths"] = "[/ais/mp1]"
+        h["Ais-Mirror-Paths"] = "/ais/mp1"
     if "chunked" in props and rec.chunks:
         h["Ais-Chunks-Count"] = str(rec.chunks[0])
         h["Ais-Chunks-Max-Chunk-Size"] = str(rec.chunks[1])
     if "last-modified" in props:
-        from email.utils import formatdate
-
-        h["Last-Modified"] = formatdate(rec.mtime_ns / 1e9, usegmt=True)
-    if "etag" in props and "ETag" in rec.custom:
-        h["ETag"] = '"' + rec.custom["ETag"].strip('"') + '"'
+        h["Last-Modified"] = last_modified(rec)
+    if "etag" in props and etag(rec):
+        h["ETag"] = etag(rec)
     return Response(200, h, b"", content_length=rec.size)
+
+
+def _head_all(bck: BucketId, rec, location: str) -> Response:
+    """Go's ``objPropsToHeader``: ``cmn.ToHeader`` and every non-empty ObjectProps field;
+    Content-Length only for a non-empty object."""
+    h = to_header(rec)
+    h["Ais-Bucket-Name"] = bck.name
+    h["Ais-Bucket-Provider"] = bck.provider
+    if bck.ns_uuid:
+        h["Ais-Bucket-Namespace-Uuid"] = bck.ns_uuid
+    if bck.ns_name:
+        h["Ais-Bucket-Namespace-Name"] = bck.ns_name
+    h["Ais-Name"] = rec.name
+    if rec.present:
+        h["Ais-Location"] = location
+        h["Ais-Mirror-Copies"], h["Ais-Mirror-Paths"] = "1", "[/ais/mp1]"
+    else:
+        h["Ais-Mirror-Copies"], h["Ais-Mirror-Paths"] = "0", "[]"
+    h["Ais-Present"] = "true" if rec.present else "false"
+    return Response(200, h, b"", content_length=rec.size or None)
 
 
 # -- PUT ----------------------------------------------------------------------------------
 
 
-def _parse_custom_header(value: str) -> dict:
-    out = {}
-    for item in value.split(","):
-        key, sep, val = item.strip().partition("=")
-        if sep and key:
-            out[key] = val
-    return out
-
-
 def _put_reply(rec) -> Response:
-    return Response(200, {"Ais-Checksum-Type": rec.cksum_type,
-                          "Ais-Checksum-Value": rec.cksum_value,
-                          "Ais-Atime": str(rec.atime_ns), "Ais-Version": rec.version}, b"")
+    """The stored object's attributes (``cmn.ToHeader``), custom metadata included."""
+    return Response(200, to_header(rec), b"")
 
 
 @route("PUT", "/v1/objects/{bucket}/{obj*}")
 def put_object(emu, req: Request, bucket: str, obj: str) -> Response:
-    """PUT bytes (optionally checked against Ais-Checksum-*, with Ais-Custom-Md), or a
-    multipart part, an object copy (object_to) or an append/flush. Deviation: a flush
-    appends its body, if any, before finalising."""
+    """PUT bytes (optionally checked against Ais-Checksum-*, with Ais-Custom-Md: one
+    ``k=v`` per header line), or a multipart part, an object copy (object_to) or an
+    append/flush; the reply carries the stored attributes. Deviations: a flush appends
+    its body, if any, before finalising; a checksum mismatch is a 400, not a 500."""
     bck = _target(emu, bucket, req, obj)
     params = req.params
     if "uploadId" in params or "partNumber" in params:
@@ -232,8 +300,9 @@ def put_object(emu, req: Request, bucket: str, obj: str) -> Response:
         except ValueError as e:
             raise ApiError(400, str(e)) from None
         if actual != value:
-            raise ApiError(400, f"BAD DATA CHECKSUM: {kind}({value} != {actual})")
-    custom = _parse_custom_header(req.header("ais-custom-md")) or None
+            raise ApiError(400, f"BAD DATA CHECKSUM: {kind}({value} != {actual}) (context: "
+                                f"{bucket_cname(bck)}/{obj})", tcode="ErrBadCksum")
+    custom = parse_custom_header(req.header("ais-custom-md")) or None
     return _put_reply(emu.store.put_object(bck, obj, data, custom=custom))
 
 

@@ -29,7 +29,7 @@ from ais_emulator.api.handlers.multiobj import (
 )
 from ais_emulator.api.params import bucket_of
 from ais_emulator.api.types import Request, Response
-from ais_emulator.api.wire import ActMsg, ci_get, json_body, json_response_headers
+from ais_emulator.api.wire import ActMsg, ci_get, json_body, json_reply
 from ais_emulator.store import BucketId, InvalidRequest, parse_uname
 from ais_emulator.store.templates import selection
 from ais_emulator.xactions import copy_work, rename_bucket, summary_work
@@ -124,7 +124,7 @@ def bucket_summary(emu, req: Request, bck: BucketId, msg: ActMsg) -> Response:
     job = _summary_job(emu, bck, job_id)
     if not job.finished or job.details.get("summary") is None:
         return Response(202, {"Content-Type": "text/plain; charset=utf-8"}, job.id.encode())
-    return Response(200, json_response_headers(), json_body([job.details["summary"]]))
+    return json_reply([job.details["summary"]])
 
 
 def is_info_request(req: Request) -> bool:
@@ -140,10 +140,10 @@ def bucket_info(emu, req: Request, bucket: str, prefix: str = "") -> Response:
     if not job_id:
         job = _start_summary(emu, bck, prefix, present=True)
         headers = {"Ais-Bucket-Props": props, "Ais-Xaction-Id": job.id}
-        return Response(202, headers, b"", content_length=0)
+        return Response(202, headers, b"")
     job = _summary_job(emu, bck, job_id)
     headers = {"Ais-Bucket-Props": props, "Ais-Xaction-Id": job.id}
     if not job.finished or job.details.get("summary") is None:
-        return Response(202, headers, b"", content_length=0)
+        return Response(202, headers, b"")
     headers["Ais-Bucket-Summ"] = json_body(job.details["summary"]).decode("utf-8")
-    return Response(200, headers, b"", content_length=0)
+    return Response(200, headers, b"")
