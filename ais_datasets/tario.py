@@ -512,7 +512,8 @@ def iter_samples(tar: TarStream, skip: int = 0,
     ``ShardReadError`` (the shard is inconsistent). When ``status`` is given,
     ``status["open"]`` says whether a sample has been started and not yet yielded, which
     tells a caller handling an error whether a sample was lost with it. ``fields_type``
-    is the ``dict`` subclass a sample's fields are built in (created without arguments).
+    is the ``dict`` subclass a sample's fields are built in (made empty by its
+    ``__new__``; its ``__init__`` is not called).
     """
     if status is None:
         status = {}
@@ -521,6 +522,7 @@ def iter_samples(tar: TarStream, skip: int = 0,
     read_blocks = tar._read_blocks  # noqa: SLF001
     skip_blocks = tar._skip_blocks  # noqa: SLF001
     new_sample = tuple.__new__
+    new_fields = fields_type.__new__
     key: Optional[str] = None
     fields: dict[str, bytes] = {}
     offset = 0
@@ -557,7 +559,7 @@ def iter_samples(tar: TarStream, skip: int = 0,
         if head is None:
             return
         key, offset = new_key, head_offset
-        fields = fields_type()
+        fields = new_fields(fields_type)  # an empty dict of that type, no __init__
         if index >= skip:
             status["open"] = True
             fields[name[dot + 1:]] = read_blocks(size, f"member {name!r}", head_offset)

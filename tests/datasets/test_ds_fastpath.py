@@ -51,6 +51,13 @@ def _pieces(tag: str, n: int, size: int = 10) -> list[bytes]:
     return [(f"{tag}{i}-".encode() * size)[:size] for i in range(n)]
 
 
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the background thread did not get there"
+        time.sleep(0.005)
+
+
 def test_readahead_delivers_streams_in_order():
     streams = [_Stream(_pieces(t, 5)) for t in "abc"]
     lane = ReadAhead((lambda s=s: s for s in streams), budget=25, ahead=1, piece=10)
@@ -90,9 +97,11 @@ def test_readahead_opens_at_most_ahead_streams_beyond_the_reader():
     lane = ReadAhead((opener(i) for i in range(6)), budget=1 << 20, ahead=1, piece=10)
     try:
         list(lane.next_stream())
-        time.sleep(0.05)
+        _wait_for(lambda: len(opened) >= 2)
+        time.sleep(0.05)  # room to go too far, if it would
         assert opened == [0, 1]
         list(lane.next_stream())
+        _wait_for(lambda: len(opened) >= 3)
         time.sleep(0.05)
         assert opened == [0, 1, 2]
     finally:
@@ -123,8 +132,8 @@ def test_readahead_drops_a_stream_the_reader_leaves():
         next(feed)
         feed.close()  # e.g. the shard failed to parse: skip its rest
         assert list(lane.next_stream()) == second.pieces
-        time.sleep(0.05)
-        assert first.closed and len(first.log) < 100
+        _wait_for(lambda: first.closed)
+        assert len(first.log) < 100
     finally:
         lane.close()
 
@@ -345,3 +354,29 @@ def test_parallel_map_rejects_a_server_that_ignores_ranges(bucket, monkeypatch):
     monkeypatch.setattr(Object, "get_reader", no_ranges)
     with pytest.raises(ChunkedEncodingError):
         ds[0]
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_readahead_in_dataloader_workers(server_bucket, context):
+    from torch.utils.data import DataLoader
+
+    _, samples = kit.shard_corpus(server_bucket, shards=5, per_shard=3)
+    ds = _reader(server_bucket, shuffle=True, readahead_bytes=1 << 16, prefetch_shards=2)
+    loader = DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context=context)
+    got = [(k, dict(f)) for k, f in loader]
+    assert sorted(kit.plain(got)) == sorted(samples)
+
+
+def test_parallel_map_runs_inside_dataloader_workers(server_bucket):
+    from torch.utils.data import DataLoader
+
+    blobs = {f"p/{i}.bin": kit.payload(f"blob{i}", 70_000 + i) for i in range(3)}
+    kit.put(server_bucket, blobs)
+    ds = AISParallelMapDataset(server_bucket, prefix_map={server_bucket: "p/"},
+                               num_workers=4, chunk_size=16_384)
+    loader = DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context="fork")
+    got = {}
+    for name, buf in loader:
+        with buf:
+            got[name] = buf.tobytes()
+    assert got == blobs
