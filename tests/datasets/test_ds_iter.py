@@ -263,6 +263,7 @@ def test_batch_iter_resume_and_split(client, bucket, stop):
     assert sorted(full) == corpus
     it = iter(ds)
     head = [next(it) for _ in range(stop)]
+    it.close()  # no prefetching thread outlives the test's emulator
     again = AISBatchIterDataset(bucket, client, max_batch_size=4, shuffle=True, seed=1)
     again.load_state_dict(ds.state_dict())
     assert head + list(again) == full
