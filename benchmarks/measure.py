@@ -31,20 +31,10 @@ MiB = 1024 * 1024
 OURS, BASELINE, LIMIT, OTHER, PAIRED = "ours", "baseline", "limit", "other", "paired"
 
 
-def _status_kib(pid: int | str, field_name: str) -> int | None:
+def _proc_kib(pid: int | str, field_name: str, file: str = "status") -> int | None:
+    """A ``kB`` field of ``/proc/<pid>/<file>`` (``status`` or ``smaps_rollup``)."""
     try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith(field_name):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def _rollup_kib(pid: int | str, field_name: str) -> int | None:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
+        with open(f"/proc/{pid}/{file}") as fh:
             for line in fh:
                 if line.startswith(field_name):
                     return int(line.split()[1])
@@ -98,7 +88,7 @@ class PeakRss:
         while True:
             now = time.monotonic()
             if known and now - last_pss > self.pss_interval:
-                pss = [_rollup_kib(pid, "Pss:") for pid in ["self", *known]]
+                pss = [_proc_kib(pid, "Pss:", "smaps_rollup") for pid in ["self", *known]]
                 self.pss_total_kib = max(self.pss_total_kib, sum(p for p in pss if p))
                 last_pss = now
             if now - last_scan > 0.1:
@@ -108,13 +98,13 @@ class PeakRss:
                     pass
                 last_scan = now
             for pid in list(known):
-                kib = _status_kib(pid, "VmHWM:")
+                kib = _proc_kib(pid, "VmHWM:")
                 if kib is None:
                     known.discard(pid)
                 elif kib > self.children_kib.get(pid, 0):
                     self.children_kib[pid] = kib
             if not self._hwm_ok:
-                rss = _status_kib("self", "VmRSS:") or 0
+                rss = _proc_kib("self", "VmRSS:") or 0
                 self.main_kib = max(self.main_kib, rss)
             if self._stop.wait(self.interval):
                 return
@@ -127,7 +117,7 @@ class PeakRss:
         except psutil.Error:
             self._preexisting = set()
         self._hwm_ok = _reset_hwm()
-        self.start_kib = _status_kib("self", "VmRSS:") or 0
+        self.start_kib = _proc_kib("self", "VmRSS:") or 0
         self.main_kib = self.start_kib
         self._thread = threading.Thread(target=self._poll, name="peak-rss", daemon=True)
         self._thread.start()
@@ -137,7 +127,7 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
         if self._hwm_ok:
-            self.main_kib = max(self.main_kib, _status_kib("self", "VmHWM:") or 0)
+            self.main_kib = max(self.main_kib, _proc_kib("self", "VmHWM:") or 0)
 
     @property
     def result(self) -> dict[str, float]:

@@ -15,6 +15,8 @@ from ais_emulator import Emulator
 from ais_emulator.api import Request, Response, dispatch, route
 from ais_emulator.api.routes import ROUTES
 
+from ._tars import shard
+
 BASE = "http://emu.test:9999"
 
 
@@ -600,16 +602,6 @@ def test_check_lock_and_unimplemented_object_actions(emu):
 
 
 # -- archives ----------------------------------------------------------------------------
-
-
-def shard(members):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 @pytest.fixture

@@ -13,15 +13,7 @@ from aistore.sdk.errors import AISError, ErrBckNotFound, ErrObjNotFound
 from ais_emulator import Emulator, EmulatorServer, mock_ais
 from ais_emulator.api import Request, dispatch
 
-
-def shard(members):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+from ._tars import shard
 
 
 @pytest.fixture
