@@ -37,7 +37,12 @@ from torch.utils.data import IterableDataset
 from ais_datasets.errors import ShardReadError
 from ais_datasets.reading import etl_config, open_tar, uri
 from ais_datasets.shardstream import PREFETCH_SHARDS, READAHEAD_BYTES, ShardStream
-from ais_datasets.sources import ARCHIVE_EXTENSIONS, STREAMABLE_EXTENSIONS, shard_member_names
+from ais_datasets.sources import (
+    ARCHIVE_EXTENSIONS,
+    STREAMABLE_EXTENSIONS,
+    make_object,
+    shard_member_names,
+)
 from ais_datasets.topology import Topology, permutation, split_round_robin
 
 _END = object()
@@ -111,7 +116,7 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         return self._iterate_units(units, state, salt=topo.slot)
 
     def _objects(self, pair: int):
-        return [ds.bucket.object(names[pair])
+        return [make_object(ds.bucket, names[pair])
                 for ds, names in zip(self._data_sources, self._names(), strict=True)]
 
     def _unit_name(self, unit) -> str:

@@ -29,6 +29,7 @@ from aistore.sdk import AISSource, Bucket, ListObjectFlag
 from aistore.sdk.multiobj import ObjectGroup
 from aistore.sdk.obj.object import Object
 
+from ais_datasets.sessions import lean_client
 from ais_datasets.tario import split_key
 
 ARCHIVE_EXTENSIONS = (".tar", ".tgz", ".tar.gz", ".zip", ".tar.lz4")
@@ -78,15 +79,24 @@ def iter_names(source: AISSource, prefix: str = "") -> Iterator[str]:
 
 
 def make_object(source: AISSource, name: str, template: Optional[Object] = None) -> Object:
-    """An SDK ``Object`` handle for ``name`` in ``source``, sharing the user's client."""
+    """An SDK ``Object`` handle for ``name`` in ``source``, on the user's client.
+
+    The handle's client is :func:`~ais_datasets.sessions.lean_client` of the user's:
+    the same requests, without ``requests``' per-request environment lookups.
+    """
     if isinstance(source, Bucket):
-        return source.object(name)
-    if isinstance(source, ObjectGroup):
-        return source.bck.object(name)
-    if template is None:
+        template = source.object(name)
+    elif isinstance(source, ObjectGroup):
+        template = source.bck.object(name)
+    elif template is None:
         raise ValueError(f"cannot address objects of {type(source).__name__} by name")
-    # same client and bucket details as an object the source itself produced
-    return Object(template._client, template._bck_details, name)  # noqa: SLF001
+    return lean_object(template, name)
+
+
+def lean_object(template: Object, name: str) -> Object:
+    """``name`` in ``template``'s bucket, on the lean view of ``template``'s client."""
+    client = template._client  # noqa: SLF001 - the SDK keeps no public accessor
+    return Object(lean_client(client), template._bck_details, name)  # noqa: SLF001
 
 
 class ObjectIndex:

@@ -12,18 +12,23 @@ and argument lists (``aistore.pytorch`` is the upstream the other is a drop-in f
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from torch.utils.data import IterableDataset, get_worker_info
 
 OURS = "ais_datasets"
 UPSTREAM = "aistore.pytorch"
 WEBDATASET = "webdataset"
 LIMIT = "limit (raw GET)"
+FLOOR = "DataLoader floor"
 
-CHUNK = 4 * 1024 * 1024  # streaming chunk size for raw GETs
+# streaming chunk size for raw GETs: 1 MiB is the fastest of 64 KiB..4 MiB here; 4 MiB
+# reads are fresh multi-MiB allocations each time and came out ~1.5x slower on shards
+CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -32,9 +37,14 @@ class Reader:
     key_of: Callable[[Any], Any]
     size_of: Callable[[Any], int]
     weight_of: Callable[[Any], float] | None = None
-    cap: int | None = None
+    cap: int | None = None  # items (batches when batched)
     note: str = ""
     release: Callable[[Any], None] | None = None
+    samples_per_item: int = 1  # the batch size when batched: ``cap`` in samples
+
+    @property
+    def cap_samples(self) -> int | None:
+        return None if self.cap is None else self.cap * self.samples_per_item
 
 
 def dataset_class(package: str, name: str):
@@ -50,6 +60,16 @@ def dataset_class(package: str, name: str):
 
 
 def nbytes(x: Any) -> int:
+    """Payload bytes of a sample or batch (the common types are tested first: the
+    consumer's own cost per sample comes on top of every contender's)."""
+    cls = type(x)
+    if cls is bytes or cls is bytearray:
+        return len(x)
+    if isinstance(x, dict):
+        return sum(nbytes(v) for k, v in x.items()
+                   if not (type(k) is str and k.startswith("__")))
+    if isinstance(x, (tuple, list)):
+        return sum(nbytes(v) for v in x if type(v) is not str)
     if isinstance(x, (bytes, bytearray)):
         return len(x)
     if isinstance(x, memoryview):
@@ -58,10 +78,6 @@ def nbytes(x: Any) -> int:
         return len(x)
     if hasattr(x, "element_size") and hasattr(x, "numel"):  # a tensor
         return x.element_size() * x.numel()
-    if isinstance(x, dict):
-        return sum(nbytes(v) for k, v in x.items() if not str(k).startswith("__"))
-    if isinstance(x, (tuple, list)):
-        return sum(nbytes(v) for v in x if not isinstance(v, str))
     return len(x)
 
 
@@ -130,14 +146,39 @@ def iter_reader(package: str, endpoint: str, manifest: dict, num_workers: int) -
     return Reader(make, _first, lambda s: nbytes(s[1]))
 
 
-def shard_reader(package: str, endpoint: str, manifest: dict, num_workers: int) -> Reader:
-    """shards through AISShardReader: (basename, {ext: bytes}) per sample."""
+def shard_reader(package: str, endpoint: str, manifest: dict, num_workers: int,
+                 batch_size: int | None = None) -> Reader:
+    """shards through AISShardReader: (basename, {ext: bytes}) per sample.
+
+    With ``batch_size`` the DataLoader collates batches (the default ``collate_fn``):
+    ``[keys, {ext: [bytes, ...]}]``; a batch counts as its number of samples.
+    """
     cls = dataset_class(package, "AISShardReader")
 
     def make():
-        return _loader(cls(_bucket(endpoint, manifest["bucket"])), num_workers)
+        return _loader(cls(_bucket(endpoint, manifest["bucket"])), num_workers,
+                       batch_size=batch_size)
 
+    if batch_size:
+        return Reader(make, _first_of_first, lambda b: nbytes(b[1]), weight_of=_len_first)
     return Reader(make, _first, lambda s: nbytes(s[1]))
+
+
+def _first_of_first(batch):
+    return batch[0][0]
+
+
+def _len_first(batch) -> int:
+    return len(batch[0])
+
+
+def _bin_key(sample) -> bytes:
+    # a .bin payload is 16 KiB of seeded random bytes: its first 16 name the sample
+    return bytes(sample[0][:16])
+
+
+def _bin_key_of_batch(batch) -> bytes:
+    return bytes(batch[0][0][:16])
 
 
 def webdataset_reader(endpoint: str, manifest: dict, num_workers: int) -> Reader:
@@ -156,18 +197,56 @@ def webdataset_reader(endpoint: str, manifest: dict, num_workers: int) -> Reader
 
 
 def multishard_reader(package: str, endpoint: str, manifest: dict, num_workers: int,
-                      cap: int | None = None) -> Reader:
-    """multishard through AISMultiShardStream over two DataShard sources (a/: .bin, b/: .cls)."""
+                      cap: int | None = None, batch_size: int | None = None) -> Reader:
+    """multishard through AISMultiShardStream over two DataShard sources (a/: .bin, b/: .cls).
+
+    ``cap`` counts samples; with ``batch_size`` it is rounded up to whole batches.
+    """
     cls = dataset_class(package, "AISMultiShardStream")
     from aistore.sdk import DataShard
 
     def make():
         sources = [DataShard(client_url=endpoint, bucket_name=manifest["bucket"], prefix=p)
                    for p in manifest["prefixes"]]
-        return _loader(cls(data_sources=sources), num_workers)
+        return _loader(cls(data_sources=sources), num_workers, batch_size=batch_size)
 
-    # a .bin payload is 16 KiB of seeded random bytes: its first 16 name the sample
-    return Reader(make, lambda s: bytes(s[0][:16]), nbytes, cap=cap)
+    if batch_size:
+        cap_items = None if cap is None else -(-cap // batch_size)
+        return Reader(make, _bin_key_of_batch, nbytes, weight_of=_len_first, cap=cap_items,
+                      samples_per_item=batch_size)
+    return Reader(make, _bin_key, nbytes, cap=cap)
+
+
+# --------------------------------------------------------------------------- DataLoader floor
+
+
+class ReplayDataset(IterableDataset):
+    """Samples already in memory, dealt round-robin to DataLoader workers.
+
+    The DataLoader floor: what a DataLoader with these settings delivers when the
+    dataset itself costs nothing (same samples, same shapes, same collation).
+    """
+
+    def __init__(self, samples: list):
+        self.samples = samples
+
+    def __iter__(self):
+        info = get_worker_info()
+        if info is None:
+            return iter(self.samples)
+        return itertools.islice(self.samples, info.id, None, info.num_workers)
+
+
+def floor_reader(samples: list, like: Reader, num_workers: int,
+                 batch_size: int | None = None) -> Reader:
+    """The DataLoader floor for ``samples`` (as the contender ``like`` counts them)."""
+
+    def make():
+        return _loader(ReplayDataset(samples), num_workers, batch_size=batch_size)
+
+    return Reader(make, like.key_of, like.size_of, weight_of=like.weight_of,
+                  note="DataLoader floor: the same samples from memory through the same "
+                       "DataLoader, the dataset costing nothing")
 
 
 def map_batch_reader(package: str, endpoint: str, manifest: dict, num_workers: int,

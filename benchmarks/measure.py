@@ -29,6 +29,8 @@ MiB = 1024 * 1024
 # raw-GET ceiling, anything else shown for reference, and a paired A/B entry whose ratio
 # was measured pair by pair (``paired_ratio``) and is left alone by ``fill_ratios``
 OURS, BASELINE, LIMIT, OTHER, PAIRED = "ours", "baseline", "limit", "other", "paired"
+# the DataLoader floor: the same samples from memory through the same DataLoader
+FLOOR = "floor"
 
 
 def _proc_kib(pid: int | str, field_name: str, file: str = "status") -> int | None:
@@ -186,17 +188,44 @@ def consume(make_iterable: Callable[[], Iterable], key_of: Callable[[Any], Any],
                  None if first is None else first - t0, mon.result)
 
 
-def run_rounds(benchmark, one_round: Callable[[], Round], rounds: int,
-               group: str) -> list[Round]:
-    """Run ``one_round`` ``rounds`` times under ``benchmark`` (once when disabled)."""
+def run_rounds(benchmark, one_round: Callable[[], Round], rounds: int, group: str,
+               before: Callable[[], Round] | None = None,
+               paired: list[Round] | None = None) -> list[Round]:
+    """Run ``one_round`` ``rounds`` times under ``benchmark`` (once when disabled).
+
+    ``before``: a reference round (the raw-GET limit) run just before each round, outside
+    the timed part; its rounds are appended to ``paired``, one per round, in order.
+    """
     benchmark.group = group  # read when pytest-benchmark creates its stats
     out: list[Round] = []
 
     def target() -> None:
         out.append(one_round())
 
-    benchmark.pedantic(target, rounds=rounds, iterations=1, warmup_rounds=0)
+    def setup() -> None:
+        paired.append(before())
+
+    if before is not None and paired is None:
+        raise ValueError("run_rounds: 'before' needs a 'paired' list")
+    benchmark.pedantic(target, setup=setup if before is not None else None, rounds=rounds,
+                       iterations=1, warmup_rounds=0)
     return out
+
+
+def paired_ratios(rounds: list[Round], refs: list[Round]) -> dict[str, float]:
+    """Median (and range) of each round's rate over its reference round's rate."""
+    if len(refs) != len(rounds):
+        return {}
+    ratios = [r.samples / r.seconds / (ref.samples / ref.seconds)
+              for r, ref in zip(rounds, refs, strict=True)
+              if r.seconds > 0 and ref.seconds > 0 and ref.samples > 0]
+    if not ratios:
+        return {}
+    return {"limit_paired_ratio": statistics.median(ratios),
+            "limit_paired_min": min(ratios), "limit_paired_max": max(ratios),
+            "limit_paired_rounds": len(ratios),
+            "limit_paired_rate": statistics.median(
+                ref.samples / ref.seconds for ref in refs if ref.seconds > 0)}
 
 
 def record(benchmark, *, corpus: dict, contender: str, role: str, rounds: list[Round],
@@ -215,7 +244,8 @@ def record(benchmark, *, corpus: dict, contender: str, role: str, rounds: list[R
     for k in rounds[0].rss:
         vals = [r.rss[k] for r in rounds if r.rss.get(k) is not None]
         peak[k] = max(vals) if vals else None
-    complete = cap is None and min(r.samples for r in rounds) >= expected
+    # weighted counts (bytes / bytes per sample) may sum to a hair under the whole
+    complete = cap is None and min(r.samples for r in rounds) >= expected - 1e-6
     info = {
         "group": group or corpus["name"],
         "corpus": corpus["name"],
@@ -257,18 +287,24 @@ def fill_ratios(infos: list[dict]) -> None:
 
     * ``ratio_to_baseline``: samples/s over the baseline's (role ``baseline``) in the same
       group with the same ``num_workers`` (``baseline_contender`` names it);
-    * ``ratio_to_limit``: samples/s over the raw-GET limit of the same group;
+    * ``ratio_to_limit``: samples/s over the raw-GET limit: the median of the per-round
+      ratios where each round was paired with a limit pass (``limit_paired_ratio``),
+      else over the separate limit entry of the same group;
+    * ``ratio_to_floor``: samples/s over the DataLoader floor (role ``floor``) of the
+      same group and ``num_workers``;
     * ``server_cpu_ratio``: baseline server CPU per request over this one's (x less CPU);
     * memory scaling (entries with ``scale_factor``): ``rss_ratio`` and
       ``rss_delta_ratio`` of the largest factor over factor 1, per contender and workers.
     """
     infos = [i for i in infos if i and "group" in i]
-    base, limit = {}, {}
+    base, limit, floor = {}, {}, {}
     for info in infos:
         if info.get("role") == BASELINE:
             base[(info["group"], info.get("num_workers"), info.get("scale_factor"))] = info
         elif info.get("role") == LIMIT:
             limit[info["group"]] = info
+        elif info.get("role") == FLOOR:
+            floor[(info["group"], info.get("num_workers"))] = info
     for info in infos:
         if info.get("role") == PAIRED:
             continue
@@ -282,8 +318,13 @@ def fill_ratios(infos: list[dict]) -> None:
             if mine and theirs:
                 info["server_cpu_ratio"] = theirs / mine
         lim = limit.get(info["group"])
-        if lim is not None and rate and _rate(lim):
+        if info.get("limit_paired_ratio"):
+            info["ratio_to_limit"] = info["limit_paired_ratio"]
+        elif lim is not None and rate and _rate(lim):
             info["ratio_to_limit"] = rate / _rate(lim)
+        flo = floor.get((info["group"], info.get("num_workers")))
+        if flo is not None and flo is not info and rate and _rate(flo):
+            info["ratio_to_floor"] = rate / _rate(flo)
 
     scaled: dict[tuple, dict[int, dict]] = {}
     for info in infos:

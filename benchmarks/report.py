@@ -14,10 +14,10 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
-from benchmarks.measure import BASELINE, LIMIT, OURS, PAIRED, fill_ratios
+from benchmarks.measure import BASELINE, FLOOR, LIMIT, OURS, PAIRED, fill_ratios
 
 CHART = "benchmarks.png"
-ROLE_ORDER = {OURS: 0, BASELINE: 1, PAIRED: 2, "other": 3, LIMIT: 4}
+ROLE_ORDER = {OURS: 0, BASELINE: 1, PAIRED: 2, "other": 3, FLOOR: 4, LIMIT: 5}
 
 
 def _fmt(x, spec: str = ".1f", unit: str = "") -> str:
@@ -151,22 +151,49 @@ def _server_table(name: str, rows: list[dict]) -> list[str]:
     return out + [""]
 
 
+def _limit_cell(r: dict) -> str:
+    if r.get("limit_paired_ratio"):
+        return (f"{r['limit_paired_ratio']:.2f}× ({r['limit_paired_min']:.2f}–"
+                f"{r['limit_paired_max']:.2f})")
+    return _ratio(r.get("ratio_to_limit"))
+
+
 def _dataset_table(name: str, rows: list[dict]) -> list[str]:
     base = next((r["contender"] for r in rows if r.get("role") == BASELINE), "upstream")
+    has_floor = any(r.get("role") == FLOOR for r in rows)
+    floor_head, floor_rule = (" × floor |", "---:|") if has_floor else ("", "")
     out = [f"### {name}", "",
-           f"| contender | workers | samples/s | MiB/s | × {base} | × limit | "
-           f"first sample | peak RSS main | peak RSS children (sum) | peak PSS total | notes |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+           f"| contender | workers | samples/s | MiB/s | × {base} | × limit (paired) |"
+           f"{floor_head} first sample | peak RSS main | peak RSS children (sum) "
+           f"| peak PSS total | notes |",
+           f"|---|---:|---:|---:|---:|---:|{floor_rule}---:|---:|---:|---:|---|"]
     for r in rows:
         wrss = r.get("peak_rss_workers_mib") if r.get("worker_processes") else None
+        floor_cell = f" {_ratio(r.get('ratio_to_floor'))} |" if has_floor else ""
         out.append(
             f"| {r['contender']} | {_workers(r)} | {_fmt(r.get('samples_per_s'))} "
             f"| {_fmt(r.get('mib_per_s'))} | {_ratio(r.get('ratio_to_baseline'))} "
-            f"| {_ratio(r.get('ratio_to_limit'))} | {_ms(r.get('ttfs_s'))} "
+            f"| {_limit_cell(r)} |{floor_cell} {_ms(r.get('ttfs_s'))} "
             f"| {_fmt(r.get('peak_rss_mib'), '.0f', ' MiB')} "
             f"| {_fmt(wrss, '.0f', ' MiB')} | {_fmt(r.get('peak_pss_total_mib'), '.0f', ' MiB')} "
             f"| {_note(r)} |")
-    out += ["", "Peak RSS children: the sum of each child process's own peak (DataLoader "
+    out += [""]
+    for r in rows:
+        if r.get("role") != OURS:
+            continue
+        parts = []
+        if r.get("ratio_to_baseline"):
+            parts.append(f"{r['ratio_to_baseline']:.2f}× {base}")
+        if r.get("ratio_to_limit"):
+            parts.append(f"{r['ratio_to_limit']:.2f}× the raw-GET limit")
+        if r.get("ratio_to_floor"):
+            parts.append(f"{r['ratio_to_floor']:.2f}× the DataLoader floor")
+        if parts:
+            out.append(f"* **{r['contender']}, {_workers(r)} workers: "
+                       f"{', '.join(parts)}**")
+    if any(r.get("role") == OURS for r in rows):
+        out.append("")
+    out += ["Peak RSS children: the sum of each child process's own peak (DataLoader "
             "workers, range-read processes, curl); pages a child shares with the main process "
             "after `fork` count in every one of them. Peak PSS total: main process plus "
             "children sampled together, shared pages split between sharers."]
@@ -217,10 +244,15 @@ def render_markdown(run: dict, chart: str | None = CHART) -> str:
         "`ThreadedMotoServer`, also in its own process, for the server comparison). Rates "
         "are medians over the rounds; a round includes building the dataset and the "
         "DataLoader. × columns are ratios of samples/s to the baseline (upstream "
-        "`aistore.pytorch`, same `num_workers`) and to the limit (sequential streaming "
-        "GETs of the same objects, bytes dropped). MiB/s counts the bytes of the objects "
-        "read (tar headers included for shards). Absolute numbers depend on a noisy "
-        "machine; the ratios are the result.",
+        "`aistore.pytorch`, same `num_workers`), to the limit and to the DataLoader "
+        "floor. The limit is sequential streaming GETs of the same objects, bytes "
+        "dropped (`requests`, 1 MiB reads); every dataset round is paired with one limit "
+        "pass run just before it, and × limit is the median of the per-round ratios "
+        "(range in brackets), so drift between tests does not move it. The DataLoader "
+        "floor replays the same samples from memory through the same DataLoader "
+        "settings: the most any dataset can deliver through that DataLoader here. MiB/s "
+        "counts the bytes of the objects read (tar headers included for shards). "
+        "Absolute numbers depend on a noisy machine; the ratios are the result.",
         "",
     ]
     if chart:
@@ -256,7 +288,8 @@ def render_chart(run: dict, path: Path) -> bool:
     cols = 2
     nrows = (len(groups) + cols - 1) // cols
     fig, axes = plt.subplots(nrows, cols, figsize=(13, 3.2 * nrows), squeeze=False)
-    colors = {OURS: "#2a7ab9", BASELINE: "#d9822b", "other": "#7a7a7a", LIMIT: "#3a9a5b"}
+    colors = {OURS: "#2a7ab9", BASELINE: "#d9822b", "other": "#7a7a7a", LIMIT: "#3a9a5b",
+              FLOOR: "#b5b5b5"}
     for ax, (name, rows) in zip(axes.flat, groups, strict=False):
         memory = any("scale_factor" in r for r in rows)
         big = all((r.get("bytes_per_sample") or 0) >= 2**20 for r in rows)

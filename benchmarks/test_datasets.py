@@ -7,6 +7,14 @@ shard of size S and one of 8S, in a fresh loading process per round (``num_worke
 
 Upstream's AISMultiShardStream issues one GET per member per source; it reads only its
 first ``cap`` samples and its rates are computed on what it read (``capped_at``).
+
+Every dataset round is paired with a raw-GET pass over the same objects run just before
+it (outside the timed part): ``× limit`` is the median of the per-round ratios, so a
+drift of the machine between tests does not move it. The ``DataLoader floor`` rows
+replay the same samples from memory through the same DataLoader settings: the ceiling
+any dataset can reach with that DataLoader on this machine. The shard groups are also
+run with ``batch_size=64`` (the DataLoader collates, and workers hand over one batch
+instead of one sample at a time).
 """
 
 from __future__ import annotations
@@ -21,32 +29,52 @@ pytestmark = pytest.mark.timeout(3600)
 WORKERS = [0, 2]
 DATASETS = [c.OURS, c.UPSTREAM]
 ROLE = {c.OURS: measure.OURS, c.UPSTREAM: measure.BASELINE, c.WEBDATASET: measure.OTHER,
-        c.LIMIT: measure.LIMIT}
+        c.LIMIT: measure.LIMIT, c.FLOOR: measure.FLOOR}
+BATCH = 64
 
 G_ITER = "small-objects/AISIterDataset"
 G_MAP = "small-objects/AISMapDataset.__getitems__(64)"
 G_SHARDS = "shards/AISShardReader"
 G_MULTI = "multishard/AISMultiShardStream"
+G_SHARDS_B = f"shards/AISShardReader, batch_size={BATCH}"
+G_MULTI_B = f"multishard/AISMultiShardStream, batch_size={BATCH}"
 G_LARGE = "large-object/AISParallelMapDataset"
 G_MEM = "memory-scaling/AISShardReader S vs 8S"
 
 
+def _consume(reader: c.Reader) -> measure.Round:
+    return measure.consume(reader.make, reader.key_of, reader.size_of, cap=reader.cap,
+                           weight_of=reader.weight_of, release=reader.release)
+
+
 def _run(benchmark, reader: c.Reader, manifest: dict, group: str, contender: str,
-         n_rounds: int, num_workers: int | None, **extra) -> dict:
-    rounds = measure.run_rounds(
-        benchmark,
-        lambda: measure.consume(reader.make, reader.key_of, reader.size_of, cap=reader.cap,
-                                weight_of=reader.weight_of, release=reader.release),
-        n_rounds, group)
+         n_rounds: int, num_workers: int | None, srv=None, **extra) -> dict:
+    """``n_rounds`` of ``reader``; with ``srv``, each paired with a raw-GET limit pass."""
+    refs: list[measure.Round] = []
+    before = None
+    if srv is not None:
+        limit = c.limit_reader(srv.url, manifest)
+        before = lambda: _consume(limit)  # noqa: E731
+    rounds = measure.run_rounds(benchmark, lambda: _consume(reader), n_rounds, group,
+                                before=before, paired=refs)
+    extra.update(measure.paired_ratios(rounds, refs))
     return measure.record(benchmark, corpus=manifest, group=group, contender=contender,
                           role=ROLE[contender], rounds=rounds, num_workers=num_workers,
-                          cap=reader.cap, note=reader.note, **extra)
+                          cap=reader.cap_samples, note=reader.note, **extra)
 
 
 def _limit(benchmark, srv, corpus: str, group: str, n_rounds: int) -> None:
     manifest = srv.seed(corpus)
     _run(benchmark, c.limit_reader(srv.url, manifest), manifest, group, c.LIMIT, n_rounds,
          None)
+
+
+def _floor(benchmark, srv, manifest: dict, group: str, n_rounds: int, workers: int,
+           like: c.Reader, dataset, batch_size: int | None = None) -> None:
+    """The DataLoader floor: ``dataset`` (ours) read once into memory, then replayed."""
+    reader = c.floor_reader(list(dataset), like, workers, batch_size=batch_size)
+    _run(benchmark, reader, manifest, group, c.FLOOR, n_rounds, workers, srv=srv,
+         **({"batch_size": batch_size} if batch_size else {}))
 
 
 # --------------------------------------------------------------------------- small objects
@@ -61,7 +89,17 @@ def test_small_objects_iter_limit(benchmark, emulator_server, n_rounds):
 def test_small_objects_iter(benchmark, emulator_server, contender, workers, n_rounds):
     manifest = emulator_server.seed("small")
     reader = c.iter_reader(contender, emulator_server.url, manifest, workers)
-    _run(benchmark, reader, manifest, G_ITER, contender, n_rounds, workers)
+    _run(benchmark, reader, manifest, G_ITER, contender, n_rounds, workers,
+         srv=emulator_server)
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_small_objects_iter_floor(benchmark, emulator_server, workers, n_rounds):
+    manifest = emulator_server.seed("small")
+    like = c.iter_reader(c.OURS, emulator_server.url, manifest, workers)
+    ours = c.dataset_class(c.OURS, "AISIterDataset")(c._bucket(emulator_server.url,
+                                                               manifest["bucket"]))
+    _floor(benchmark, emulator_server, manifest, G_ITER, n_rounds, workers, like, ours)
 
 
 def test_small_objects_map_limit(benchmark, emulator_server, n_rounds):
@@ -73,7 +111,8 @@ def test_small_objects_map_limit(benchmark, emulator_server, n_rounds):
 def test_small_objects_map_getitems(benchmark, emulator_server, contender, workers, n_rounds):
     manifest = emulator_server.seed("small")
     reader = c.map_batch_reader(contender, emulator_server.url, manifest, workers, batch=64)
-    _run(benchmark, reader, manifest, G_MAP, contender, n_rounds, workers, batch_size=64)
+    _run(benchmark, reader, manifest, G_MAP, contender, n_rounds, workers,
+         srv=emulator_server, batch_size=64)
 
 
 # --------------------------------------------------------------------------- shards
@@ -88,7 +127,41 @@ def test_shards_limit(benchmark, emulator_server, n_rounds):
 def test_shards(benchmark, emulator_server, contender, workers, n_rounds):
     manifest = emulator_server.seed("shards")
     reader = c.shard_reader_any(contender, emulator_server.url, manifest, workers)
-    _run(benchmark, reader, manifest, G_SHARDS, contender, n_rounds, workers)
+    _run(benchmark, reader, manifest, G_SHARDS, contender, n_rounds, workers,
+         srv=emulator_server)
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_shards_floor(benchmark, emulator_server, workers, n_rounds):
+    manifest = emulator_server.seed("shards")
+    like = c.shard_reader(c.OURS, emulator_server.url, manifest, workers)
+    ours = c.dataset_class(c.OURS, "AISShardReader")(c._bucket(emulator_server.url,
+                                                               manifest["bucket"]))
+    _floor(benchmark, emulator_server, manifest, G_SHARDS, n_rounds, workers, like, ours)
+
+
+def test_shards_batched_limit(benchmark, emulator_server, n_rounds):
+    _limit(benchmark, emulator_server, "shards", G_SHARDS_B, n_rounds)
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("contender", DATASETS)
+def test_shards_batched(benchmark, emulator_server, contender, workers, n_rounds):
+    manifest = emulator_server.seed("shards")
+    reader = c.shard_reader(contender, emulator_server.url, manifest, workers,
+                            batch_size=BATCH)
+    _run(benchmark, reader, manifest, G_SHARDS_B, contender, n_rounds, workers,
+         srv=emulator_server, batch_size=BATCH)
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_shards_batched_floor(benchmark, emulator_server, workers, n_rounds):
+    manifest = emulator_server.seed("shards")
+    like = c.shard_reader(c.OURS, emulator_server.url, manifest, workers, batch_size=BATCH)
+    ours = c.dataset_class(c.OURS, "AISShardReader")(c._bucket(emulator_server.url,
+                                                               manifest["bucket"]))
+    _floor(benchmark, emulator_server, manifest, G_SHARDS_B, n_rounds, workers, like, ours,
+           batch_size=BATCH)
 
 
 def test_multishard_limit(benchmark, emulator_server, n_rounds):
@@ -104,8 +177,53 @@ def test_multishard(benchmark, emulator_server, contender, workers, n_rounds, si
         cap = max(100, sizes.samples // 10)  # one GET per member per source
     reader = c.multishard_reader(contender, emulator_server.url, manifest, workers, cap=cap)
     if cap is not None:
-        reader.note = f"first {cap} samples only (one GET per member per source)"
-    _run(benchmark, reader, manifest, G_MULTI, contender, n_rounds, workers)
+        reader.note = "upstream sends one GET per member per source"
+    _run(benchmark, reader, manifest, G_MULTI, contender, n_rounds, workers,
+         srv=emulator_server)
+
+
+def _multishard_dataset(srv, manifest: dict):
+    from aistore.sdk import DataShard
+
+    cls = c.dataset_class(c.OURS, "AISMultiShardStream")
+    return cls(data_sources=[DataShard(client_url=srv.url, bucket_name=manifest["bucket"],
+                                       prefix=p) for p in manifest["prefixes"]])
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_multishard_floor(benchmark, emulator_server, workers, n_rounds):
+    manifest = emulator_server.seed("multishard")
+    like = c.multishard_reader(c.OURS, emulator_server.url, manifest, workers)
+    _floor(benchmark, emulator_server, manifest, G_MULTI, n_rounds, workers, like,
+           _multishard_dataset(emulator_server, manifest))
+
+
+def test_multishard_batched_limit(benchmark, emulator_server, n_rounds):
+    _limit(benchmark, emulator_server, "multishard", G_MULTI_B, n_rounds)
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("contender", DATASETS)
+def test_multishard_batched(benchmark, emulator_server, contender, workers, n_rounds, sizes):
+    manifest = emulator_server.seed("multishard")
+    cap = None
+    if contender == c.UPSTREAM:
+        cap = max(100, sizes.samples // 10)  # one GET per member per source
+    reader = c.multishard_reader(contender, emulator_server.url, manifest, workers, cap=cap,
+                                 batch_size=BATCH)
+    if cap is not None:
+        reader.note = "upstream sends one GET per member per source"
+    _run(benchmark, reader, manifest, G_MULTI_B, contender, n_rounds, workers,
+         srv=emulator_server, batch_size=BATCH)
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_multishard_batched_floor(benchmark, emulator_server, workers, n_rounds):
+    manifest = emulator_server.seed("multishard")
+    like = c.multishard_reader(c.OURS, emulator_server.url, manifest, workers,
+                               batch_size=BATCH)
+    _floor(benchmark, emulator_server, manifest, G_MULTI_B, n_rounds, workers, like,
+           _multishard_dataset(emulator_server, manifest), batch_size=BATCH)
 
 
 # --------------------------------------------------------------------------- large object
@@ -121,7 +239,8 @@ def test_large_object(benchmark, emulator_server, contender, workers, n_rounds):
     manifest = emulator_server.seed("large")
     reader = c.parallel_map_reader(contender, emulator_server.url, manifest, workers)
     try:
-        _run(benchmark, reader, manifest, G_LARGE, contender, n_rounds, workers)
+        _run(benchmark, reader, manifest, G_LARGE, contender, n_rounds, workers,
+             srv=emulator_server)
     except Exception as exc:
         if "daemonic processes are not allowed to have children" not in str(exc):
             raise
