@@ -7,11 +7,14 @@ package's root too)::
 
 Each reading process sends one GetBatch request per ``max_batch_size`` of its objects
 through the ``client`` the user passed, and keeps up to ``prefetch`` such requests in
-flight (keyword-only, default 2; results stay in order). An entry the server reports as
-failed raises ``RuntimeError`` (``cont_on_err=False``) or is logged and skipped
-(``cont_on_err=True``), as upstream. Splitting, listing and order: see
-:mod:`ais_datasets.base_iter_dataset`; the cursor key ``position`` counts this slot's
-objects consumed, skipped ones included.
+flight (keyword-only, default 2; results stay in order) on a thread pool of the
+iteration. When the iterator is exhausted, closed or garbage-collected (or raises), the
+requests not yet started are cancelled, no new one is sent, and the pool is shut down
+(its threads exit once the requests already running return; closing never waits for
+them). An entry the server reports as failed raises ``RuntimeError``
+(``cont_on_err=False``) or is logged and skipped (``cont_on_err=True``), as upstream.
+Splitting, listing and order: see :mod:`ais_datasets.base_iter_dataset`; the cursor key
+``position`` counts this slot's objects consumed, skipped ones included.
 """
 
 from __future__ import annotations
@@ -74,7 +77,6 @@ class AISBatchIterDataset(AISBaseIterDataset):
         self.colocation = colocation
         self.cont_on_err = cont_on_err
         self._prefetch = max(1, int(prefetch))
-        self._pool = LazyPool(self._prefetch)
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         topo, state = self._start_epoch()
@@ -96,8 +98,8 @@ class AISBatchIterDataset(AISBaseIterDataset):
         step = self.max_batch_size
         chunks = (positions[k:min(k + step, len(positions))]
                   for k in range(start, len(positions), step))
-        batches = ordered_map(self._pool, lambda c: self._fetch(index, c), chunks,
-                              self._prefetch)
+        pool = LazyPool(self._prefetch)
+        batches = ordered_map(pool, lambda c: self._fetch(index, c), chunks, self._prefetch)
         try:
             for batch in progress(batches, enabled=self._show_progress,
                                   desc="AISBatchIterDataset", topo=topo):
@@ -113,3 +115,4 @@ class AISBatchIterDataset(AISBaseIterDataset):
                     yield name, data
         finally:
             batches.close()
+            pool.shutdown()

@@ -13,13 +13,20 @@ object, so memory holds one read chunk (1 MiB), not the batch. An entry the clus
 reports as failed is read again with a plain GET, which raises the real error (e.g.
 ``ErrObjNotFound``). When GetBatch is not available (the cluster has no such route, or
 a request fails), the objects are read with plain GETs instead: up to ``prefetch`` in
-flight on a small thread pool of the process (created lazily, rebuilt after fork, never
-pickled), results in order. A cluster without GetBatch is detected once per process
+flight on a small thread pool of the iteration (created on its first plain GET), results
+in order. A cluster without GetBatch is detected once per process
 (:mod:`ais_datasets.getbatch`). With ``etl_name`` every object is a plain GET (GetBatch
 carries no transform), as with ``use_batch=False``. Either way the sample order does not
-depend on timing. Splitting, listing and order: see :mod:`ais_datasets.base_iter_dataset`;
-state and resume: :mod:`ais_datasets.resumable` (the cursor key ``position`` counts this
-slot's objects already yielded).
+depend on timing.
+
+Background work ends with the iteration. When the iterator is exhausted, closed or
+garbage-collected (or raises), the GETs not yet started are cancelled, no new request is
+sent, and the pool is shut down: its threads exit once the GETs already running return
+(closing never waits for them).
+
+Splitting, listing and order: see :mod:`ais_datasets.base_iter_dataset`; state and
+resume: :mod:`ais_datasets.resumable` (the cursor key ``position`` counts this slot's
+objects already yielded).
 """
 
 from __future__ import annotations
@@ -77,7 +84,6 @@ class AISIterDataset(AISBaseIterDataset):
         self._use_batch = bool(use_batch)
         self._max_batch_size = int(max_batch_size)
         self._prefetch = int(prefetch)
-        self._pool = LazyPool(self._prefetch)
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         topo, state = self._start_epoch()
@@ -87,10 +93,11 @@ class AISIterDataset(AISBaseIterDataset):
     def _generate(self, topo, state, index, positions) -> Iterator[tuple[str, bytes]]:
         start = state["position"]
         todo = positions[start:]
+        pool = LazyPool(self._prefetch)
         if self._use_batch and not self._etl_name:
-            results = self._batched(index, todo)
+            results = self._batched(index, todo, pool)
         else:
-            results = self._gets(index, todo)
+            results = self._gets(index, todo, pool)
         try:
             for name, data in progress(results, enabled=self._show_progress,
                                        desc="AISIterDataset", topo=topo,
@@ -100,24 +107,29 @@ class AISIterDataset(AISBaseIterDataset):
                 yield name, data
         finally:
             results.close()
+            pool.shutdown()
 
-    def _gets(self, index: ObjectIndex, todo: Sequence[int]) -> Iterator[tuple[str, bytes]]:
-        """Plain GETs, up to ``prefetch`` in flight, in order."""
+    def _gets(self, index: ObjectIndex, todo: Sequence[int], pool: LazyPool
+              ) -> Iterator[tuple[str, bytes]]:
+        """Plain GETs on ``pool``, up to ``prefetch`` in flight, in order."""
         etl_name = self._etl_name
 
         def fetch(i: int) -> tuple[str, bytes]:
             obj = index.object(i)
             return obj.name, read_object(obj, etl_name)
 
-        results = ordered_map(self._pool, fetch, todo, self._prefetch)
+        results = ordered_map(pool, fetch, todo, self._prefetch)
         try:
             yield from results
         finally:
             results.close()
 
-    def _batched(self, index: ObjectIndex, todo: Sequence[int]
+    def _batched(self, index: ObjectIndex, todo: Sequence[int], pool: LazyPool
                  ) -> Iterator[tuple[str, bytes]]:
-        """GetBatch requests of up to ``max_batch_size`` objects of one client each."""
+        """GetBatch requests of up to ``max_batch_size`` objects of one client each.
+
+        Objects GetBatch cannot deliver are read by :meth:`_gets` on ``pool``.
+        """
         clients = [getattr(source, "client", None) for source in index.sources]
         k, n = 0, len(todo)
         while k < n:
@@ -127,7 +139,7 @@ class AISIterDataset(AISBaseIterDataset):
                 end = k + 1
                 while end < n and clients[index.source_no(todo[end])] is client:
                     end += 1
-                yield from self._gets(index, todo[k:end])
+                yield from self._gets(index, todo[k:end], pool)
                 k = end
                 continue
             end = k + 1
@@ -152,5 +164,5 @@ class AISIterDataset(AISBaseIterDataset):
             finally:
                 stream.close()
             if done < len(objects):
-                yield from self._gets(index, todo[k + done:end])
+                yield from self._gets(index, todo[k + done:end], pool)
             k = end

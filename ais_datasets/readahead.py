@@ -20,8 +20,9 @@ stream (``ErrObjNotFound``, a dropped connection after its retries, ...) is rais
 stream's iterator at the point the reader reaches, never earlier and never for another
 stream. A stream the reader closes before its end is abandoned: the lane stops reading it
 and drops what it holds of it. The lane's thread is a daemon that ends when the lane is
-closed or runs out of streams; a lane is never pickled and belongs to one iteration in
-one process.
+closed or runs out of streams; :meth:`ReadAhead.close` does not wait for it: a piece being
+received is finished and dropped, and no stream is opened and no piece requested after
+it. A lane is never pickled and belongs to one iteration in one process.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class ReadAhead:
             self._current += 1
             number = self._current
             self._cond.notify_all()
-        if self._thread is None:
+            stopped = self._stopped
+        if self._thread is None and not stopped:
             self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._thread.start()
         return self._chunks(number)

@@ -34,6 +34,7 @@ from requests.exceptions import ChunkedEncodingError, ReadTimeout
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
+from ais_datasets.sources import lean_object
 from ais_datasets.tario import READ_SIZE, TarStream, gunzip_chunks
 
 T = TypeVar("T")
@@ -58,7 +59,12 @@ def uri(obj: Object) -> str:
 
 
 def read_object(obj: Object, etl_name: Optional[str] = None) -> bytes:
-    """The whole content of ``obj`` (one GET, optionally through an inline ETL)."""
+    """The whole content of ``obj`` (one GET, optionally through an inline ETL).
+
+    The GET goes through the lean view of ``obj``'s client
+    (:func:`~ais_datasets.sessions.lean_client`).
+    """
+    obj = lean_object(obj, obj.name)
     return obj.get_reader(etl=etl_config(etl_name)).read_all()
 
 
@@ -186,7 +192,12 @@ def open_tar(obj: Object, etl_name: Optional[str] = None, offset: int = 0, *,
 
 
 class LazyPool:
-    """A thread pool created on first use in each process; never pickled."""
+    """A thread pool created on first use in each process; never pickled.
+
+    :meth:`shutdown` ends it without waiting: calls not yet started are cancelled, and
+    its threads exit once the calls already running return. A later :meth:`get` builds
+    a new pool.
+    """
 
     def __init__(self, max_workers: int) -> None:
         self.max_workers = max(1, int(max_workers))
@@ -222,8 +233,10 @@ def ordered_map(pool: Optional[LazyPool], fn: Callable[[T], R], items: Iterable[
                 depth: int) -> Iterator[R]:
     """``map(fn, items)`` with up to ``depth`` calls in flight, results in input order.
 
-    With ``depth <= 1`` or no pool it runs inline. Closing the generator cancels the
-    calls that have not started.
+    With ``depth <= 1`` or no pool it runs inline. When the generator ends, is closed or
+    is garbage-collected, or ``fn`` raises, the calls that have not started are
+    cancelled and no new one is submitted; calls already running are not waited for
+    (shut the pool down to let its threads go).
     """
     if pool is None or depth <= 1:
         for item in items:

@@ -1,7 +1,9 @@
 """Fixtures of the dataset suite.
 
 * ``kit``: the helper module (``_kit.py``: corpora, tar builders, ``CallLog``);
-* ``client`` / ``bucket``: an SDK client and a fresh bucket on the in-process emulator;
+* ``client`` / ``bucket`` / ``endpoint``: an SDK client, a fresh bucket and the URL of the
+  in-process emulator (``settled_mock``: it keeps answering after the test until the
+  ``ais-datasets*`` threads the test started have ended, up to ``SETTLE_S`` seconds);
 * ``server_client`` / ``server_bucket``: the same on the session's emulator HTTP server,
   for DataLoader worker processes (the in-process mock does not reach other processes);
 * ``calls``: a ``CallLog`` of the SDK requests made during the test.
@@ -9,14 +11,18 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 _NAME = "ais_ds_test_kit"
+SETTLE_S = 5.0
 
 
 def _load_kit():
@@ -47,14 +53,34 @@ def kit():
     return sys.modules[_NAME]
 
 
-@pytest.fixture
-def client(ais_mock):
-    return ais_mock.client()
+def _background_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("ais-datasets")}
 
 
 @pytest.fixture
-def endpoint(ais_mock):
-    return ais_mock.endpoint
+def settled_mock(ais_mock):
+    """``ais_mock``, stopped only after the test's background threads have ended.
+
+    A closed iteration does not wait for the requests its threads are already making;
+    those must reach the emulator, not the network after the emulator has stopped.
+    """
+    before = _background_threads()
+    yield ais_mock
+    if _background_threads() - before:
+        gc.collect()  # a pool kept only by a reference cycle (a traceback) goes with it
+        deadline = time.monotonic() + SETTLE_S
+        for thread in _background_threads() - before:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+@pytest.fixture
+def client(settled_mock):
+    return settled_mock.client()
+
+
+@pytest.fixture
+def endpoint(settled_mock):
+    return settled_mock.endpoint
 
 
 @pytest.fixture

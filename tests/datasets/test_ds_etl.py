@@ -57,6 +57,7 @@ def test_shard_reader_transforms_whole_shards_and_resumes(etls, bucket, shuffle)
     ds = make()
     it = iter(ds)
     head = [next(it) for _ in range(4)]
+    it.close()
     again = make()
     again.load_state_dict(ds.state_dict())  # transformed streams are re-read, not ranged
     assert kit.plain(head) + kit.plain(again) == full

@@ -196,6 +196,7 @@ def test_resume_from_state_dict(bucket, shuffle, stop):
     full = [n for n, _ in ds]
     it = iter(ds)
     head = [next(it)[0] for _ in range(stop)]
+    it.close()
     state = pickle.loads(pickle.dumps(ds.state_dict()))
     assert state["epoch"] == 2 and state["samples_seen"] == stop
     fresh = AISIterDataset(bucket, shuffle=shuffle, seed=3)

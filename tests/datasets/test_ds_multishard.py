@@ -70,6 +70,7 @@ def test_resume(endpoint, bucket, shuffle):
         ds = _stream(endpoint, bucket, shuffle=shuffle, shuffle_buffer=4)
         it = iter(ds)
         head = [next(it) for _ in range(stop)]
+        it.close()
         state = pickle.loads(pickle.dumps(ds.state_dict()))
         again = _stream(endpoint, bucket, shuffle=shuffle, shuffle_buffer=4)
         again.load_state_dict(state)

@@ -86,6 +86,7 @@ def test_stateful_dataloader_without_workers(client, endpoint, corpus, kind, shu
     it = iter(first)
     head = [_canon(s) for s in next(it) + next(it)]
     state = first.state_dict()
+    del it  # the DataLoader's iterator closes the dataset's with it
     json.dumps(state["dataset_state"] if "dataset_state" in state else state)
     rest = [_canon(s) for batch in loader(state) for s in batch]
     assert head + rest == full
@@ -97,6 +98,7 @@ def test_state_is_plain_json_data(client, endpoint, corpus, kind):
     assert json.loads(json.dumps(ds.state_dict())) == ds.state_dict()
     it = iter(ds)
     next(it)
+    it.close()
     state = ds.state_dict()
     assert json.loads(json.dumps(state)) == state
     assert state["samples_seen"] == 1 and state["slot"] == 0 and state["num_slots"] == 1
