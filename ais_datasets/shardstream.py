@@ -34,8 +34,8 @@ the streams of a unit) and opening at most ``prefetch_shards`` units beyond the 
 read, so memory stays bounded by the options whatever the shard size. Items, cursor,
 shuffle order and error policy are exactly the same either way; the thread belongs to
 one iteration and ends with it. It pays where fetching waits (a remote cluster, small
-shards); on a loaded 2-core host against a loopback server the thread's share of the
-GIL costs more than it saves, hence the default.
+shards); on a 2-core host against a loopback server (the server, the thread and the
+consumer then share two cores) it measured slower, hence the default.
 
 Errors. ``on_error="raise"`` (default) lets every error through: a malformed or truncated
 shard raises :class:`~ais_datasets.errors.ShardReadError` naming the shard and byte

@@ -306,7 +306,13 @@ def render_chart(run: dict, path: Path) -> bool:
                 values.append(r.get("mib_per_s" if big else "samples_per_s") or 0.0)
             cols_.append(colors.get(r.get("role"), "#999999"))
         y = range(len(rows))
-        ax.barh(list(y), values, color=cols_)
+        # a floor far beyond every contender would flatten them: clip it, print its value
+        others = [v for v, r in zip(values, rows, strict=True) if r.get("role") != FLOOR]
+        limit_x = 1.3 * max(others) if others and max(others) > 0 else None
+        if limit_x is not None and max(values) <= limit_x:
+            limit_x = None
+        shown = [min(v, limit_x) if limit_x else v for v in values]
+        ax.barh(list(y), shown, color=cols_)
         ax.set_yticks(list(y), labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_title(name, fontsize=9)
@@ -319,10 +325,12 @@ def render_chart(run: dict, path: Path) -> bool:
             unit = "requests/s"
         ax.set_xlabel(unit, fontsize=8)
         ax.tick_params(axis="x", labelsize=8)
-        for yi, v in zip(y, values, strict=True):
-            ax.text(v, yi, f" {v:,.0f}" if v >= 10 else f" {v:.2f}", va="center",
-                    fontsize=7)
+        for yi, v, w in zip(y, values, shown, strict=True):
+            label = f" {v:,.0f}" if v >= 10 else f" {v:.2f}"
+            ax.text(w, yi, label + (" (clipped)" if w < v else ""), va="center", fontsize=7)
         ax.margins(x=0.18)
+        if limit_x:
+            ax.set_xlim(0, limit_x * 1.25)
     for ax in list(axes.flat)[len(groups):]:
         ax.axis("off")
     quick = " (quick sizes)" if (run.get("ais_bench") or {}).get("quick") else ""
