@@ -312,6 +312,115 @@ def test_object_stream_from_an_offset(bucket):
                                  chunk=700).chunks()) == data[1234:]
 
 
+class _FlakyObjectServer:
+    """A minimal HTTP/1.1 server for one object that drops its first response mid-body.
+
+    Answers ``GET /v1/objects/b/blob.bin`` (keep-alive, ``Content-Length``; ``Range:
+    bytes=N-`` gives a 206); the first response stops after ``drop_after`` body bytes and
+    closes the connection. Answers HEAD as present. Records every GET's Range header and
+    counts connections.
+    """
+
+    def __init__(self, data: bytes, drop_after: int | None):
+        import socket
+
+        self.data = data
+        self.drop_after = drop_after
+        self.ranges: list = []
+        self.connections = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn):
+        try:
+            with conn, conn.makefile("rb") as rfile:
+                while self._answer(conn, rfile):
+                    pass
+        except OSError:  # the client went away: nothing to answer
+            pass
+
+    def _answer(self, conn, rfile) -> bool:
+        line = rfile.readline()
+        if not line:
+            return False
+        headers = {}
+        while (h := rfile.readline()) not in (b"\r\n", b"\n", b""):
+            k, _, v = h.decode().partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if line.startswith(b"HEAD "):  # the SDK's presence check before a resume
+            conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(self.data)}\r\n"
+                         "ais-present: true\r\n\r\n".encode())
+            return True
+        rng = headers.get("range")
+        self.ranges.append(rng)
+        start = int(rng[len("bytes="):-1]) if rng else 0
+        body = self.data[start:]
+        status = "206 Partial Content" if rng else "200 OK"
+        conn.sendall(f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n"
+                     f"Content-Type: application/octet-stream\r\n\r\n".encode())
+        if self.drop_after is not None and len(self.ranges) == 1:
+            conn.sendall(body[:self.drop_after])
+            return False  # dropped mid-body
+        conn.sendall(body)
+        return True
+
+    def close(self):
+        self._sock.close()
+
+
+def _http_object(url: str):
+    from aistore.sdk import Client
+
+    return Client(url).bucket("b").object("blob.bin")
+
+
+def test_object_stream_over_http_resumes_a_dropped_connection():
+    data = bytes(range(256)) * 8192  # 2 MiB
+    srv = _FlakyObjectServer(data, drop_after=300_000)
+    try:
+        stream = ObjectStream(_http_object(srv.url), chunk=1 << 20)
+        assert b"".join(stream.chunks()) == data
+        assert srv.ranges == [None, "bytes=300000-"]
+    finally:
+        srv.close()
+
+
+def test_object_stream_over_http_reuses_the_connection_after_a_full_read():
+    data = kit.payload("blob", 3_000_000)
+    srv = _FlakyObjectServer(data, drop_after=None)
+    try:
+        obj = _http_object(srv.url)
+        for _ in range(3):
+            assert b"".join(ObjectStream(obj, chunk=1 << 20).chunks()) == data
+        partial = ObjectStream(obj, chunk=1 << 20)
+        next(partial.chunks())
+        partial.close()  # left mid-body: that connection cannot be reused
+        assert b"".join(ObjectStream(obj).chunks()) == data
+        assert srv.ranges == [None] * 5
+        assert srv.connections == 2
+    finally:
+        srv.close()
+
+
+def test_shard_reader_over_http_yields_bytes(server_bucket):
+    kit.shard_corpus(server_bucket, shards=2, per_shard=5)
+    samples = list(AISShardReader(server_bucket))
+    assert len(samples) == 10
+    assert all(type(v) is bytes for _, fields in samples for v in fields.values())
+    assert kit.plain(samples) == kit.plain(list(AISShardReader(server_bucket)))
+
+
 # --------------------------------------------------------------------------- parallel map
 
 
