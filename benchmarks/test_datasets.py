@@ -36,8 +36,6 @@ G_ITER = "small-objects/AISIterDataset"
 G_MAP = "small-objects/AISMapDataset.__getitems__(64)"
 G_SHARDS = "shards/AISShardReader"
 G_MULTI = "multishard/AISMultiShardStream"
-G_SHARDS_B = f"shards/AISShardReader, batch_size={BATCH}"
-G_MULTI_B = f"multishard/AISMultiShardStream, batch_size={BATCH}"
 G_LARGE = "large-object/AISParallelMapDataset"
 G_MEM = "memory-scaling/AISShardReader S vs 8S"
 
@@ -74,7 +72,23 @@ def _floor(benchmark, srv, manifest: dict, group: str, n_rounds: int, workers: i
     """The DataLoader floor: ``dataset`` (ours) read once into memory, then replayed."""
     reader = c.floor_reader(list(dataset), like, workers, batch_size=batch_size)
     _run(benchmark, reader, manifest, group, c.FLOOR, n_rounds, workers, srv=srv,
-         **({"batch_size": batch_size} if batch_size else {}))
+         **_batch_info(batch_size))
+
+
+BATCHES = [None, BATCH]
+
+
+def _group(group: str, batch: int | None) -> str:
+    return group if batch is None else f"{group}, batch_size={batch}"
+
+
+def _batch_info(batch: int | None) -> dict:
+    return {"batch_size": batch} if batch else {}
+
+
+def _bucket_dataset(name: str, srv, manifest: dict):
+    """Our ``name`` over the corpus's bucket (the samples a floor replays)."""
+    return c.dataset_class(c.OURS, name)(c._bucket(srv.url, manifest["bucket"]))
 
 
 # --------------------------------------------------------------------------- small objects
@@ -97,9 +111,8 @@ def test_small_objects_iter(benchmark, emulator_server, contender, workers, n_ro
 def test_small_objects_iter_floor(benchmark, emulator_server, workers, n_rounds):
     manifest = emulator_server.seed("small")
     like = c.iter_reader(c.OURS, emulator_server.url, manifest, workers)
-    ours = c.dataset_class(c.OURS, "AISIterDataset")(c._bucket(emulator_server.url,
-                                                               manifest["bucket"]))
-    _floor(benchmark, emulator_server, manifest, G_ITER, n_rounds, workers, like, ours)
+    _floor(benchmark, emulator_server, manifest, G_ITER, n_rounds, workers, like,
+           _bucket_dataset("AISIterDataset", emulator_server, manifest))
 
 
 def test_small_objects_map_limit(benchmark, emulator_server, n_rounds):
@@ -117,69 +130,55 @@ def test_small_objects_map_getitems(benchmark, emulator_server, contender, worke
 
 # --------------------------------------------------------------------------- shards
 
-
-def test_shards_limit(benchmark, emulator_server, n_rounds):
-    _limit(benchmark, emulator_server, "shards", G_SHARDS, n_rounds)
-
-
-@pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("contender", DATASETS + [c.WEBDATASET])
-def test_shards(benchmark, emulator_server, contender, workers, n_rounds):
-    manifest = emulator_server.seed("shards")
-    reader = c.shard_reader_any(contender, emulator_server.url, manifest, workers)
-    _run(benchmark, reader, manifest, G_SHARDS, contender, n_rounds, workers,
-         srv=emulator_server)
+@pytest.mark.parametrize("batch", BATCHES)
+def test_shards_limit(benchmark, emulator_server, n_rounds, batch):
+    _limit(benchmark, emulator_server, "shards", _group(G_SHARDS, batch), n_rounds)
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-def test_shards_floor(benchmark, emulator_server, workers, n_rounds):
+@pytest.mark.parametrize(("contender", "batch"),
+                         [(x, None) for x in DATASETS + [c.WEBDATASET]]
+                         + [(x, BATCH) for x in DATASETS])
+def test_shards(benchmark, emulator_server, contender, batch, workers, n_rounds):
     manifest = emulator_server.seed("shards")
-    like = c.shard_reader(c.OURS, emulator_server.url, manifest, workers)
-    ours = c.dataset_class(c.OURS, "AISShardReader")(c._bucket(emulator_server.url,
-                                                               manifest["bucket"]))
-    _floor(benchmark, emulator_server, manifest, G_SHARDS, n_rounds, workers, like, ours)
+    if contender == c.WEBDATASET:
+        reader = c.webdataset_reader(emulator_server.url, manifest, workers)
+    else:
+        reader = c.shard_reader(contender, emulator_server.url, manifest, workers,
+                                batch_size=batch)
+    _run(benchmark, reader, manifest, _group(G_SHARDS, batch), contender, n_rounds, workers,
+         srv=emulator_server, **_batch_info(batch))
 
 
-def test_shards_batched_limit(benchmark, emulator_server, n_rounds):
-    _limit(benchmark, emulator_server, "shards", G_SHARDS_B, n_rounds)
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("batch", BATCHES)
+def test_shards_floor(benchmark, emulator_server, batch, workers, n_rounds):
+    manifest = emulator_server.seed("shards")
+    like = c.shard_reader(c.OURS, emulator_server.url, manifest, workers, batch_size=batch)
+    _floor(benchmark, emulator_server, manifest, _group(G_SHARDS, batch), n_rounds, workers,
+           like, _bucket_dataset("AISShardReader", emulator_server, manifest),
+           batch_size=batch)
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+def test_multishard_limit(benchmark, emulator_server, n_rounds, batch):
+    _limit(benchmark, emulator_server, "multishard", _group(G_MULTI, batch), n_rounds)
 
 
 @pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("contender", DATASETS)
-def test_shards_batched(benchmark, emulator_server, contender, workers, n_rounds):
-    manifest = emulator_server.seed("shards")
-    reader = c.shard_reader(contender, emulator_server.url, manifest, workers,
-                            batch_size=BATCH)
-    _run(benchmark, reader, manifest, G_SHARDS_B, contender, n_rounds, workers,
-         srv=emulator_server, batch_size=BATCH)
-
-
-@pytest.mark.parametrize("workers", WORKERS)
-def test_shards_batched_floor(benchmark, emulator_server, workers, n_rounds):
-    manifest = emulator_server.seed("shards")
-    like = c.shard_reader(c.OURS, emulator_server.url, manifest, workers, batch_size=BATCH)
-    ours = c.dataset_class(c.OURS, "AISShardReader")(c._bucket(emulator_server.url,
-                                                               manifest["bucket"]))
-    _floor(benchmark, emulator_server, manifest, G_SHARDS_B, n_rounds, workers, like, ours,
-           batch_size=BATCH)
-
-
-def test_multishard_limit(benchmark, emulator_server, n_rounds):
-    _limit(benchmark, emulator_server, "multishard", G_MULTI, n_rounds)
-
-
-@pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("contender", DATASETS)
-def test_multishard(benchmark, emulator_server, contender, workers, n_rounds, sizes):
+@pytest.mark.parametrize("batch", BATCHES)
+def test_multishard(benchmark, emulator_server, batch, contender, workers, n_rounds, sizes):
     manifest = emulator_server.seed("multishard")
     cap = None
     if contender == c.UPSTREAM:
         cap = max(100, sizes.samples // 10)  # one GET per member per source
-    reader = c.multishard_reader(contender, emulator_server.url, manifest, workers, cap=cap)
+    reader = c.multishard_reader(contender, emulator_server.url, manifest, workers, cap=cap,
+                                 batch_size=batch)
     if cap is not None:
         reader.note = "upstream sends one GET per member per source"
-    _run(benchmark, reader, manifest, G_MULTI, contender, n_rounds, workers,
-         srv=emulator_server)
+    _run(benchmark, reader, manifest, _group(G_MULTI, batch), contender, n_rounds, workers,
+         srv=emulator_server, **_batch_info(batch))
 
 
 def _multishard_dataset(srv, manifest: dict):
@@ -191,39 +190,13 @@ def _multishard_dataset(srv, manifest: dict):
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-def test_multishard_floor(benchmark, emulator_server, workers, n_rounds):
-    manifest = emulator_server.seed("multishard")
-    like = c.multishard_reader(c.OURS, emulator_server.url, manifest, workers)
-    _floor(benchmark, emulator_server, manifest, G_MULTI, n_rounds, workers, like,
-           _multishard_dataset(emulator_server, manifest))
-
-
-def test_multishard_batched_limit(benchmark, emulator_server, n_rounds):
-    _limit(benchmark, emulator_server, "multishard", G_MULTI_B, n_rounds)
-
-
-@pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("contender", DATASETS)
-def test_multishard_batched(benchmark, emulator_server, contender, workers, n_rounds, sizes):
-    manifest = emulator_server.seed("multishard")
-    cap = None
-    if contender == c.UPSTREAM:
-        cap = max(100, sizes.samples // 10)  # one GET per member per source
-    reader = c.multishard_reader(contender, emulator_server.url, manifest, workers, cap=cap,
-                                 batch_size=BATCH)
-    if cap is not None:
-        reader.note = "upstream sends one GET per member per source"
-    _run(benchmark, reader, manifest, G_MULTI_B, contender, n_rounds, workers,
-         srv=emulator_server, batch_size=BATCH)
-
-
-@pytest.mark.parametrize("workers", WORKERS)
-def test_multishard_batched_floor(benchmark, emulator_server, workers, n_rounds):
+@pytest.mark.parametrize("batch", BATCHES)
+def test_multishard_floor(benchmark, emulator_server, batch, workers, n_rounds):
     manifest = emulator_server.seed("multishard")
     like = c.multishard_reader(c.OURS, emulator_server.url, manifest, workers,
-                               batch_size=BATCH)
-    _floor(benchmark, emulator_server, manifest, G_MULTI_B, n_rounds, workers, like,
-           _multishard_dataset(emulator_server, manifest), batch_size=BATCH)
+                               batch_size=batch)
+    _floor(benchmark, emulator_server, manifest, _group(G_MULTI, batch), n_rounds, workers,
+           like, _multishard_dataset(emulator_server, manifest), batch_size=batch)
 
 
 # --------------------------------------------------------------------------- large object
