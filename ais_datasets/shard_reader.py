@@ -16,12 +16,14 @@ Differences from upstream (on purpose):
   ``x.png`` both become extension ``png`` of one sample. Here they are two samples
   (``a/x``, ``b/x``) and two fields (``seg.png``, ``png``). Consecutive members with the
   same key form one sample, as in WebDataset.
-* **Streaming.** Each shard is read as one streamed GET, in 1 MiB pieces, and parsed
-  while it arrives (:mod:`ais_datasets.tario`); samples are yielded as their members
-  arrive and no shard is held in memory, so per-process memory does not grow with shard
-  size. Plain ``.tar`` and gzip ``.tgz``/``.tar.gz`` shards are read. Optional bounded
-  read-ahead on a background thread (``readahead_bytes``, ``prefetch_shards``): see
-  :mod:`ais_datasets.shardstream`.
+* **Streaming.** Shards are read as streams, in 1 MiB pieces, and parsed while they
+  arrive (:mod:`ais_datasets.tario`); samples are yielded as their members arrive and no
+  shard is held in memory, so per-process memory does not grow with shard size. Up to 16
+  consecutive shards come from one GetBatch request (``use_batch``, default True; see
+  :mod:`ais_datasets.shardbatch` for when a shard gets its own GET instead, and how
+  failures stay in place). Plain ``.tar`` and gzip ``.tgz``/``.tar.gz`` shards are read.
+  Optional bounded read-ahead on a background thread (``readahead_bytes``,
+  ``prefetch_shards``; it replaces GetBatch): see :mod:`ais_datasets.shardstream`.
 * **ZeroDict keys.** ``ZeroDict`` fills ``b""`` for the extensions this process has seen so
   far (upstream pre-scans each whole shard, which needs the whole shard in memory). With
   ``shuffle=True`` all extensions of the current shuffle block are seen before its first
@@ -46,6 +48,7 @@ from aistore.sdk import Bucket
 from ais_datasets.base_iter_dataset import AISBaseIterDataset
 from ais_datasets.progress import progress
 from ais_datasets.reading import open_tar, uri
+from ais_datasets.shardbatch import BatchLane
 from ais_datasets.shardstream import PREFETCH_SHARDS, READAHEAD_BYTES, ShardStream
 from ais_datasets.sources import ObjectIndex, count_samples, prefixes_for, shard_member_names
 from ais_datasets.tario import iter_samples
@@ -69,6 +72,9 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
             ahead of the sample being parsed (keyword-only, default 0: no read-ahead).
         prefetch_shards: with read-ahead, shards it may open beyond the one being read
             (keyword-only, default 1).
+        use_batch: without read-ahead, fetch up to 16 consecutive shards with one GetBatch
+            request where the cluster serves it (keyword-only, default True); see
+            :mod:`ais_datasets.shardbatch`.
         rank, world_size: override the distributed topology.
     """
 
@@ -109,6 +115,7 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         on_error: str = "raise",
         readahead_bytes: int = READAHEAD_BYTES,
         prefetch_shards: int = PREFETCH_SHARDS,
+        use_batch: bool = True,
         rank: Optional[int] = None,
         world_size: Optional[int] = None,
     ):
@@ -118,6 +125,7 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
                                 readahead_bytes=readahead_bytes,
                                 prefetch_shards=prefetch_shards)
         self._etl_name = etl_name
+        self._use_batch = bool(use_batch)
         self._show_progress = show_progress
         self._observed_keys: set[str] = set()
         self._sample_counts: dict[tuple[int, str], int] = {}
@@ -156,6 +164,11 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
     def _unit_name(self, unit) -> str:
         index, pos = unit
         return uri(index.object(pos))
+
+    def _batch_lanes(self, units, first: int, offsets: list[int]) -> Optional[list[BatchLane]]:
+        if not self._use_batch or self._etl_name:
+            return None
+        return [BatchLane(self._unit_specs(units, first, offsets))]
 
     def _emit(self, item):
         key, fields = item  # fields: a ZeroDict already

@@ -162,9 +162,15 @@ class ShardStream(Resumable):
 
     def _lanes(self, units: Sequence[Any], first: int, offsets: list[int]
                ) -> Optional[list[ReadAhead]]:
-        """One read-ahead lane per stream position, over ``units[first:]``."""
-        if self._readahead_bytes <= 0 or first >= len(units):
+        """One read-ahead lane per stream position, over ``units[first:]``.
+
+        Without read-ahead, a reader may still feed its units from
+        :meth:`_batch_lanes` (GetBatch of whole shards).
+        """
+        if first >= len(units):
             return None
+        if self._readahead_bytes <= 0:
+            return self._batch_lanes(units, first, offsets)
         width = len(self._unit_streams(units[first]))
         if width == 0:
             return None
@@ -185,6 +191,16 @@ class ShardStream(Resumable):
 
         return [ReadAhead(openers(k), budget=budget, ahead=self._prefetch_shards,
                           piece=piece) for k in range(width)]
+
+    def _batch_lanes(self, units: Sequence[Any], first: int, offsets: list[int]
+                     ) -> Optional[list[Any]]:
+        """Lanes that batch the GETs of ``units[first:]`` (none by default)."""
+        return None
+
+    def _unit_specs(self, units: Sequence[Any], first: int, offsets: list[int],
+                    k: int = 0) -> UnitSpecs:
+        """``(object, etl_name, start offset)`` of stream ``k`` of ``units[first:]``."""
+        return UnitSpecs(self, units, first, offsets, k)
 
     def _unit_name(self, unit: Any) -> str:
         return str(unit)
@@ -229,6 +245,29 @@ class ShardStream(Resumable):
                 skip = 0
         finally:
             reader.close()
+
+
+class UnitSpecs(Sequence):
+    """``(object, etl_name, start offset)`` of one stream position of units, on demand.
+
+    The first unit starts at the cursor's offset; the others at 0.
+    """
+
+    def __init__(self, owner: ShardStream, units: Sequence[Any], first: int,
+                 offsets: list[int], k: int) -> None:
+        self._owner, self._units, self._first = owner, units, first
+        self._offsets, self._k = offsets, k
+
+    def __len__(self) -> int:
+        return len(self._units) - self._first
+
+    def __getitem__(self, i: int) -> tuple[Any, Optional[str], int]:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        unit = self._units[self._first + i]
+        obj, etl_name = self._owner._unit_streams(unit)[self._k]
+        start = self._owner._start_offsets(unit, self._offsets)[self._k] if i == 0 else 0
+        return obj, etl_name, start
 
 
 _NOTHING = object()

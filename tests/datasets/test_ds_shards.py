@@ -43,13 +43,22 @@ def test_webdataset_keys_keep_directories_and_first_dot(bucket):
                    ("x", {"seg.png": b"seg", "png": b"png"})]
 
 
-def test_one_streamed_get_per_shard(bucket, calls):
+def test_one_streamed_get_per_shard_without_getbatch(bucket, calls):
     names, expected = kit.shard_corpus(bucket, shards=4, per_shard=3)
     calls.clear()
-    assert kit.plain(reader(bucket)) == expected
+    assert kit.plain(reader(bucket, use_batch=False)) == expected
     gets = calls.gets()
     assert sorted(p.split("/", 2)[2] for p, _, _ in gets) == names
     assert all("archpath" not in q for _, q, _ in gets)
+    assert calls.batch_requests() == 0
+
+
+def test_shards_come_sixteen_to_a_getbatch_request(bucket, calls):
+    names, expected = kit.shard_corpus(bucket, shards=20, per_shard=3)
+    calls.clear()
+    assert kit.plain(reader(bucket)) == expected
+    assert calls.batch_requests() == 2  # 16 + 4
+    assert calls.gets() == []
 
 
 def test_memory_does_not_grow_with_shard_size(bucket):

@@ -1,0 +1,255 @@
+"""Whole shards from GetBatch requests, each handed to its reader as a byte stream.
+
+Opening a shard with its own GET costs a request round trip and the server's start on
+every shard. A :class:`BatchLane` asks for up to ``SHARDS_PER_BATCH`` consecutive shards
+in one GetBatch request (:mod:`ais_datasets.getbatch`; one streamed tar whose entries
+are the shards, in order) and hands out each entry's bytes, as they arrive, as the byte
+stream of that shard: the reader parses it exactly as it parses a GET's body. Memory
+holds one read chunk, whatever the shard sizes::
+
+    lane = BatchLane(specs)              # specs: (object, etl_name, start offset), in order
+    for chunk in lane.next_stream(): ... # shard 0's bytes
+    lane.close()
+
+A shard is read with its own GET (:class:`~ais_datasets.reading.ObjectStream`) instead
+when it cannot come from GetBatch: it starts at a byte offset (a resumed cursor), goes
+through an ETL (GetBatch carries no transform), its client has no ``RequestClient``, or
+GetBatch is not available on its cluster (learned once per process, see
+:func:`~ais_datasets.getbatch.note_failure`). Failures keep their meaning:
+
+* a request that fails as a whole: that batch's shards are read with their own GETs;
+* an entry the cluster reports as failed (a missing shard): that shard's own GET raises
+  the real error (``ErrObjNotFound``) when the reader reaches it, and the next shards
+  still come from the batch;
+* a connection that drops inside an entry: the shard goes on from the byte it reached
+  with a range GET (resumed as :class:`~ais_datasets.reading.ObjectStream` resumes), and
+  the next shards come with a new GetBatch request.
+
+A stream the reader leaves before its end (an error policy skipping the rest of a
+shard) is skipped in the batch by its headers' sizes. The lane belongs to one iteration
+in one process; :meth:`BatchLane.close` closes the open request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional
+
+from aistore.sdk.batch.batch import Batch
+from aistore.sdk.request_client import RequestClient
+
+from ais_datasets.errors import ShardReadError
+from ais_datasets.getbatch import MISSING_DIR, batch_available, entry_name, note_failure
+from ais_datasets.reading import STREAM_ERRORS, ObjectStream
+from ais_datasets.tario import BLOCK, READ_SIZE, TarStream
+
+SHARDS_PER_BATCH = 16
+
+Spec = tuple[Any, Optional[str], int]  # (Object, etl_name, start offset)
+
+
+class BatchLane:
+    """Hands out the bytes of ``specs``' shards in order, batching their GETs (module doc)."""
+
+    def __init__(self, specs: Sequence[Spec], *, per_batch: int = SHARDS_PER_BATCH) -> None:
+        self._specs = specs
+        self._per_batch = max(1, int(per_batch))
+        self._next = 0  # the spec next_stream hands out next
+        self._batch: Optional[_Batch] = None
+        self._current: Optional[_Member] = None
+        self._closed = False
+
+    def _client(self, obj) -> Optional[RequestClient]:
+        client = getattr(obj, "_client", None)
+        return client if isinstance(client, RequestClient) else None
+
+    def _batchable(self, spec: Spec) -> bool:
+        obj, etl_name, start = spec
+        client = self._client(obj)
+        return not etl_name and not start and client is not None and batch_available(client)
+
+    def next_stream(self) -> Iterator[bytes]:
+        """An iterator (with ``close()``) over the bytes of the next shard."""
+        current, self._current = self._current, None
+        if current is not None:
+            current.close()  # skips what the reader left of it in the batch
+        no = self._next
+        self._next += 1
+        if self._closed or no >= len(self._specs):
+            return _Plain(None)
+        spec = self._specs[no]
+        batch = self._batch
+        if batch is not None and not batch.serves(no):
+            batch.close()
+            batch = self._batch = None
+        if batch is None and self._batchable(spec):
+            batch = self._batch = self._open_batch(no)
+        if batch is None:
+            return _Plain(ObjectStream(*spec))
+        member = batch.member(no, spec)
+        self._current = member
+        return member
+
+    def _open_batch(self, first: int) -> Optional[_Batch]:
+        client = self._client(self._specs[first][0])
+        numbers = [first]
+        while (len(numbers) < self._per_batch and numbers[-1] + 1 < len(self._specs)
+               and self._batchable(self._specs[numbers[-1] + 1])
+               and self._client(self._specs[numbers[-1] + 1][0]) is client):
+            numbers.append(numbers[-1] + 1)
+        objects = [self._specs[k][0] for k in numbers]
+        try:
+            raw = Batch(client, objects=objects, output_format=".tar", cont_on_err=True,
+                        streaming_get=True).get(raw=True)
+        except Exception as err:  # noqa: BLE001 - these shards are read with their own GETs
+            note_failure(client, err)
+            return None
+        return _Batch(raw, numbers[0], numbers[-1])
+
+    def close(self) -> None:
+        self._closed = True
+        current, self._current = self._current, None
+        if current is not None:
+            current.close()
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            batch.close()
+
+
+class _Batch:
+    """One GetBatch response: its tar, read entry by entry by :class:`_Member` streams."""
+
+    def __init__(self, raw, first: int, last: int) -> None:
+        self.raw = raw
+        if getattr(raw, "chunked", False) and hasattr(raw, "read_chunked"):
+            # the HTTP chunks as they come: urllib3's read(n) would join them (a copy)
+            chunks = raw.read_chunked(decode_content=False)
+        else:
+            chunks = iter(lambda: raw.read(READ_SIZE), b"")
+        self.tar = TarStream(chunks, shard="GetBatch")
+        self.first, self.last = first, last
+        self.broken = False  # the response failed: nothing more comes from it
+
+    def serves(self, no: int) -> bool:
+        return not self.broken and self.first <= no <= self.last
+
+    def member(self, no: int, spec: Spec) -> Iterator[bytes]:
+        """The next entry's bytes as ``spec``'s shard (the entry must be that shard)."""
+        obj = spec[0]
+        try:
+            head = self.tar._header()  # noqa: SLF001 - tario's own reader
+        except (ShardReadError, *STREAM_ERRORS):
+            head = None
+        expected = entry_name(obj)
+        if head is None:
+            self.broken = True
+            return _Plain(ObjectStream(*spec))
+        name, size, _ = head
+        if name == MISSING_DIR + expected:
+            self.tar._skip_blocks(size, "a failed GetBatch entry", 0)  # noqa: SLF001
+            return _Plain(ObjectStream(*spec))  # its own GET raises the real error
+        if name != expected:
+            self.broken = True  # not the archive we asked for: trust none of it
+            return _Plain(ObjectStream(*spec))
+        return _Member(self, spec, size)
+
+    def close(self) -> None:
+        self.broken = True
+        try:
+            self.raw.close()
+        except Exception:  # noqa: BLE001 - closing a broken response
+            pass
+
+
+class _Member:
+    """The bytes of one shard inside a batch (see the module doc for failures)."""
+
+    def __init__(self, batch: _Batch, spec: Spec, size: int) -> None:
+        self._batch = batch
+        self._spec = spec
+        self._left = size  # bytes of the entry not yet handed out
+        self._size = size
+        self._fallback: Optional[Iterator[bytes]] = None
+        self._stream: Optional[ObjectStream] = None
+        self._done = False
+
+    def __iter__(self) -> _Member:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._fallback is not None:
+            return next(self._fallback)
+        if self._left <= 0:
+            self._finish()
+            raise StopIteration
+        tar = self._batch.tar
+        try:
+            buf, pos = tar._buf, tar._pos  # noqa: SLF001
+            if pos >= len(buf):
+                piece = tar._take(min(self._left, READ_SIZE))  # noqa: SLF001 - next chunk
+            else:
+                end = min(len(buf), pos + self._left)
+                piece = buf[pos:end]
+                tar._pos = end  # noqa: SLF001
+        except STREAM_ERRORS:
+            return self._resume()
+        if not piece:  # the response ended inside the entry
+            return self._resume()
+        self._left -= len(piece)
+        return piece
+
+    def _finish(self) -> None:
+        """Step over the entry's padding once its bytes have all been handed out."""
+        if not self._done:
+            self._done = True
+            try:
+                self._batch.tar._skip_exact(-self._size % BLOCK, "GetBatch padding", 0)  # noqa: SLF001
+            except (ShardReadError, *STREAM_ERRORS):
+                self._batch.broken = True
+
+    def _resume(self) -> bytes:
+        """Go on from the byte reached with a range GET; the batch serves no more."""
+        self._batch.close()
+        self._done = True
+        obj, etl_name, start = self._spec
+        self._stream = ObjectStream(obj, etl_name, start + self._size - self._left)
+        self._fallback = self._stream.chunks()
+        return next(self._fallback)
+
+    def close(self) -> None:
+        """Leave the shard: skip what is left of it in the batch (or close the GET)."""
+        if self._stream is not None:
+            self._stream.close()
+            return
+        if self._done:
+            return
+        left, self._left = self._left, 0
+        try:
+            if left:
+                self._batch.tar._skip_exact(left, "a GetBatch entry", 0)  # noqa: SLF001
+        except (ShardReadError, *STREAM_ERRORS):
+            self._batch.broken = True
+            self._done = True
+            return
+        self._finish()
+
+
+class _Plain:
+    """A shard's own GET (or no bytes at all), with the lane's iterator interface."""
+
+    def __init__(self, stream: Optional[ObjectStream]) -> None:
+        self._stream = stream
+        self._it = stream.chunks() if stream is not None else iter(())
+
+    def __iter__(self) -> _Plain:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._it)
+
+    def close(self) -> None:
+        close = getattr(self._it, "close", None)
+        if close is not None:
+            close()
+        if self._stream is not None:
+            self._stream.close()
