@@ -127,3 +127,21 @@ class CallLog:
 
     def clear(self):
         self.calls.clear()
+
+
+def no_getbatch(monkeypatch) -> list:
+    """Make every GetBatch request fail as a cluster without the route does (501).
+
+    Returns the list that gets one entry per attempted request.
+    """
+    from aistore.sdk.batch.batch import Batch
+    from aistore.sdk.errors import AISError
+
+    attempts: list = []
+
+    def not_implemented(self, *a, **kw):
+        attempts.append(1)
+        raise AISError(501, "not implemented", "http://x/v1/ml/moss", None)
+
+    monkeypatch.setattr(Batch, "get", not_implemented)
+    return attempts

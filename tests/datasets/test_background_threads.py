@@ -52,16 +52,6 @@ def _breaks_after_two(monkeypatch):
     monkeypatch.setattr("ais_datasets.iter_dataset.batch_stream", breaks)
 
 
-def _no_getbatch(monkeypatch):
-    from aistore.sdk.batch.batch import Batch
-    from aistore.sdk.errors import AISError
-
-    def not_implemented(self, *a, **kw):
-        raise AISError(501, "not implemented", "http://x/v1/ml/moss", None)
-
-    monkeypatch.setattr(Batch, "get", not_implemented)
-
-
 def _dataset(kind, client, bucket, monkeypatch):
     if kind in ("shards", "shards-prefetch"):
         kit.shard_corpus(bucket, shards=6, per_shard=3)
@@ -72,7 +62,7 @@ def _dataset(kind, client, bucket, monkeypatch):
         _breaks_after_two(monkeypatch)
         return AISIterDataset(bucket, max_batch_size=32, prefetch=8)
     if kind == "no-getbatch":
-        _no_getbatch(monkeypatch)
+        kit.no_getbatch(monkeypatch)
         return AISIterDataset(bucket, prefetch=8)
     if kind == "gets":
         return AISIterDataset(bucket, use_batch=False, prefetch=8)

@@ -73,17 +73,8 @@ def test_getbatch_missing_object_raises_the_get_error_in_place(bucket):
 
 def test_getbatch_unsupported_falls_back_to_gets_once_per_process(bucket, calls,
                                                                   monkeypatch):
-    from aistore.sdk.batch.batch import Batch
-    from aistore.sdk.errors import AISError
-
     corpus = kit.object_corpus(bucket, 10)
-    attempts = []
-
-    def not_implemented(self, *a, **kw):
-        attempts.append(1)
-        raise AISError(501, "not implemented", "http://x/v1/ml/moss", None)
-
-    monkeypatch.setattr(Batch, "get", not_implemented)
+    attempts = kit.no_getbatch(monkeypatch)
     calls.clear()
     assert list(AISIterDataset(bucket, max_batch_size=3)) == corpus
     assert list(AISIterDataset(bucket, max_batch_size=3)) == corpus

@@ -44,17 +44,8 @@ def test_a_missing_shard_inside_a_batch_raises_in_place(bucket, calls):
 
 
 def test_without_a_getbatch_route_each_shard_has_its_own_get(bucket, calls, monkeypatch):
-    from aistore.sdk.batch.batch import Batch
-    from aistore.sdk.errors import AISError
-
     names, expected = kit.shard_corpus(bucket, shards=5, per_shard=2)
-    attempts = []
-
-    def not_implemented(self, *a, **kw):
-        attempts.append(1)
-        raise AISError(501, "not implemented", "http://x/v1/ml/moss", None)
-
-    monkeypatch.setattr(Batch, "get", not_implemented)
+    attempts = kit.no_getbatch(monkeypatch)
     calls.clear()
     for _ in range(2):
         assert kit.plain(AISShardReader(bucket)) == expected
