@@ -33,7 +33,7 @@ in one process; :meth:`BatchLane.close` closes the open request.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from aistore.sdk.batch.batch import Batch
 from aistore.sdk.request_client import RequestClient
@@ -56,7 +56,7 @@ class BatchLane:
         self._per_batch = max(1, int(per_batch))
         self._next = 0  # the spec next_stream hands out next
         self._batch: Optional[_Batch] = None
-        self._current: Optional[_Member] = None
+        self._current: Optional[Union[_Member, _Plain]] = None  # the shard handed out last
         self._closed = False
 
     def _client(self, obj) -> Optional[RequestClient]:
