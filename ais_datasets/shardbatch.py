@@ -83,28 +83,30 @@ class BatchLane:
             batch.close()
             batch = self._batch = None
         if batch is None and self._batchable(spec):
-            batch = self._batch = self._open_batch(no)
+            batch = self._batch = self._open_batch(no, spec)
         if batch is None:
             return _Plain(ObjectStream(*spec))
         member = batch.member(no, spec)
         self._current = member
         return member
 
-    def _open_batch(self, first: int) -> Optional[_Batch]:
-        client = self._client(self._specs[first][0])
-        numbers = [first]
-        while (len(numbers) < self._per_batch and numbers[-1] + 1 < len(self._specs)
-               and self._batchable(self._specs[numbers[-1] + 1])
-               and self._client(self._specs[numbers[-1] + 1][0]) is client):
-            numbers.append(numbers[-1] + 1)
-        objects = [self._specs[k][0] for k in numbers]
+    def _open_batch(self, first: int, spec: Spec) -> Optional[_Batch]:
+        """One GetBatch of ``spec``'s shard and the batchable ones after it, same client."""
+        client = self._client(spec[0])
+        objects = [spec[0]]
+        end = min(len(self._specs), first + self._per_batch)
+        for k in range(first + 1, end):
+            nxt = self._specs[k]
+            if not self._batchable(nxt) or self._client(nxt[0]) is not client:
+                break
+            objects.append(nxt[0])
         try:
             raw = Batch(client, objects=objects, output_format=".tar", cont_on_err=True,
                         streaming_get=True).get(raw=True)
         except Exception as err:  # noqa: BLE001 - these shards are read with their own GETs
             note_failure(client, err)
             return None
-        return _Batch(raw, numbers[0], numbers[-1])
+        return _Batch(raw, first, first + len(objects) - 1)
 
     def close(self) -> None:
         self._closed = True

@@ -77,20 +77,32 @@ def _read(emu, bck, name: str):
     return emu.store.get_object(bck, name)
 
 
+def _existing(emu, ctx, sel: Selection, errors: _Errors, read, *, report_missing: bool):
+    """``(name, read(name))`` for each selected object ``read`` finds, in order.
+
+    A name ``read`` does not find (``ObjectNotFound``) is reported to ``errors`` when
+    ``report_missing``, and skipped. Stops when the job is aborted (callers check
+    ``ctx.aborted`` after the loop: an aborted job reports nothing).
+    """
+    for name in sel.names:
+        if ctx.aborted:
+            return
+        try:
+            got = read(name)
+        except ObjectNotFound as e:
+            if report_missing:
+                errors.add(_missing(emu, e))
+            continue
+        yield name, got
+
+
 def copy_work(emu, src, dst, sel: Selection, spec: TCSpec, cname_of=str):
     """Copy (or transform, with ``spec.etl``) the selected objects of ``src`` into ``dst``."""
 
     def work(ctx) -> None:
         errors = _Errors()
-        for name in sel.names:
-            if ctx.aborted:
-                return
-            try:
-                rec = _read(emu, src, name)
-            except ObjectNotFound as e:
-                if not sel.ranged and not spec.coer:
-                    errors.add(_missing(emu, e))
-                continue
+        for name, rec in _existing(emu, ctx, sel, errors, lambda n: _read(emu, src, n),
+                                   report_missing=not sel.ranged and not spec.coer):
             data = rec.data
             if spec.etl:
                 try:
@@ -103,7 +115,8 @@ def copy_work(emu, src, dst, sel: Selection, spec: TCSpec, cname_of=str):
             ctx.add(1, rec.size)
             if not spec.dry_run:
                 emu.store.put_object(dst, spec.to_name(name), data, custom=rec.custom or None)
-        errors.raise_if_any()
+        if not ctx.aborted:
+            errors.raise_if_any()
 
     return work
 
@@ -111,20 +124,18 @@ def copy_work(emu, src, dst, sel: Selection, spec: TCSpec, cname_of=str):
 def delete_work(emu, bck, sel: Selection):
     """Delete the selected objects (listed names that are missing are the job's error)."""
 
+    def remove(name: str) -> int:
+        size = emu.store.head_object(bck, name).size
+        emu.store.delete_object(bck, name)
+        return size
+
     def work(ctx) -> None:
         errors = _Errors()
-        for name in sel.names:
-            if ctx.aborted:
-                return
-            try:
-                size = emu.store.head_object(bck, name).size
-                emu.store.delete_object(bck, name)
-            except ObjectNotFound as e:
-                if sel.listed:
-                    errors.add(_missing(emu, e))
-                continue
+        for _name, size in _existing(emu, ctx, sel, errors, remove,
+                                     report_missing=sel.listed):
             ctx.add(1, size)
-        errors.raise_if_any()
+        if not ctx.aborted:
+            errors.raise_if_any()
 
     return work
 
@@ -146,17 +157,12 @@ def archive_work(emu, src, dst, sel: Selection, spec: ArchiveSpec):
         entries: list[tuple[str, bytes]] = []
         if spec.append:
             entries.extend(_existing_members(emu, dst, spec))
-        for name in sel.names:
-            if ctx.aborted:
-                return
-            try:
-                rec = _read(emu, src, name)
-            except ObjectNotFound as e:
-                if not sel.ranged:
-                    errors.add(_missing(emu, e))
-                continue
+        for name, rec in _existing(emu, ctx, sel, errors, lambda n: _read(emu, src, n),
+                                   report_missing=not sel.ranged):
             entries.append((f"{src.name}/{name}" if spec.include_bucket else name, rec.data))
             ctx.add(1, rec.size)
+        if ctx.aborted:
+            return
         body = b"".join(write_archive(((n, len(d), (d,)) for n, d in entries), spec.fmt))
         emu.store.put_object(dst, spec.name, body)
         errors.raise_if_any()

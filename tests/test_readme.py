@@ -7,28 +7,17 @@ in-process emulator at ``http://localhost:8080`` holding the buckets the example
 from __future__ import annotations
 
 import inspect
-import io
 import re
-import tarfile
 from pathlib import Path
 
 import pytest
+from emulator._tars import shard  # tests/emulator, on the path as ``emulator``
 
 from ais_emulator import mock_ais
 from ais_emulator.pytest_plugin import Backend
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-
-
-def _tar(members: list[tuple[str, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _seed(emu) -> None:
@@ -39,13 +28,13 @@ def _seed(emu) -> None:
     emu.put_object("videos", "clip.mp4", bytes(range(256)) * 4096)
     emu.create_bucket("shards")
     for s in range(3):
-        emu.put_object("shards", f"shard-{s}.tar", _tar(
+        emu.put_object("shards", f"shard-{s}.tar", shard(
             [(f"{s}-{i:03d}.{ext}", f"{s}/{i}/{ext}".encode())
              for i in range(10) for ext in ("cls", "jpg")]))
     emu.create_bucket("pairs")
     for s in range(2):
-        emu.put_object("pairs", f"img-{s}.tar", _tar([(f"{i}.jpg", b"I%d" % i) for i in range(5)]))
-        emu.put_object("pairs", f"lbl-{s}.tar", _tar([(f"{i}.cls", b"L%d" % i) for i in range(5)]))
+        emu.put_object("pairs", f"img-{s}.tar", shard([(f"{i}.jpg", b"I%d" % i) for i in range(5)]))
+        emu.put_object("pairs", f"lbl-{s}.tar", shard([(f"{i}.cls", b"L%d" % i) for i in range(5)]))
 
 
 def test_readme_has_examples():
