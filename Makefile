@@ -10,7 +10,8 @@ EXTRAS ?= test,bench,etl
 venv: $(STAMP)
 
 # uv (from PyPI) makes the large torch install fast; plain pip is the fallback.
-$(STAMP): pyproject.toml
+# setup.py builds the compiled tar scanner (ais_datasets/_tarscan.c) into the package.
+$(STAMP): pyproject.toml setup.py ais_datasets/_tarscan.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 	@$(PY) -m pip install -q uv >/dev/null 2>&1 && \
@@ -43,4 +44,4 @@ include scripts/live.mk
 include scripts/docs.mk
 
 clean:
-	rm -rf $(VENV) bench-results .pytest_cache
+	rm -rf $(VENV) bench-results .pytest_cache build ais_datasets/_tarscan.*.so

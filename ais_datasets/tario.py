@@ -21,6 +21,12 @@ name the shard and the byte offset.
 Cost: headers are parsed in place in the stream's chunks (no copy of the 512-byte
 block unless it straddles two chunks) and a member's data is one slice of its chunk, so
 the work per member is a few small operations plus the one ``bytes`` object it becomes.
+Where the package was built with a C compiler, ``ais_datasets._tarscan`` takes the
+common case: plain ustar headers, and in :func:`iter_samples` every whole member of a
+chunk in one call (up to ``SCAN_BUDGET`` bytes of data at a time). It hands anything
+else (extended headers, other entry types, odd fields, a member cut by the chunk's end,
+every error) back to the Python parser, so results, offsets and errors are the same
+with it and without it; ``AIS_DATASETS_PURE_PYTHON=1`` turns it off.
 ``python -m ais_datasets.tario_bench`` measures the parser alone.
 
 Sample keys follow WebDataset: the key is the member path up to the first dot of its
@@ -32,6 +38,7 @@ or starts with one, belong to no sample and are skipped. Extensions keep their c
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple, Optional, Union
@@ -41,6 +48,7 @@ from ais_datasets.errors import ShardReadError, TruncatedShardError
 BLOCK = 512
 READ_SIZE = 1 << 20
 GUNZIP_OUT = 4 << 20  # at most this much decompressed output per step
+SCAN_BUDGET = 256 << 10  # member bytes the compiled scan copies out per call (at least one)
 _ZERO_BLOCK = bytes(BLOCK)
 _POSIX_MAGIC = b"ustar\x0000"
 _NUL = b"\x00"
@@ -51,6 +59,16 @@ _GNU_LONGNAME, _GNU_LONGLINK, _PAX, _PAX_GLOBAL = 0x4C, 0x4B, 0x78, 0x67  # L K 
 _TERMINATORS = (0x00, 0x20)
 
 Chunks = Iterable[Union[bytes, bytearray, memoryview]]
+
+# The compiled fast path (``_tarscan.c``): plain headers and whole members in a chunk.
+# Built with the package where a C compiler is available; the parser is complete without
+# it. AIS_DATASETS_PURE_PYTHON=1 turns it off.
+try:
+    if os.environ.get("AIS_DATASETS_PURE_PYTHON", "") not in ("", "0"):
+        raise ImportError("turned off by AIS_DATASETS_PURE_PYTHON")
+    from ais_datasets import _tarscan as _fast
+except ImportError:
+    _fast = None
 
 
 class MemberHeader(NamedTuple):
@@ -161,7 +179,7 @@ def _checksum_ok(buf: bytes, pos: int) -> bool:
     if stored == unsigned:
         return True
     hdr = buf[pos:pos + BLOCK]
-    signed = unsigned - 2 * sum(b for b in hdr if b > 127)  # some old writers sign bytes
+    signed = unsigned - 256 * sum(b > 127 for b in hdr)  # some old writers sign bytes
     return stored == signed
 
 
@@ -321,6 +339,12 @@ class TarStream:
                 _terminators=_TERMINATORS) -> Optional[tuple[str, int, int]]:
         """``(name, size, offset)`` of the next regular file, its data up next; or None."""
         buf, pos = self._buf, self._pos
+        if _fast is not None:
+            head = None if self._done else _fast.header(buf, pos)
+            if head is None:
+                return self._header_chain()
+            self._pos = pos + BLOCK
+            return head[0], head[1], self._base + pos
         # fast path: a plain regular-file header (no extended headers) in this chunk
         if pos + BLOCK <= len(buf) and buf[pos] and buf[pos + 156] in _regular \
                 and not self._done:
@@ -527,9 +551,30 @@ def iter_samples(tar: TarStream, skip: int = 0,
     fields: dict[str, bytes] = {}
     offset = 0
     index = 0
+    scan = _fast.scan if _fast is not None else None
     if tar._pending is not None:  # noqa: SLF001
         tar.skip_data()
     while True:
+        if scan is not None and index >= skip and not tar._done:  # noqa: SLF001
+            # every whole plain member left in the current chunk, parsed in one call
+            base = tar._base  # noqa: SLF001
+            tar._pos, members = scan(tar._buf, tar._pos, SCAN_BUDGET)  # noqa: SLF001
+            for new_key, ext, data, at in members:
+                if new_key == key:
+                    if ext in fields:
+                        raise ShardReadError(
+                            f"duplicate member {key + '.' + ext!r} in sample {key!r}",
+                            shard=tar.shard, offset=base + at)
+                    fields[ext] = data
+                    continue
+                if key is not None:
+                    status["open"] = False
+                    yield new_sample(Sample, (key, fields, offset, base + at))
+                    index += 1
+                key, offset = new_key, base + at
+                fields = new_fields(fields_type)
+                status["open"] = True
+                fields[ext] = data
         head = header()
         if head is not None:
             name, size, head_offset = head

@@ -8,6 +8,7 @@ case, random bytes) plus ``<key>.cls`` (a few bytes), cut into chunks the way a 
 delivers it. ``members`` iterates :class:`~ais_datasets.tario.TarStream` (one ``bytes``
 per member), ``samples`` groups them with :func:`~ais_datasets.tario.iter_samples`.
 Rates count the whole archive (headers and padding included); best of ``--rounds``.
+``AIS_DATASETS_PURE_PYTHON=1`` measures the pure-Python parser.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tarfile
 import time
 from typing import Optional
 
+from ais_datasets import tario
 from ais_datasets.tario import BLOCK, READ_SIZE, TarStream, iter_samples
 
 
@@ -53,6 +55,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
 
+    print("parser:", "compiled fast path (ais_datasets._tarscan)" if tario._fast is not None
+          else "pure Python")
     print(f"{'case':<30}{'MiB/s':>9}{'samples/s':>12}{'us/sample':>11}")
     for member_size in (1024, 16 * 1024, 256 * 1024):
         data, n = make_shard(member_size, args.mib)

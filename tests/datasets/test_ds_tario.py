@@ -9,6 +9,7 @@ import tarfile
 import ais_ds_test_kit as kit
 import pytest
 
+from ais_datasets import tario
 from ais_datasets.errors import ShardReadError, TruncatedShardError
 from ais_datasets.tario import TarStream, gunzip_chunks, iter_samples, split_key
 
@@ -24,6 +25,16 @@ MEMBERS = [
     ("README", b"no extension"),
     ("empty.bin", b""),
 ]
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def parser(request, monkeypatch):
+    """Every test here runs with the compiled fast path and with the pure-Python parser."""
+    if request.param == "python":
+        monkeypatch.setattr(tario, "_fast", None)
+    elif tario._fast is None:  # test_ds_tarscan fails when a compiler was there
+        pytest.skip("ais_datasets._tarscan is not built")
+    return request.param
 
 
 def chunked(data: bytes, size: int):
