@@ -99,26 +99,28 @@ decode(const unsigned char *s, Py_ssize_t n)
     return PyUnicode_DecodeUTF8((const char *)s, n, "surrogateescape");
 }
 
+/* Fill ``view`` with the chunk (any C-contiguous bytes-like object) and read ``pos``;
+ * on success the caller releases ``view``. */
 static int
-chunk_args(PyObject *const *args, Py_ssize_t nargs, const char *fname,
-           const unsigned char **buf, Py_ssize_t *len, Py_ssize_t *pos)
+chunk_args(PyObject *const *args, Py_ssize_t nargs, const char *fname, Py_buffer *view,
+           Py_ssize_t *pos)
 {
     if (nargs != 2) {
         PyErr_Format(PyExc_TypeError, "%s() takes 2 arguments (%zd given)", fname, nargs);
         return -1;
     }
-    if (!PyBytes_Check(args[0])) {
-        PyErr_Format(PyExc_TypeError, "%s() needs bytes, not %.100s", fname,
-                     Py_TYPE(args[0])->tp_name);
-        return -1;
-    }
     *pos = PyLong_AsSsize_t(args[1]);
     if (*pos == -1 && PyErr_Occurred())
         return -1;
-    *buf = (const unsigned char *)PyBytes_AS_STRING(args[0]);
-    *len = PyBytes_GET_SIZE(args[0]);
     if (*pos < 0) {
         PyErr_SetString(PyExc_ValueError, "negative position");
+        return -1;
+    }
+    if (PyObject_GetBuffer(args[0], view, PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if (view->itemsize != 1) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_TypeError, "%s() needs a buffer of bytes", fname);
         return -1;
     }
     return 0;
@@ -127,6 +129,7 @@ chunk_args(PyObject *const *args, Py_ssize_t nargs, const char *fname,
 static PyObject *
 tarscan_header(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
+    Py_buffer view;
     const unsigned char *buf;
     unsigned char name[256];
     Py_ssize_t len, pos, n;
@@ -134,11 +137,16 @@ tarscan_header(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *str;
 
     (void)module;
-    if (chunk_args(args, nargs, "header", &buf, &len, &pos) < 0)
+    if (chunk_args(args, nargs, "header", &view, &pos) < 0)
         return NULL;
-    if (len - pos < BLOCK || (size = plain_size(buf + pos)) < 0)
+    buf = (const unsigned char *)view.buf;
+    len = view.len;
+    if (pos > len || len - pos < BLOCK || (size = plain_size(buf + pos)) < 0) {
+        PyBuffer_Release(&view);
         Py_RETURN_NONE;
+    }
     n = plain_name(buf + pos, name);
+    PyBuffer_Release(&view);
     str = decode(name, n);
     if (str == NULL)
         return NULL;
@@ -148,6 +156,7 @@ tarscan_header(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 tarscan_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
+    Py_buffer view;
     const unsigned char *buf;
     unsigned char name[256];
     Py_ssize_t len, pos, n, slash, dot, i, budget = PY_SSIZE_T_MAX;
@@ -161,12 +170,16 @@ tarscan_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         nargs = 2;
     }
-    if (chunk_args(args, nargs, "scan", &buf, &len, &pos) < 0)
+    if (chunk_args(args, nargs, "scan", &view, &pos) < 0)
         return NULL;
+    buf = (const unsigned char *)view.buf;
+    len = view.len;
     items = PyList_New(0);
-    if (items == NULL)
+    if (items == NULL) {
+        PyBuffer_Release(&view);
         return NULL;
-    while (len - pos >= BLOCK && taken < budget) {
+    }
+    while (pos <= len && len - pos >= BLOCK && taken < budget) {
         const unsigned char *h = buf + pos;
         Py_ssize_t data_at, padded;
         if ((size = plain_size(h)) < 0)
@@ -219,9 +232,11 @@ tarscan_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         pos = data_at + padded;
     }
+    PyBuffer_Release(&view);
     return Py_BuildValue("(nN)", pos, items);
 
 fail:
+    PyBuffer_Release(&view);
     Py_XDECREF(key);
     Py_XDECREF(ext);
     Py_XDECREF(data);

@@ -11,7 +11,8 @@ when it finds itself in another process (after ``fork``), and never pickles it::
 
 Streams. :class:`ObjectStream` reads one object with a single GET (``ObjectReader.raw()``)
 in large pieces (``READ_SIZE``, 1 MiB) straight from the HTTP response: no per-chunk
-iterator layers, one copy from the socket. When the connection drops or the body ends
+iterator layers, one copy from the socket; with ``reuse`` (the tar readers' own streams)
+those pieces land in one buffer per thread (:func:`receive`). When the connection drops or the body ends
 short of its ``Content-Length``, it re-opens the object at the byte it reached (a range
 GET; for a transformed object, a fresh GET whose first bytes are skipped), up to
 ``max_resume`` times, as the SDK's ``as_file()`` reader does. GetBatch lives in
@@ -20,12 +21,13 @@ GET; for a transformed object, a fresh GET whose first bytes are skipped), up to
 
 from __future__ import annotations
 
+import http.client
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Optional, TypeVar
+from typing import Optional, TypeVar, Union
 
 from aistore.sdk.etl.etl_config import ETLConfig
 from aistore.sdk.obj.obj_file.errors import ObjectFileReaderMaxResumeError
@@ -58,6 +60,53 @@ def uri(obj: Object) -> str:
     return f"{provider}://{obj.bucket_name}/{obj.name}"
 
 
+_spare = threading.local()  # a receive buffer of this thread's last finished body
+
+
+def receive(raw, size: int = READ_SIZE) -> Iterator[Union[bytes, memoryview]]:
+    """The body of ``raw`` (a urllib3 response), received into one reused buffer.
+
+    Each piece is a ``memoryview`` of that buffer, valid until the next piece is asked
+    for: what :class:`~ais_datasets.tario.TarStream` reads in place, copying out only the
+    members. Receiving into the same memory every time spares the fresh pages (and their
+    page faults) that a new ``bytes`` per read costs once the allocator has handed freed
+    buffers back to the system; a finished body leaves its buffer to the thread's next
+    one. A body that breaks off, or ends short of its ``Content-Length``, raises
+    ``ProtocolError`` (one of ``STREAM_ERRORS``). Responses with a content encoding, or
+    without an ``http.client`` body underneath, are read with urllib3 in fresh ``bytes``
+    pieces instead.
+    """
+    fp = getattr(raw, "_fp", None)  # the http.client response urllib3 wraps
+    headers = getattr(raw, "headers", None) or {}
+    encoded = headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+    if encoded or not isinstance(fp, http.client.HTTPResponse):
+        if getattr(raw, "chunked", False) and hasattr(raw, "read_chunked"):
+            yield from raw.read_chunked(decode_content=encoded)
+        else:
+            yield from iter(lambda: raw.read(size, decode_content=encoded), b"")
+        return
+    view = getattr(_spare, "view", None)
+    if view is not None and len(view) == size:
+        _spare.view = None
+    else:
+        view = memoryview(bytearray(size))
+    try:
+        while True:
+            try:
+                n = fp.readinto(view)
+            except (http.client.HTTPException, OSError) as err:
+                raise ProtocolError(f"response body broken off: {err!r}", err) from err
+            if not n:
+                if fp.length:  # http.client ends a short Content-Length body quietly
+                    raise ProtocolError(f"response body ended {fp.length} bytes short")
+                if fp.isclosed():  # as urllib3 does at the end of a body: keep-alive
+                    raw.release_conn()
+                return
+            yield view[:n]
+    finally:
+        _spare.view = view
+
+
 def read_object(obj: Object, etl_name: Optional[str] = None) -> bytes:
     """The whole content of ``obj`` (one GET, optionally through an inline ETL).
 
@@ -86,8 +135,10 @@ class ObjectStream:
     """
 
     def __init__(self, obj: Object, etl_name: Optional[str] = None, offset: int = 0, *,
-                 chunk: int = READ_SIZE, max_resume: int = MAX_RESUME) -> None:
+                 chunk: int = READ_SIZE, max_resume: int = MAX_RESUME,
+                 reuse: bool = False) -> None:
         self.obj = obj
+        self.reuse = reuse  # pieces are views of one reused buffer (see receive)
         self.etl_name = etl_name
         self.offset = offset  # absolute position of the next byte delivered
         self.chunk = max(1, int(chunk))
@@ -134,14 +185,25 @@ class ObjectStream:
             except Exception:  # noqa: BLE001 - closing a broken response
                 pass
 
-    def chunks(self) -> Iterator[bytes]:
-        """The object's bytes from ``offset`` on, in pieces of up to ``chunk`` bytes."""
+    def _pieces(self) -> Iterator[Union[bytes, memoryview]]:
+        raw, chunk, decode = self._raw, self.chunk, self._decode
+        if self.reuse:
+            return receive(raw, chunk)
+        return iter(lambda: raw.read(chunk, decode_content=decode), b"")
+
+    def chunks(self) -> Iterator[Union[bytes, memoryview]]:
+        """The object's bytes from ``offset`` on, in pieces of up to ``chunk`` bytes.
+
+        With ``reuse``, each piece is a ``memoryview`` valid until the next one is asked
+        for; otherwise pieces are ``bytes``.
+        """
         resumes = 0
         self._open(self.offset)
+        pieces = self._pieces()
         try:
             while True:
                 try:
-                    data = self._raw.read(self.chunk, decode_content=self._decode)
+                    data = next(pieces, b"")
                     if not data and self._end is not None and self._pos < self._end:
                         raise ProtocolError(f"body ended at byte {self._pos} of {self._end}")
                 except STREAM_ERRORS as err:
@@ -152,6 +214,7 @@ class ObjectStream:
                         raise ObjectFileReaderMaxResumeError(err, resumes) from err
                     self._release()
                     self._open(self._resume_at())
+                    pieces = self._pieces()
                     continue
                 if not data:
                     return
@@ -183,7 +246,7 @@ def open_tar(obj: Object, etl_name: Optional[str] = None, offset: int = 0, *,
         raise ValueError(f"{uri(obj)}: cannot start a compressed or transformed read "
                          f"at byte {offset}")
     if chunks is None:
-        stream = ObjectStream(obj, etl_name, offset)
+        stream = ObjectStream(obj, etl_name, offset, reuse=True)
         chunks, closer = stream.chunks(), stream.close
     source = gunzip_chunks(chunks) if is_gzip(obj.name) else chunks
     tar = TarStream(source, offset=offset, shard=uri(obj))

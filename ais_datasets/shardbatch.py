@@ -40,8 +40,8 @@ from aistore.sdk.request_client import RequestClient
 
 from ais_datasets.errors import ShardReadError
 from ais_datasets.getbatch import MISSING_DIR, batch_available, entry_name, note_failure
-from ais_datasets.reading import STREAM_ERRORS, ObjectStream
-from ais_datasets.tario import BLOCK, READ_SIZE, TarStream
+from ais_datasets.reading import STREAM_ERRORS, ObjectStream, receive
+from ais_datasets.tario import BLOCK, TarStream
 
 SHARDS_PER_BATCH = 16
 
@@ -85,7 +85,7 @@ class BatchLane:
         if batch is None and self._batchable(spec):
             batch = self._batch = self._open_batch(no, spec)
         if batch is None:
-            return _Plain(ObjectStream(*spec))
+            return _Plain(ObjectStream(*spec, reuse=True))
         member = batch.member(no, spec)
         self._current = member
         return member
@@ -123,12 +123,7 @@ class _Batch:
 
     def __init__(self, raw, first: int, last: int) -> None:
         self.raw = raw
-        if getattr(raw, "chunked", False) and hasattr(raw, "read_chunked"):
-            # the HTTP chunks as they come: urllib3's read(n) would join them (a copy)
-            chunks = raw.read_chunked(decode_content=False)
-        else:
-            chunks = iter(lambda: raw.read(READ_SIZE), b"")
-        self.tar = TarStream(chunks, shard="GetBatch")
+        self.tar = TarStream(receive(raw), shard="GetBatch")
         self.first, self.last = first, last
         self.broken = False  # the response failed: nothing more comes from it
 
@@ -145,14 +140,14 @@ class _Batch:
         expected = entry_name(obj)
         if head is None:
             self.broken = True
-            return _Plain(ObjectStream(*spec))
+            return _Plain(ObjectStream(*spec, reuse=True))
         name, size, _ = head
         if name == MISSING_DIR + expected:
             self.tar._skip_blocks(size, "a failed GetBatch entry", 0)  # noqa: SLF001
-            return _Plain(ObjectStream(*spec))  # its own GET raises the real error
+            return _Plain(ObjectStream(*spec, reuse=True))  # its own GET raises the real error
         if name != expected:
             self.broken = True  # not the archive we asked for: trust none of it
-            return _Plain(ObjectStream(*spec))
+            return _Plain(ObjectStream(*spec, reuse=True))
         return _Member(self, spec, size)
 
     def close(self) -> None:
@@ -184,15 +179,8 @@ class _Member:
         if self._left <= 0:
             self._finish()
             raise StopIteration
-        tar = self._batch.tar
         try:
-            buf, pos = tar._buf, tar._pos  # noqa: SLF001
-            if pos >= len(buf):
-                piece = tar._take(min(self._left, READ_SIZE))  # noqa: SLF001 - next chunk
-            else:
-                end = min(len(buf), pos + self._left)
-                piece = buf[pos:end]
-                tar._pos = end  # noqa: SLF001
+            piece = self._batch.tar._piece(self._left)  # noqa: SLF001 - tario's own reader
         except STREAM_ERRORS:
             return self._resume()
         if not piece:  # the response ended inside the entry
@@ -214,7 +202,8 @@ class _Member:
         self._batch.close()
         self._done = True
         obj, etl_name, start = self._spec
-        self._stream = ObjectStream(obj, etl_name, start + self._size - self._left)
+        self._stream = ObjectStream(obj, etl_name, start + self._size - self._left,
+                                    reuse=True)
         self._fallback = self._stream.chunks()
         return next(self._fallback)
 

@@ -59,6 +59,7 @@ _GNU_LONGNAME, _GNU_LONGLINK, _PAX, _PAX_GLOBAL = 0x4C, 0x4B, 0x78, 0x67  # L K 
 _TERMINATORS = (0x00, 0x20)
 
 Chunks = Iterable[Union[bytes, bytearray, memoryview]]
+Buffer = Union[bytes, memoryview]
 
 # The compiled fast path (``_tarscan.c``): plain headers and whole members in a chunk.
 # Built with the package where a C compiler is available; the parser is complete without
@@ -248,10 +249,13 @@ class TarStream:
     def _error(self, cls, reason: str, offset: int) -> ShardReadError:
         return cls(reason, shard=self.shard, offset=offset)
 
-    def _next_chunk(self) -> Optional[bytes]:
+    def _next_chunk(self) -> Optional[Buffer]:
+        """The next non-empty chunk: ``bytes``, or a ``memoryview`` read in place (a
+        producer's reused buffer, valid until the chunk after it is asked for)."""
         for chunk in self._chunks:
             if chunk:
-                return chunk if type(chunk) is bytes else bytes(chunk)
+                kind = type(chunk)
+                return chunk if kind is bytes or kind is memoryview else bytes(chunk)
         return None
 
     def _take(self, n: int) -> bytes:
@@ -260,8 +264,9 @@ class TarStream:
         end = pos + n
         if end <= len(buf):
             self._pos = end
-            return buf[pos:end]
-        parts: list = [memoryview(buf)[pos:]] if pos < len(buf) else []
+            return buf[pos:end] if type(buf) is bytes else bytes(buf[pos:end])
+        # copies of what is kept across the next chunk: a memoryview chunk may be reused
+        parts: list = [bytes(buf[pos:])] if pos < len(buf) else []
         got = len(buf) - pos
         self._base += len(buf)
         self._buf, self._pos = b"", 0
@@ -275,12 +280,29 @@ class TarStream:
                 self._buf, self._pos = chunk, need
                 got = n
                 break
-            parts.append(chunk)
+            parts.append(chunk if type(chunk) is bytes else bytes(chunk))
             got += len(chunk)
             self._base += len(chunk)
         if len(parts) == 1 and type(parts[0]) is bytes:
             return parts[0]
         return b"".join(parts)
+
+    def _piece(self, n: int) -> Buffer:
+        """Up to ``n`` (> 0) next bytes from one chunk, the next chunk once this one is
+        used up; empty at the end of the stream. A slice of the chunk (a view of a
+        ``memoryview`` chunk, so valid no longer than it)."""
+        buf, pos = self._buf, self._pos
+        if pos >= len(buf):
+            self._base += len(buf)
+            self._buf, self._pos = b"", 0
+            chunk = self._next_chunk()
+            if chunk is None:
+                return b""
+            self._buf = buf = chunk
+            pos = 0
+        end = min(len(buf), pos + n)
+        self._pos = end
+        return buf[pos:end]
 
     def _skip(self, n: int) -> int:
         """Skip ``n`` bytes; return how many were actually skipped."""
@@ -325,7 +347,7 @@ class TarStream:
         padded = end + (-size % BLOCK)
         if padded <= len(buf):  # the common case: all in the current chunk
             self._pos = padded
-            return buf[pos:end]
+            return buf[pos:end] if type(buf) is bytes else bytes(buf[pos:end])
         data = self._read_exact(size, what, start)
         self._skip_exact(-size % BLOCK, f"the padding of {what}", start)
         return data
@@ -346,8 +368,8 @@ class TarStream:
             self._pos = pos + BLOCK
             return head[0], head[1], self._base + pos
         # fast path: a plain regular-file header (no extended headers) in this chunk
-        if pos + BLOCK <= len(buf) and buf[pos] and buf[pos + 156] in _regular \
-                and not self._done:
+        if pos + BLOCK <= len(buf) and type(buf) is bytes and buf[pos] \
+                and buf[pos + 156] in _regular and not self._done:
             field = buf[pos + 148:pos + 156]
             if field[6] == 0 and buf[pos + 135] in _terminators and buf[pos + 124] < 0x80:
                 try:
@@ -379,6 +401,8 @@ class TarStream:
             start = self._base + pos
             if pos + BLOCK <= len(buf):
                 self._pos = pos + BLOCK
+                if type(buf) is not bytes:  # a view of a reused buffer: parse a copy
+                    buf, pos = bytes(buf[pos:pos + BLOCK]), 0
             else:  # the block straddles chunks (or the stream ends): assemble it
                 buf, pos = self._take(BLOCK), 0
                 if len(buf) < BLOCK:
@@ -503,7 +527,7 @@ class TarStream:
         padded = end + (-size % BLOCK)
         if padded <= len(buf):
             self._pos = padded
-            return name, buf[pos:end], offset
+            return name, buf[pos:end] if type(buf) is bytes else bytes(buf[pos:end]), offset
         return name, self._read_blocks(size, f"member {name!r}", offset), offset
 
     def __iter__(self) -> Iterator[TarMember]:

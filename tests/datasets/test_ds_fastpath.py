@@ -385,30 +385,57 @@ def _http_object(url: str):
     return Client(url).bucket("b").object("blob.bin")
 
 
-def test_object_stream_over_http_resumes_a_dropped_connection():
+def _body(stream: ObjectStream) -> bytes:
+    """All of a stream's pieces, each copied when it arrives (a reused buffer's views are
+    valid until the next piece)."""
+    return b"".join(bytes(piece) for piece in stream.chunks())
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_object_stream_over_http_resumes_a_dropped_connection(reuse):
     data = bytes(range(256)) * 8192  # 2 MiB
     srv = _FlakyObjectServer(data, drop_after=300_000)
     try:
-        stream = ObjectStream(_http_object(srv.url), chunk=1 << 20)
-        assert b"".join(stream.chunks()) == data
+        stream = ObjectStream(_http_object(srv.url), chunk=1 << 20, reuse=reuse)
+        assert _body(stream) == data
         assert srv.ranges == [None, "bytes=300000-"]
     finally:
         srv.close()
 
 
-def test_object_stream_over_http_reuses_the_connection_after_a_full_read():
+@pytest.mark.parametrize("reuse", [False, True])
+def test_object_stream_over_http_reuses_the_connection_after_a_full_read(reuse):
     data = kit.payload("blob", 3_000_000)
     srv = _FlakyObjectServer(data, drop_after=None)
     try:
         obj = _http_object(srv.url)
         for _ in range(3):
-            assert b"".join(ObjectStream(obj, chunk=1 << 20).chunks()) == data
-        partial = ObjectStream(obj, chunk=1 << 20)
+            assert _body(ObjectStream(obj, chunk=1 << 20, reuse=reuse)) == data
+        partial = ObjectStream(obj, chunk=1 << 20, reuse=reuse)
         next(partial.chunks())
         partial.close()  # left mid-body: that connection cannot be reused
-        assert b"".join(ObjectStream(obj).chunks()) == data
+        assert _body(ObjectStream(obj, reuse=reuse)) == data
         assert srv.ranges == [None] * 5
         assert srv.connections == 2
+    finally:
+        srv.close()
+
+
+def test_object_stream_reuse_receives_into_one_buffer_per_thread():
+    data = kit.payload("blob", 2_500_000)
+    srv = _FlakyObjectServer(data, drop_after=None)
+    try:
+        obj = _http_object(srv.url)
+        buffers, got = set(), []
+        for _ in range(2):
+            for piece in ObjectStream(obj, chunk=1 << 20, reuse=True).chunks():
+                assert type(piece) is memoryview
+                buffers.add(id(piece.obj))
+                got.append(bytes(piece))
+        assert b"".join(got) == data * 2
+        assert len(buffers) == 1  # every piece of both bodies landed in the same buffer
+        fresh = list(ObjectStream(obj, chunk=1 << 20).chunks())
+        assert all(type(piece) is bytes for piece in fresh) and b"".join(fresh) == data
     finally:
         srv.close()
 

@@ -3,6 +3,7 @@ gives the very same samples, offsets and errors with it as without it."""
 
 from __future__ import annotations
 
+import array
 import io
 import os
 import random
@@ -153,15 +154,30 @@ def test_scan_splits_names_like_python():
 
 
 @needs_fast
+def test_scan_and_header_read_any_bytes_buffer_in_place():
+    data = kit.make_tar([("k.bin", b"abc"), ("k.cls", b"1")])
+    expected = fast.scan(data, 0)
+    for buf in (bytearray(data), memoryview(data), memoryview(bytearray(data))):
+        assert fast.scan(buf, 0) == expected
+        assert fast.header(buf, 0) == ("k.bin", 3)
+    view = memoryview(b"junk" + data)[4:]  # a view that starts inside its buffer
+    assert fast.scan(view, 0) == expected
+
+
+@needs_fast
 def test_scan_and_header_check_their_arguments():
-    with pytest.raises(TypeError, match="bytes"):
-        fast.scan(bytearray(1024), 0)
-    with pytest.raises(TypeError, match="bytes"):
-        fast.header(memoryview(bytes(1024)), 0)
+    with pytest.raises(TypeError):
+        fast.scan("not bytes", 0)
+    with pytest.raises(TypeError, match="buffer of bytes"):
+        fast.header(memoryview(array.array("i", [0] * 256)), 0)
+    with pytest.raises(BufferError):
+        fast.header(memoryview(bytes(2048))[::2], 0)  # not contiguous
     with pytest.raises(ValueError, match="negative"):
         fast.scan(bytes(1024), -1)
     with pytest.raises(TypeError):
         fast.header(bytes(1024))
+    assert fast.scan(bytes(1024), 4096) == (4096, [])  # past the end: nothing
+    assert fast.header(bytes(1024), 4096) is None
 
 
 # ---------------------------------------------------------------------- differential
@@ -223,14 +239,29 @@ def _chunks(rng: random.Random, data: bytes) -> list[bytes]:
     return out
 
 
-def _outcome(chunks: list[bytes], skip: int, compiled: bool):
+def _reused(chunks: list[bytes]):
+    """The chunks as views of one buffer, scribbled over before each refill: what a
+    reader receiving into a reused buffer hands over (valid until the next request)."""
+    buf = bytearray(max(map(len, chunks), default=0))
+    for chunk in chunks:
+        buf[:] = b"\xaa" * len(buf)
+        buf[:len(chunk)] = chunk
+        yield memoryview(buf)[:len(chunk)]
+    buf[:] = b"\xaa" * len(buf)
+
+
+def _outcome(chunks: list[bytes], skip: int, compiled: bool, reused: bool = False):
     saved = tario._fast
     tario._fast = fast if compiled else None
+    source = _reused if reused else iter
     got: list = []
     try:
-        for s in iter_samples(TarStream(chunks, shard="s"), skip=skip):
+        for s in iter_samples(TarStream(source(chunks), shard="s"), skip=skip):
+            assert all(type(v) is bytes for v in s.fields.values())
             got.append((s.key, dict(s.fields), s.offset, s.next_offset))
-        got.append(("members", [tuple(m) for m in TarStream(chunks, shard="s")]))
+        members = [tuple(m) for m in TarStream(source(chunks), shard="s")]
+        assert all(type(data) is bytes for _, data, _ in members)
+        got.append(("members", members))
     except ShardReadError as err:
         got.append((type(err).__name__, str(err), err.offset))
     finally:
@@ -248,3 +279,29 @@ def test_compiled_and_python_parsers_agree(seed):
         skip = rng.choice([0, 0, 1, 3])
         assert _outcome(chunks, skip, True) == _outcome(chunks, skip, False), \
             f"seed {seed}: {len(data)} bytes in chunks {[len(c) for c in chunks][:8]}"
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("seed", range(20))
+def test_views_of_a_reused_buffer_read_as_bytes_chunks(seed, compiled):
+    if compiled and fast is None:
+        pytest.skip("ais_datasets._tarscan is not built")
+    rng = random.Random(1000 + seed)
+    for _ in range(25):
+        data = _mutate(rng, _archive(rng))
+        chunks = _chunks(rng, data)
+        skip = rng.choice([0, 0, 1, 3])
+        assert _outcome(chunks, skip, compiled, reused=True) == \
+            _outcome(chunks, skip, compiled), f"seed {seed}"
+
+
+def test_piece_hands_out_views_of_view_chunks():
+    data = kit.make_tar([("k.bin", b"x" * 3000)])
+    tar = TarStream(_reused([data[:1000], data[1000:]]))
+    first = tar._piece(600)
+    assert type(first) is memoryview and bytes(first) == data[:600]
+    assert bytes(tar._piece(10_000)) == data[600:1000]  # the rest of that chunk only
+    assert bytes(tar._piece(10_000)) == data[1000:]
+    assert tar._piece(1) == b"" and tar.offset == len(data)
+    whole = TarStream([data])
+    assert whole._piece(len(data)) is data  # a bytes chunk taken whole: no copy
