@@ -29,7 +29,8 @@ from aistore.sdk.batch.batch import Batch
 from aistore.sdk.errors import AISError, ErrBckNotFound, ErrObjNotFound
 from aistore.sdk.obj.object import Object
 
-from ais_datasets.tario import READ_SIZE, TarStream
+from ais_datasets.reading import receive
+from ais_datasets.tario import TarStream
 
 ROUTE_MISSING = (400, 404, 405, 501)
 MISSING_DIR = "__404__/"
@@ -81,7 +82,7 @@ def batch_stream(request_client, objects: Sequence[Object]) -> Iterator[Optional
                   cont_on_err=True, streaming_get=True)
     raw = batch.get(raw=True)
     try:
-        tar = TarStream(iter(lambda: raw.read(READ_SIZE), b""), shard="GetBatch")
+        tar = TarStream(receive(raw), shard="GetBatch")
         for k, obj in enumerate(objects):
             entry = tar.next_entry()
             if entry is None:
