@@ -12,11 +12,12 @@ when it finds itself in another process (after ``fork``), and never pickles it::
 Streams. :class:`ObjectStream` reads one object with a single GET (``ObjectReader.raw()``)
 in large pieces (``READ_SIZE``, 1 MiB) straight from the HTTP response: no per-chunk
 iterator layers, one copy from the socket; with ``reuse`` (the tar readers' own streams)
-those pieces land in one buffer per thread (:func:`receive`). When the connection drops or the body ends
-short of its ``Content-Length``, it re-opens the object at the byte it reached (a range
-GET; for a transformed object, a fresh GET whose first bytes are skipped), up to
-``max_resume`` times, as the SDK's ``as_file()`` reader does. GetBatch lives in
-:mod:`ais_datasets.getbatch`, background read-ahead in :mod:`ais_datasets.readahead`.
+those pieces land in one buffer per thread (:func:`receive`). When the connection drops
+or the body ends short of its ``Content-Length``, it re-opens the object at the byte it
+reached (a range GET; for a transformed object, a fresh GET whose first bytes are
+skipped), up to ``max_resume`` times, as the SDK's ``as_file()`` reader does. GetBatch
+lives in :mod:`ais_datasets.getbatch`, background read-ahead in
+:mod:`ais_datasets.readahead`.
 """
 
 from __future__ import annotations

@@ -135,6 +135,18 @@ def test_corrupt_header_raises_with_offset():
     assert exc.value.offset == 1024 and "checksum" in str(exc.value)
 
 
+def test_signed_byte_checksum_is_accepted():
+    """Some old writers summed the header's bytes as signed chars."""
+    data = bytearray(kit.make_tar([("caf\u00e9.bin", b"z")]))
+    data[148:156] = b" " * 8
+    signed = sum(b - 256 if b > 127 else b for b in data[:512])
+    data[148:156] = b"%06o\x00 " % signed
+    assert [(m.name, m.data) for m in TarStream([bytes(data)])] == [("caf\u00e9.bin", b"z")]
+    data[148:154] = b"%06o" % (signed + 1)
+    with pytest.raises(ShardReadError, match="checksum"):
+        list(TarStream([bytes(data)]))
+
+
 def test_garbage_is_not_a_tar():
     with pytest.raises(ShardReadError) as exc:
         list(TarStream(io.BytesIO(b"this is not a tar archive" * 40), shard="s"))
