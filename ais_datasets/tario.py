@@ -19,7 +19,7 @@ whose checksum does not match raises :class:`~ais_datasets.errors.ShardReadError
 name the shard and the byte offset.
 
 Cost: headers are parsed in place in the stream's chunks (no copy of the 512-byte
-block unless it straddles two chunks) and a member's data is one slice of its chunk, so
+block on the common path) and a member's data is one slice of its chunk, so
 the work per member is a few small operations plus the one ``bytes`` object it becomes.
 Where the package was built with a C compiler, ``ais_datasets._tarscan`` takes the
 common case: plain ustar headers, and in :func:`iter_samples` every whole member of a
@@ -213,8 +213,11 @@ def _pax_records(data: bytes, offset: int) -> dict[str, str]:
 class TarStream:
     """Sequential access to the regular-file members of a tar stream.
 
-    ``source`` is a file-like object (``read(n)``) or an iterable of byte chunks.
-    ``offset`` is the absolute offset of the stream's first byte in the shard (non-zero
+    ``source`` is a file-like object (``read(n)``) or an iterable of byte chunks. A
+    ``memoryview`` chunk is read in place and only until the next chunk is asked for
+    (what the stream keeps across that request, it copies first), so a producer may
+    receive every chunk into the same buffer; other non-``bytes`` chunks are copied.
+    Member data is always ``bytes``. ``offset`` is the absolute offset of the stream's first byte in the shard (non-zero
     when a reader resumes mid-shard with a byte range); ``shard`` names the shard in
     errors. Use :meth:`next_member` then :meth:`read_data` or :meth:`skip_data`, or
     simply iterate for :class:`TarMember` tuples.
