@@ -61,6 +61,11 @@ def uri(obj: Object) -> str:
     return f"{provider}://{obj.bucket_name}/{obj.name}"
 
 
+def content_encoded(headers) -> bool:
+    """Whether a response's body carries a content encoding (urllib3 must decode it)."""
+    return headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+
+
 _spare = threading.local()  # a receive buffer of this thread's last finished body
 
 
@@ -78,8 +83,7 @@ def receive(raw, size: int = READ_SIZE) -> Iterator[Union[bytes, memoryview]]:
     pieces instead.
     """
     fp = getattr(raw, "_fp", None)  # the http.client response urllib3 wraps
-    headers = getattr(raw, "headers", None) or {}
-    encoded = headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+    encoded = content_encoded(getattr(raw, "headers", None) or {})
     if encoded or not isinstance(fp, http.client.HTTPResponse):
         if getattr(raw, "chunked", False) and hasattr(raw, "read_chunked"):
             yield from raw.read_chunked(decode_content=encoded)
@@ -161,8 +165,7 @@ class ObjectStream:
         self._pos = at if at and raw.status == 206 else 0
         self._end = None
         headers = raw.headers
-        self._decode = headers.get("Content-Encoding", "identity").lower() not in (
-            "", "identity")
+        self._decode = content_encoded(headers)
         if not self._decode:
             length = headers.get("Content-Length", "")
             if length.isdigit():

@@ -41,7 +41,7 @@ from aistore.sdk.request_client import RequestClient
 from ais_datasets.errors import ShardReadError
 from ais_datasets.getbatch import MISSING_DIR, batch_available, entry_name, note_failure
 from ais_datasets.reading import STREAM_ERRORS, ObjectStream, receive
-from ais_datasets.tario import BLOCK, TarStream
+from ais_datasets.tario import BLOCK, Buffer, TarStream
 
 SHARDS_PER_BATCH = 16
 
@@ -68,7 +68,7 @@ class BatchLane:
         client = self._client(obj)
         return not etl_name and not start and client is not None and batch_available(client)
 
-    def next_stream(self) -> Iterator[bytes]:
+    def next_stream(self) -> Iterator[Buffer]:
         """An iterator (with ``close()``) over the bytes of the next shard."""
         current, self._current = self._current, None
         if current is not None:
@@ -85,7 +85,7 @@ class BatchLane:
         if batch is None and self._batchable(spec):
             batch = self._batch = self._open_batch(no, spec)
         if batch is None:
-            return _Plain(ObjectStream(*spec, reuse=True))
+            return _Plain.own_get(spec)
         member = batch.member(no, spec)
         self._current = member
         return member
@@ -130,7 +130,7 @@ class _Batch:
     def serves(self, no: int) -> bool:
         return not self.broken and self.first <= no <= self.last
 
-    def member(self, no: int, spec: Spec) -> Iterator[bytes]:
+    def member(self, no: int, spec: Spec) -> Iterator[Buffer]:
         """The next entry's bytes as ``spec``'s shard (the entry must be that shard)."""
         obj = spec[0]
         try:
@@ -140,14 +140,14 @@ class _Batch:
         expected = entry_name(obj)
         if head is None:
             self.broken = True
-            return _Plain(ObjectStream(*spec, reuse=True))
+            return _Plain.own_get(spec)
         name, size, _ = head
         if name == MISSING_DIR + expected:
             self.tar._skip_blocks(size, "a failed GetBatch entry", 0)  # noqa: SLF001
-            return _Plain(ObjectStream(*spec, reuse=True))  # its own GET raises the real error
+            return _Plain.own_get(spec)  # its own GET raises the real error
         if name != expected:
             self.broken = True  # not the archive we asked for: trust none of it
-            return _Plain(ObjectStream(*spec, reuse=True))
+            return _Plain.own_get(spec)
         return _Member(self, spec, size)
 
     def close(self) -> None:
@@ -166,14 +166,14 @@ class _Member:
         self._spec = spec
         self._left = size  # bytes of the entry not yet handed out
         self._size = size
-        self._fallback: Optional[Iterator[bytes]] = None
+        self._fallback: Optional[Iterator[Buffer]] = None
         self._stream: Optional[ObjectStream] = None
         self._done = False
 
     def __iter__(self) -> _Member:
         return self
 
-    def __next__(self) -> bytes:
+    def __next__(self) -> Buffer:
         if self._fallback is not None:
             return next(self._fallback)
         if self._left <= 0:
@@ -197,7 +197,7 @@ class _Member:
             except (ShardReadError, *STREAM_ERRORS):
                 self._batch.broken = True
 
-    def _resume(self) -> bytes:
+    def _resume(self) -> Buffer:
         """Go on from the byte reached with a range GET; the batch serves no more."""
         self._batch.close()
         self._done = True
@@ -232,10 +232,15 @@ class _Plain:
         self._stream = stream
         self._it = stream.chunks() if stream is not None else iter(())
 
+    @classmethod
+    def own_get(cls, spec: Spec) -> _Plain:
+        """The shard of ``spec`` read with its own streamed GET."""
+        return cls(ObjectStream(*spec, reuse=True))
+
     def __iter__(self) -> _Plain:
         return self
 
-    def __next__(self) -> bytes:
+    def __next__(self) -> Buffer:
         return next(self._it)
 
     def close(self) -> None:

@@ -553,6 +553,11 @@ def split_key(name: str) -> tuple[Optional[str], str]:
     return name[:dot], name[dot + 1:]
 
 
+def _duplicate(tar: TarStream, name: str, key: str, offset: int) -> ShardReadError:
+    return ShardReadError(f"duplicate member {name!r} in sample {key!r}", shard=tar.shard,
+                          offset=offset)
+
+
 def iter_samples(tar: TarStream, skip: int = 0,
                  status: Optional[dict[str, bool]] = None,
                  fields_type: type = dict) -> Iterator[Sample]:
@@ -589,9 +594,7 @@ def iter_samples(tar: TarStream, skip: int = 0,
             for new_key, ext, data, at in members:
                 if new_key == key:
                     if ext in fields:
-                        raise ShardReadError(
-                            f"duplicate member {key + '.' + ext!r} in sample {key!r}",
-                            shard=tar.shard, offset=base + at)
+                        raise _duplicate(tar, f"{key}.{ext}", key, base + at)
                     fields[ext] = data
                     continue
                 if key is not None:
@@ -615,9 +618,7 @@ def iter_samples(tar: TarStream, skip: int = 0,
                 if index >= skip:
                     ext = name[dot + 1:]
                     if ext in fields:
-                        raise ShardReadError(
-                            f"duplicate member {name!r} in sample {key!r}",
-                            shard=tar.shard, offset=head_offset)
+                        raise _duplicate(tar, name, key, head_offset)
                     fields[ext] = read_blocks(size, f"member {name!r}", head_offset)
                 else:
                     skip_blocks(size, f"member {name!r}", head_offset)
