@@ -25,7 +25,7 @@ import json
 import traceback
 from typing import Optional
 
-from ais_emulator.api.types import Request, Response
+from ais_emulator.api.types import BodyReadError, Request, Response
 from ais_emulator.etl import (
     EtlAlreadyExists,
     EtlCodeRefused,
@@ -69,7 +69,7 @@ def _bucket_missing(bck) -> str:
 def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dict]:
     """(status, message, tcode, extra headers) for a StoreError or ApiError."""
     tgt = f"t[{emu.identity.target_id}]"
-    if isinstance(err, ApiError):
+    if isinstance(err, (ApiError, BodyReadError)):
         return err.status, err.message, err.tcode, err.headers
     if isinstance(err, se.BucketNotFound):
         tcode = "ErrBckNotFound" if err.bucket.provider == "ais" else "ErrRemoteBckNotFound"

@@ -25,7 +25,7 @@ from typing import Optional
 
 from ais_emulator.api.errors import ApiError, error_reply, internal_error, unknown_route
 from ais_emulator.api.headers import clean_headers
-from ais_emulator.api.types import Request, Response
+from ais_emulator.api.types import BodyReadError, Request, Response
 from ais_emulator.store.errors import StoreError
 
 log = logging.getLogger("ais_emulator")
@@ -129,7 +129,7 @@ def _dispatch(emu, request: Request) -> Response:
         if found is None:
             return unknown_route(emu, request, ROUTES.known())
         return found.handler(emu, request, **params)
-    except (StoreError, ApiError) as err:
+    except (StoreError, ApiError, BodyReadError) as err:
         return error_reply(emu, request, err)
     except Exception as exc:  # an emulator bug: say so, loudly, as a real failure
         log.exception("ais_emulator: %s %s failed", request.method, request.path)

@@ -28,6 +28,15 @@ from ais_emulator.limits import MAX_CONTROL_BODY
 Body = Union[bytes, bytearray, memoryview, Iterable]
 
 
+class BodyReadError(Exception):
+    """The request body could not be read (malformed framing, silence, early close):
+    answered with ``status``, after which the transport closes the connection."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message, self.tcode, self.headers = status, message, "", {}
+
+
 class Request:
     """One request. ``body`` is the control body as bytes (JSON action messages, queries):
     read from ``stream`` on first use, at most ``MAX_CONTROL_BODY`` bytes (413 past it).
