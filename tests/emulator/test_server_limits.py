@@ -15,6 +15,7 @@ import requests
 from ais_emulator import EmulatorServer
 from ais_emulator.api.types import Response
 from ais_emulator.limits import ServerLimits
+from ais_emulator.store import ObjectNotFound
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -106,7 +107,7 @@ def test_huge_chunk_size_streams_then_times_out(srv):
                    b"Transfer-Encoding: chunked\r\n\r\nffffffffffff\r\nabc")
     assert out.startswith(b"HTTP/1.1 408 "), out[:200]
     healthy(srv)
-    with pytest.raises(Exception):
+    with pytest.raises(ObjectNotFound):
         srv.emulator.get_object("b", "big")
 
 
