@@ -50,32 +50,49 @@ class Limit:
     what: str
 
 
+def _size(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return str(n)
+
+
+_SERVER = ServerLimits()
+
 LIMITS = (
-    Limit("max_object_size", "5 GiB", "413",
+    Limit("max_object_size", _size(MAX_OBJECT_SIZE), "413",
           "one object's bytes (PUT, append session, multipart total); objects live in "
           "memory: `Emulator(max_object_size=...)`, `ais-emulator serve --max-object-size`"),
-    Limit("MAX_CONTROL_BODY", "16 MiB", "413", "a JSON request body"),
-    Limit("MAX_JSON_DEPTH", "512", "400", "nesting of arrays and objects in a JSON body"),
-    Limit("MAX_CUSTOM_MD", "2 KiB", "400",
+    Limit("MAX_CONTROL_BODY", _size(MAX_CONTROL_BODY), "413", "a JSON request body"),
+    Limit("MAX_JSON_DEPTH", str(MAX_JSON_DEPTH), "400",
+          "nesting of arrays and objects in a JSON body"),
+    Limit("MAX_CUSTOM_MD", _size(MAX_CUSTOM_MD), "400",
           "custom metadata of a PUT or PATCH, sum of key and value lengths (as AIS)"),
-    Limit("MAX_OBJECT_NAME", "16 KiB", "400", "an object name, in UTF-8 bytes"),
-    Limit("MAX_TEMPLATE_NAMES", "10,000,000", "400",
+    Limit("MAX_OBJECT_NAME", _size(MAX_OBJECT_NAME), "400", "an object name, in UTF-8 bytes"),
+    Limit("MAX_TEMPLATE_NAMES", f"{MAX_TEMPLATE_NAMES:,}", "400",
           "names one range template expands to (iterated lazily, never held in a list)"),
-    Limit("MAX_RUNNING_JOBS", "64", "429", "jobs running at the same time"),
+    Limit("MAX_RUNNING_JOBS", str(MAX_RUNNING_JOBS), "429",
+          "jobs running at the same time (`Emulator(max_running_jobs=...)`)"),
     Limit("range numbers", "int64", "416", "a Range start or end (AIS's strconv.ParseInt)"),
     Limit("archregx", "linear time", "400",
           "RE2 syntax, matched by google-re2; without it a pure-Python check refuses "
           "patterns that can backtrack catastrophically"),
-    Limit("max_request_line", "32 KiB", "414", "the request line (method, URL, version)"),
-    Limit("max_header_bytes", "64 KiB", "431", "the request line and headers together"),
-    Limit("max_headers", "128", "431", "header lines of one request"),
-    Limit("max_chunk_line", "4 KiB", "400", "a chunk-size line (chunked request bodies)"),
-    Limit("header_timeout", "16 s", "close", "from a request's first byte to its last header"),
-    Limit("idle_timeout", "30 s", "close", "an idle kept-alive connection"),
-    Limit("read_timeout", "60 s", "close", "silence while a request body is read"),
-    Limit("max_connections", "512", "wait",
+    Limit("max_request_line", _size(_SERVER.max_request_line), "414",
+          "the request line (method, URL, version)"),
+    Limit("max_header_bytes", _size(_SERVER.max_header_bytes), "431",
+          "the request line and headers together"),
+    Limit("max_headers", str(_SERVER.max_headers), "431", "header lines of one request"),
+    Limit("max_chunk_line", _size(_SERVER.max_chunk_line), "400",
+          "a chunk-size line (chunked request bodies)"),
+    Limit("header_timeout", f"{_SERVER.header_timeout:g} s", "408, close",
+          "from a request's first byte to its last header"),
+    Limit("idle_timeout", f"{_SERVER.idle_timeout:g} s", "close",
+          "an idle kept-alive connection"),
+    Limit("read_timeout", f"{_SERVER.read_timeout:g} s", "408, close",
+          "silence while a request body is read (or while a reply is written)"),
+    Limit("max_connections", str(_SERVER.max_connections), "wait",
           "open connections; at the cap the oldest idle one is closed, else new ones wait"),
-    Limit("MAX_HEADER_VALUE", "32 KiB", "-",
+    Limit("MAX_HEADER_VALUE", _size(MAX_HEADER_VALUE), "-",
           "a header value the emulator sends (CR, LF and other controls become spaces)"),
 )
 

@@ -12,7 +12,7 @@ at 127.0.0.1. Browsers name the page in ``Origin`` and the host it thinks it tal
   any IP literal when bound to a wildcard address. A host name (what rebinding needs) is
   refused unless listed in ``allowed_hosts``; ``"*"`` turns the check off.
 
-Real AIS checks neither (a deviation only browsers can see).
+Deviation: real AIS checks neither ``Origin`` nor ``Host`` (only browsers can tell).
 
     guard = Guard.for_bind("127.0.0.1", 51080)
     guard.check(request)          # raises ApiError(403) for a page's request

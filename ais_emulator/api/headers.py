@@ -3,11 +3,11 @@
 Header values echo what clients stored (object names, custom metadata, ETags, an ETL's
 content type). ``clean_headers`` runs on every reply ``dispatch`` returns, whatever the
 transport: CR and LF become spaces as Go's ``net/http`` writes them (so a real AIS answers
-``Ais-Name: x  X-Injected: 1`` for an object named ``x\\r\\nX-Injected: 1``), NUL and the
-other control characters too (Go sends those raw: a deviation, since clients may refuse
-them), and leading and trailing whitespace is trimmed. A header name that is not an HTTP
-token is dropped, and a value longer than ``MAX_HEADER_VALUE`` is cut short; both are
-logged, since input limits should make them impossible.
+``Ais-Name: x  X-Injected: 1`` for an object named ``x\\r\\nX-Injected: 1``), and leading
+and trailing whitespace is trimmed. A header name that is not an HTTP token is dropped,
+and a value longer than ``MAX_HEADER_VALUE`` is cut short; both are logged, since input
+limits should make them impossible. Deviation: NUL and the other control characters
+become spaces too, where Go sends them raw (clients may refuse them).
 
     clean_headers({"Ais-Name": "x\\r\\nX-Injected: 1"})   # {"Ais-Name": "x  X-Injected: 1"}
 """
