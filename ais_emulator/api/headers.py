@@ -27,7 +27,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 def clean_value(value) -> str:
     text = value if isinstance(value, str) else str(value)
-    if _CONTROL.search(text):
+    if not text.isprintable() and _CONTROL.search(text):
         text = _CONTROL.sub(" ", text)
     return text.strip(" \t")
 

@@ -74,11 +74,30 @@ def collect(data, limit: int) -> bytes:
     declared = getattr(data, "length", None)
     if declared is not None and declared > limit:
         raise TooLarge(declared)
+    if declared and callable(getattr(data, "readinto", None)):
+        return _read_exactly(data, declared)
     buf = io.BytesIO()
     for chunk in data:
         buf.write(chunk)
         if buf.tell() > limit:
             raise TooLarge(f"more than {buf.tell()}")
+    return buf.getvalue()
+
+
+def _read_exactly(stream, size: int) -> bytes:
+    """``size`` bytes from ``stream.readinto`` straight into the buffer that becomes the
+    result (``BytesIO.getvalue`` hands over its buffer when no view is left)."""
+    buf = io.BytesIO()
+    buf.seek(size - 1)
+    buf.write(b"\0")
+    got = 0
+    with buf.getbuffer() as view:
+        while got < size:
+            with view[got:] as rest:
+                n = stream.readinto(rest)
+            if not n:  # a stream that ends early (the server's raise BodyReadError first)
+                raise ValueError(f"object data ended after {got} of {size} bytes")
+            got += n
     return buf.getvalue()
 
 

@@ -157,16 +157,21 @@ def test_pipelined_requests_and_drained_small_bodies(srv):
     assert out.count(b"HTTP/1.1 200 ") == 3 and out.endswith(b"hi")
 
 
-def test_chunked_put_is_held_once(srv):
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+def test_put_is_held_once(srv, chunked):
     """Defect 8: a chunked PUT was held twice (the parts and their join)."""
     size, piece = 64 << 20, b"z" * (1 << 20)
-    body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(size // len(piece)))
-    body += b"0\r\n\r\n"
+    if chunked:
+        framing = b"Transfer-Encoding: chunked\r\n"
+        body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(size // len(piece)))
+        body += b"0\r\n\r\n"
+    else:
+        framing, body = b"Content-Length: %d\r\n" % size, piece * (size // len(piece))
     tracemalloc.start()
     try:
         with socket.create_connection(addr(srv), timeout=30) as s:
-            s.sendall(b"PUT /v1/objects/b/chunked HTTP/1.1\r\n" + HOST +
-                      b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+            s.sendall(b"PUT /v1/objects/b/chunked HTTP/1.1\r\n" + HOST + framing +
+                      b"Connection: close\r\n\r\n")
             s.sendall(body)
             assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
         base = len(body)  # the test's own copy of the body is traced too
