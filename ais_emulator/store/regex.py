@@ -61,7 +61,7 @@ def _compile_re2(pattern: str) -> Callable[[str], bool]:
     except Exception as e:  # re2.error: its message is bytes
         why = e.args[0] if e.args else e
         why = why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
-        raise ValueError(f"invalid archregx {pattern!r}: {why}") from None
+        raise ValueError(f"invalid archregx {pattern!r} for archmode 'regexp': {why}") from None
     raw = []
 
     def match(name: str) -> bool:
@@ -79,7 +79,7 @@ def _compile_guarded(pattern: str) -> Callable[[str], bool]:
     try:
         parsed = _sre_parse.parse(pattern)
     except (re.error, RecursionError, OverflowError) as e:
-        raise ValueError(f"invalid archregx {pattern!r}: {e}") from None
+        raise ValueError(f"invalid archregx {pattern!r} for archmode 'regexp': {e}") from None
     unbounded = _check(parsed, pattern, inside_repeat=False)
     if unbounded > 1:
         raise ValueError(f"archregx {pattern!r} refused: more than one unbounded repetition "
