@@ -63,10 +63,9 @@ class Head:
 
     @property
     def keep_alive(self) -> bool:
-        conn = self.headers.get("connection", "").lower()
-        if self.version == "HTTP/1.1":
-            return "close" not in conn
-        return "keep-alive" in conn
+        """HTTP/1.1 unless ``Connection: close``; an HTTP/1.0 connection is closed."""
+        return self.version == "HTTP/1.1" and "close" not in self.headers.get(
+            "connection", "").lower()
 
 
 class Wire:
