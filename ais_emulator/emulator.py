@@ -36,6 +36,7 @@ import xxhash
 
 from ais_emulator.etl import EtlRegistry
 from ais_emulator.jobs import JobRegistry
+from ais_emulator.limits import MAX_OBJECT_SIZE, MAX_RUNNING_JOBS
 from ais_emulator.store import BucketId, ObjectRecord
 from ais_emulator.store.backed import BackedStore
 
@@ -65,12 +66,16 @@ class ClusterIdentity:
 class Emulator:
     """One emulated cluster. Thread-safe; share it between transports freely."""
 
-    def __init__(self, remote_s3=None):
+    def __init__(self, remote_s3=None, *, max_object_size: int = MAX_OBJECT_SIZE,
+                 max_running_jobs: int = MAX_RUNNING_JOBS):
         """``remote_s3``: True (in-process moto S3), a boto3 S3 client, or a backend
-        (e.g. ``ais_emulator.remote.S3Backend``) to serve ``aws`` buckets from."""
-        self.store = BackedStore()
+        (e.g. ``ais_emulator.remote.S3Backend``) to serve ``aws`` buckets from.
+        ``max_object_size``: the largest object (bytes) the in-memory store takes (413
+        past it); ``max_running_jobs``: jobs running at once (429 past it). See
+        ``ais_emulator.limits``."""
+        self.store = BackedStore(max_object_size)
         self.etl = EtlRegistry()
-        self.jobs = JobRegistry()
+        self.jobs = JobRegistry(max_running_jobs)
         self.identity = ClusterIdentity()
         self._reset_hooks: list[Callable[[], None]] = []
         self._lock = threading.Lock()

@@ -7,7 +7,7 @@
   wire document (the conformance suite's README section of that name).
 * ``docs/emulation.md``: what the emulator serves. Its route table (method, path
   template, handler, the handler's first docstring line), the bucket and object action
-  registries, and every "Deviation(s)" paragraph of the module, class and function
+  registries, its limits (``ais_emulator.limits.LIMITS``), and every "Deviation(s)" paragraph of the module, class and function
   docstrings under ``ais_emulator/``, grouped by module.
 
 The output depends only on the tree: everything is sorted, nothing records a time or a
@@ -348,6 +348,12 @@ def module_deviations(root: Path) -> list[tuple[str, list[tuple[str, list[str]]]
     return found
 
 
+def limit_rows() -> list[list[str]]:
+    limits = importlib.import_module("ais_emulator.limits")
+    return [[f"`{lim.name}`", lim.default, lim.answer, md_inline(lim.what)]
+            for lim in limits.LIMITS]
+
+
 def emulation_page(root: Path) -> str:
     out = [HEADER, "# Emulation coverage\n\n",
            "What `ais_emulator` serves of the AIStore REST API, and where it knowingly "
@@ -378,6 +384,13 @@ def emulation_page(root: Path) -> str:
                "registered).\n\n")
     out.append(table(["action", "handler", "summary"], object_actions)
                if object_actions else "None registered.\n")
+
+    out.append("\n## Limits\n\n")
+    out.append("Every bound on what a client may send, its default, and the answer past it "
+               "(`ais_emulator/limits.py`; `close`: the connection is closed, `wait`: the "
+               "new connection waits for a free slot). Server limits are set with "
+               "`EmulatorServer(limits=ServerLimits(...))`.\n\n")
+    out.append(table(["limit", "default", "answer", "what"], limit_rows()))
 
     out.append("\n## Deviations from real AIS, by module\n\n")
     out.append("Every \"Deviation(s)\" paragraph of the emulator's docstrings.\n")

@@ -40,6 +40,7 @@ import threading
 import time
 from typing import Optional
 
+from ais_emulator.limits import MAX_OBJECT_SIZE
 from ais_emulator.store.backend import (
     CKSUM_TYPE_MD,
     CKSUM_VALUE_MD,
@@ -64,8 +65,8 @@ _REMOTE_KEYS = frozenset({"source", "ETag", "md5", "LastModified", "version"})
 class BackedStore(Store):
     """``Store`` plus remote backends per provider (see the module docstring)."""
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, max_object_size: int = MAX_OBJECT_SIZE):
+        super().__init__(max_object_size)
         self._backends: dict[str, RemoteBackend] = {}
         self._blk = threading.Lock()
 
@@ -301,7 +302,7 @@ class BackedStore(Store):
         if be is None:
             return super().put_object(bck, name, data, custom=custom, chunks=chunks)
         name = object_name(name)
-        data = bytes(data) if not isinstance(data, bytes) else data
+        data = self._collect(bck, name, data)
         digest = checksum(data)
         with self._lock:
             _check_path(self.bucket(bck), name)  # refuse before writing through

@@ -28,6 +28,7 @@ import uuid as uuidlib
 from collections.abc import Iterable
 from typing import Optional
 
+from ais_emulator.limits import MAX_OBJECT_SIZE
 from ais_emulator.store.buckets import Bucket, BucketId
 from ais_emulator.store.errors import (
     BucketAlreadyExists,
@@ -35,6 +36,7 @@ from ais_emulator.store.errors import (
     InvalidAppendHandle,
     ObjectNotFound,
     ObjectPathConflict,
+    ObjectTooLarge,
 )
 from ais_emulator.store.listing import (
     ListPage,
@@ -46,7 +48,9 @@ from ais_emulator.store.listing import (
 from ais_emulator.store.multipart import Uploads
 from ais_emulator.store.objects import (
     ObjectRecord,
+    TooLarge,
     checksum,
+    collect,
     new_record,
     next_version,
     object_name,
@@ -77,7 +81,8 @@ def _check_path(bucket: Bucket, name: str) -> None:
 class Store:
     """All buckets and objects of one emulated cluster."""
 
-    def __init__(self):
+    def __init__(self, max_object_size: int = MAX_OBJECT_SIZE):
+        self.max_object_size = max_object_size  # objects live in memory: 413 past it
         self._lock = threading.RLock()
         self._buckets: dict[BucketId, Bucket] = {}
         self._appends: dict[str, dict] = {}
@@ -145,10 +150,25 @@ class Store:
 
     # -- objects --------------------------------------------------------------------
 
+    def receive(self, bck: BucketId, name: str, data) -> bytes:
+        """Object data (bytes-like or an iterable of chunks) as bytes, read once within
+        ``max_object_size`` (ObjectTooLarge past it): for callers that must see all the
+        bytes before storing them (checksum checks)."""
+        return self._collect(bck, object_name(name), data)
+
+    def _collect(self, bck: BucketId, name: str, data, already: int = 0) -> bytes:
+        """``data`` (bytes-like or an iterable of chunks) as bytes, within the size limit."""
+        try:
+            return collect(data, self.max_object_size - already)
+        except TooLarge as e:
+            size = e.size + already if isinstance(e.size, int) else e.size
+            raise ObjectTooLarge(bck, name, size, self.max_object_size) from None
+
     def put_object(self, bck: BucketId, name: str, data, custom: Optional[dict] = None,
                    chunks=None) -> ObjectRecord:
+        """Store ``data``: bytes-like, or an iterable of bytes-like chunks (read once)."""
         name = object_name(name)
-        data = bytes(data) if not isinstance(data, bytes) else data
+        data = self._collect(bck, name, data)
         digest = checksum(data)
         with self._lock:
             bucket = self.bucket(bck)
@@ -231,6 +251,15 @@ class Store:
         replaced only on ``flush``.
         """
         name = object_name(name)
+        self.bucket(bck)
+        if handle:
+            with self._lock:
+                _, session = self._session(bck, name, handle)
+                already = len(session["buf"])
+        else:
+            base = self.bucket(bck).objects.get(name)
+            already = base.size if base is not None else 0
+        data = self._collect(bck, name, data, already)
         with self._lock:
             bucket = self.bucket(bck)
             if not handle:
@@ -247,6 +276,11 @@ class Store:
     def flush(self, bck: BucketId, name: str, handle: str, data=b"") -> ObjectRecord:
         """Finalise an append session (any ``data`` is appended first)."""
         name = object_name(name)
+        with self._lock:
+            self.bucket(bck)
+            _, session = self._session(bck, name, handle)
+            already = len(session["buf"])
+        data = self._collect(bck, name, data, already)
         with self._lock:
             self.bucket(bck)
             sid, session = self._session(bck, name, handle)
@@ -276,13 +310,16 @@ class Store:
     def mpt_put_part(self, bck: BucketId, name: str, upload_id: str, number: int, data) -> None:
         name = object_name(name)
         self.bucket(bck)
-        self.uploads.put_part(bck, name, upload_id, number, bytes(data))
+        self.uploads.put_part(bck, name, upload_id, number, self._collect(bck, name, data))
 
     def mpt_complete(self, bck: BucketId, name: str, upload_id: str,
                      part_numbers: Iterable[int]) -> ObjectRecord:
         name = object_name(name)
         self.bucket(bck)
         parts = self.uploads.take(bck, name, upload_id, part_numbers)
+        total = sum(len(p) for p in parts)
+        if total > self.max_object_size:
+            raise ObjectTooLarge(bck, name, total, self.max_object_size)
         chunks = (len(parts), max(len(p) for p in parts))
         return self.put_object(bck, name, b"".join(parts), chunks=chunks)
 

@@ -62,3 +62,30 @@ def test_main_in_process_help(capsys):
         main(["serve", "--help"])
     assert exc.value.code == 0
     assert "--port" in capsys.readouterr().out
+
+
+def test_max_object_size_and_a_non_loopback_warning():
+    proc, line = start("--host", "0.0.0.0", "--port", "0", "--max-object-size", "1KiB",
+                       "--allow-etl-code")
+    try:
+        # the warnings come first (stderr is merged), then the serving line
+        lines = [line]
+        while "serving AIStore API" not in lines[-1]:
+            lines.append(proc.stdout.readline())
+        text = "".join(lines)
+        assert "WARNING: bound to 0.0.0.0" in text and "RUN ARBITRARY PYTHON CODE" in text
+        port = re.search(r":(\d+)\s*$", lines[-1]).group(1)
+        url = f"http://127.0.0.1:{port}"
+        assert requests.post(url + "/v1/buckets/x", json={"action": "create-bck"}).status_code == 200
+        assert requests.put(url + "/v1/objects/x/ok", data=b"a" * 1024).status_code == 200
+        r = requests.put(url + "/v1/objects/x/big", data=b"a" * 1025)
+        assert r.status_code == 413 and "max object size 1024" in r.json()["message"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+
+
+def test_bad_max_object_size_is_a_usage_error():
+    proc = subprocess.run([sys.executable, "-m", "ais_emulator", "serve", "--max-object-size",
+                           "lots"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "invalid size" in proc.stderr

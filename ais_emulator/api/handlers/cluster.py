@@ -5,8 +5,9 @@
     POST /v1/__emulator__/reset       emulator-only: drop all state (200)
 
 Deviations: the emulator is always ready, so ``prr``/``readiness`` are always 200; the
-smap's single proxy and single target share the address the client used, which makes
-direct (target) reads land back on the emulator. ``what`` values other than ``smap``
+smap's single proxy and single target share the address the client connected to (the
+server's own address, never the request's Host header), which makes direct (target)
+reads land back on the emulator. ``what`` values other than ``smap``
 (and ``snode``) are answered 400.
 """
 
