@@ -1,9 +1,14 @@
-"""Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]``.
+"""Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]
+[--data-dir DIR] [--load PROVIDER://BUCKET=PATH ...]``.
 
 Binds loopback by default, prints ``ais-emulator: serving AIStore API at <url>`` once
-``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM.
+``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM. ``--data-dir`` keeps the
+store in a directory (``store.disk``); ``--load`` seeds buckets from local trees before
+serving (``seeding``). A data dir that cannot be used, or a tree that cannot be loaded,
+exits 1 with the reason.
 
     ais-emulator serve --port 0          # any free port; the URL is printed
+    ais-emulator serve --data-dir ./ais-data --load ais://corpus=./corpus
     python -m ais_emulator serve
 """
 
@@ -17,6 +22,10 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Optional
 
+from ais_emulator.emulator import Emulator
+from ais_emulator.seeding import SeedError, parse_load_spec
+from ais_emulator.store.catalog import DataDirError
+from ais_emulator.store.errors import StoreError
 from ais_emulator.transports.server import EmulatorServer
 
 DEFAULT_PORT = 51080
@@ -33,7 +42,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-etl-code", action="store_true",
                        help="run the ETL classes clients send with init_class() (off by "
                             "default: they are code from whoever can reach the server)")
+    serve.add_argument("--data-dir", metavar="DIR",
+                       help="keep buckets and objects in DIR (created if missing); they "
+                            "survive restarts and objects may be larger than memory "
+                            "(default: in memory only)")
+    serve.add_argument("--load", metavar="PROVIDER://BUCKET=PATH", action="append",
+                       default=[], type=_load_spec,
+                       help="put every file under PATH into BUCKET (created if missing) "
+                            "before serving; unchanged files are skipped; repeatable")
     return p
+
+
+def _load_spec(text: str) -> tuple[str, str, str]:
+    try:
+        return parse_load_spec(text)
+    except SeedError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _wait_healthy(url: str, timeout: float = 10.0) -> None:
@@ -43,7 +67,28 @@ def _wait_healthy(url: str, timeout: float = 10.0) -> None:
             raise RuntimeError(f"health check answered {resp.status}")
 
 
-def serve(host: str, port: int, allow_etl_code: bool = False) -> int:
+def _open(data_dir: Optional[str], loads) -> Emulator:
+    """The Emulator to serve, seeded; DataDirError/SeedError/StoreError on failure."""
+    emu = Emulator(data_dir=data_dir)
+    try:
+        if data_dir is not None:
+            buckets = emu.store.list_buckets()
+            count = sum(len(emu.store.object_names(b)) for b in buckets)
+            print(f"ais-emulator: data dir {emu.data_dir} ({len(buckets)} buckets, "
+                  f"{count} objects)", flush=True)
+        for provider, bucket, path in loads:
+            stored, same, nbytes = emu.load_tree(bucket, path, provider)
+            print(f"ais-emulator: loaded {emu.bucket_id(bucket, provider)} from {path}: "
+                  f"{stored} objects stored ({nbytes / 2**20:.1f} MiB), {same} unchanged",
+                  flush=True)
+    except BaseException:
+        emu.close()
+        raise
+    return emu
+
+
+def serve(host: str, port: int, allow_etl_code: bool = False,
+          data_dir: Optional[str] = None, loads=()) -> int:
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -52,8 +97,15 @@ def serve(host: str, port: int, allow_etl_code: bool = False) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            server = EmulatorServer(host=host, port=port, allow_etl_code=allow_etl_code).start()
+            emu = _open(data_dir, loads)
+        except (DataDirError, SeedError, StoreError, OSError) as e:
+            print(f"ais-emulator: {e}", file=sys.stderr)
+            return 1
+        try:
+            server = EmulatorServer(host=host, port=port, emulator=emu,
+                                    allow_etl_code=allow_etl_code).start()
         except OSError as e:
+            emu.close()
             print(f"ais-emulator: cannot bind {host}:{port}: {e}", file=sys.stderr)
             return 1
         try:
@@ -63,6 +115,7 @@ def serve(host: str, port: int, allow_etl_code: bool = False) -> int:
                 pass
         finally:
             server.stop()
+            emu.close()
         print("ais-emulator: stopped", flush=True)
         return 0
     finally:
@@ -73,7 +126,7 @@ def serve(host: str, port: int, allow_etl_code: bool = False) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return serve(args.host, args.port, args.allow_etl_code)
+        return serve(args.host, args.port, args.allow_etl_code, args.data_dir, args.load)
     return 2  # pragma: no cover (argparse enforces the sub-command)
 
 

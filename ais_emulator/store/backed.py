@@ -54,7 +54,13 @@ from ais_emulator.store.backend import (
 from ais_emulator.store.buckets import BucketId, normalize_provider
 from ais_emulator.store.errors import BucketNotFound, InvalidRequest, ObjectNotFound
 from ais_emulator.store.listing import ListEntry, ListPage, ListQuery
-from ais_emulator.store.objects import CHECKSUM_TYPE, ObjectRecord, checksum, object_name
+from ais_emulator.store.objects import (
+    CHECKSUM_TYPE,
+    ObjectRecord,
+    as_bytes,
+    checksum,
+    object_name,
+)
 from ais_emulator.store.store import Store, _check_path
 
 # custom keys that describe the backend's copy (replaced, never carried over)
@@ -64,8 +70,8 @@ _REMOTE_KEYS = frozenset({"source", "ETag", "md5", "LastModified", "version"})
 class BackedStore(Store):
     """``Store`` plus remote backends per provider (see the module docstring)."""
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self._backends: dict[str, RemoteBackend] = {}
         self._blk = threading.Lock()
 
@@ -163,8 +169,7 @@ class BackedStore(Store):
                 gone = (0, 0)
             else:
                 gone = (len(bucket.objects), sum(r.size for r in bucket.objects.values()))
-                bucket.objects.clear()
-                bucket.names.clear()
+                self._drop_all(bucket)
         if bucket is None:
             self._ensure(bck)  # BucketNotFound when the backend lacks it too
             if keep_md:
@@ -227,14 +232,18 @@ class BackedStore(Store):
         now = time.time_ns()
         own = {k: v for k, v in (custom or {}).items() if k not in _REMOTE_KEYS}
         md = {**own, **remote_custom(provider, obj)}
-        digest = digest or checksum(data)
-        with self._lock:
-            bucket = self.bucket(bck)
-            _check_path(bucket, name)
-            rec = ObjectRecord(name, data, obj.version, digest, now, obj.mtime_ns or now, md,
-                               chunks)
-            bucket.insert(rec)
-            return rec
+        body, computed = self._ingest(data)
+        try:
+            with self._lock:
+                bucket = self.bucket(bck)
+                _check_path(bucket, name)
+                rec = ObjectRecord(name, body, obj.version, digest or computed, now,
+                                   obj.mtime_ns or now, md, chunks)
+                self._commit(bucket, rec, bucket.objects.get(name))
+                return rec
+        except BaseException:
+            self._discard(body)
+            raise
 
     def _cached(self, bck: BucketId, name: str) -> Optional[ObjectRecord]:
         with self._lock:
@@ -268,7 +277,7 @@ class BackedStore(Store):
             rec = bucket.objects.get(name)
             if rec is None:
                 return None
-            bucket.remove(name)
+            self._drop(bucket, rec)
             return rec.size
 
     def remote_bytes(self, bck: BucketId, name: str) -> bytes:
@@ -301,7 +310,7 @@ class BackedStore(Store):
         if be is None:
             return super().put_object(bck, name, data, custom=custom, chunks=chunks)
         name = object_name(name)
-        data = bytes(data) if not isinstance(data, bytes) else data
+        data = as_bytes(data)  # the backend takes bytes
         digest = checksum(data)
         with self._lock:
             _check_path(self.bucket(bck), name)  # refuse before writing through

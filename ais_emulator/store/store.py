@@ -15,6 +15,14 @@ Object names follow AIS's file semantics (``objects.object_name``): paths are cl
 (``x//y`` is ``x/y``), and an object can neither sit under another object (``a`` blocks
 ``a/b``) nor replace a virtual directory (``d/e`` blocks ``d``).
 
+Object data (``put_object``, ``append``, ``flush``, ``mpt_put_part``) is bytes-like or an
+iterable of bytes-like chunks of any total length (a streamed request body).
+
+Where the bytes and metadata live is behind four hooks: ``_ingest`` (data to a body and
+its checksum, outside the lock), ``_discard`` (a body that was not stored), ``_commit`` and
+``_drop`` (install or remove a record, under the lock). This class keeps everything in
+memory; ``store.disk.DiskStore`` persists through the same hooks.
+
 Deviations from AIS: one target, no mirroring/EC, every object is "present"; atime is
 updated on GET and on PUT only.
 """
@@ -46,6 +54,7 @@ from ais_emulator.store.listing import (
 from ais_emulator.store.multipart import Uploads
 from ais_emulator.store.objects import (
     ObjectRecord,
+    as_bytes,
     checksum,
     new_record,
     next_version,
@@ -76,6 +85,8 @@ def _check_path(bucket: Bucket, name: str) -> None:
 
 class Store:
     """All buckets and objects of one emulated cluster."""
+
+    in_memory = True  # object bytes are held in memory (see store.disk for the other kind)
 
     def __init__(self):
         self._lock = threading.RLock()
@@ -143,20 +154,52 @@ class Store:
                     record = need.record
             archive_members(record)  # caches the member list on the immutable record
 
+    # -- storage hooks (in memory here; store.disk persists) --------------------------
+
+    def _ingest(self, data) -> tuple:
+        """``(body, xxhash2 hex)`` of object data (bytes-like or an iterable of chunks)."""
+        data = as_bytes(data)
+        return data, checksum(data)
+
+    def _discard(self, body) -> None:
+        """Forget a body ``_ingest`` made that was not stored after all."""
+
+    def _commit(self, bucket: Bucket, rec: ObjectRecord, old: Optional[ObjectRecord]) -> None:
+        """Install ``rec`` (replacing ``old``, the current record or None); under the lock."""
+        bucket.insert(rec)
+
+    def _drop(self, bucket: Bucket, rec: ObjectRecord) -> None:
+        """Remove the current record ``rec``; under the lock."""
+        bucket.remove(rec.name)
+
+    def _drop_all(self, bucket: Bucket) -> None:
+        """Remove every object of ``bucket`` (the bucket stays); under the lock."""
+        bucket.objects.clear()
+        bucket.names.clear()
+
+    def _store(self, bck: BucketId, name: str, body, digest: str,
+               custom: Optional[dict] = None, chunks=None) -> ObjectRecord:
+        """A new version of ``name`` from an ingested body (discarded on failure)."""
+        try:
+            with self._lock:
+                bucket = self.bucket(bck)
+                _check_path(bucket, name)
+                old = bucket.objects.get(name)
+                rec = new_record(name, body, next_version(old), custom, digest, chunks)
+                self._commit(bucket, rec, old)
+                return rec
+        except BaseException:
+            self._discard(body)
+            raise
+
     # -- objects --------------------------------------------------------------------
 
     def put_object(self, bck: BucketId, name: str, data, custom: Optional[dict] = None,
                    chunks=None) -> ObjectRecord:
         name = object_name(name)
-        data = bytes(data) if not isinstance(data, bytes) else data
-        digest = checksum(data)
-        with self._lock:
-            bucket = self.bucket(bck)
-            _check_path(bucket, name)
-            rec = new_record(name, data, next_version(bucket.objects.get(name)), custom,
-                             digest, chunks)
-            bucket.insert(rec)
-            return rec
+        self.bucket(bck)  # before reading the data
+        body, digest = self._ingest(data)
+        return self._store(bck, name, body, digest, custom, chunks)
 
     def head_object(self, bck: BucketId, name: str) -> ObjectRecord:
         name = object_name(name)
@@ -182,9 +225,10 @@ class Store:
         name = object_name(name)
         with self._lock:
             bucket = self.bucket(bck)
-            if name not in bucket.objects:
+            rec = bucket.objects.get(name)
+            if rec is None:
                 raise ObjectNotFound(bck, name)
-            bucket.remove(name)
+            self._drop(bucket, rec)
 
     def set_custom(self, bck: BucketId, name: str, md: dict, replace: bool = False) -> ObjectRecord:
         """Merge ``md`` into the custom metadata, or replace it wholesale."""
@@ -195,9 +239,9 @@ class Store:
             if rec is None:
                 raise ObjectNotFound(bck, name)
             custom = dict(md) if replace else {**rec.custom, **md}
-            rec = rec.evolve(custom=custom)
-            bucket.objects[name] = rec
-            return rec
+            new = rec.evolve(custom=custom)
+            self._commit(bucket, new, rec)
+            return new
 
     def copy_object(self, src: BucketId, name: str, dst: BucketId, dst_name: str,
                     transform=None) -> ObjectRecord:
@@ -206,17 +250,14 @@ class Store:
         rec = self.head_object(src, name)
         self.bucket(dst)
         if transform is None:
-            data, digest = rec.data, rec.cksum_value
+            body, digest = self._share(rec), rec.cksum_value
         else:
-            data = bytes(transform(rec))
-            digest = checksum(data)
-        with self._lock:
-            bucket = self.bucket(dst)
-            _check_path(bucket, dst_name)
-            new = new_record(dst_name, data, next_version(bucket.objects.get(dst_name)),
-                             rec.custom, digest)
-            bucket.insert(new)
-            return new
+            body, digest = self._ingest(transform(rec))
+        return self._store(dst, dst_name, body, digest, rec.custom)
+
+    def _share(self, rec: ObjectRecord):
+        """A body with ``rec``'s content for a copy (the same immutable bytes here)."""
+        return rec.body
 
     # -- append / flush -------------------------------------------------------------
 
@@ -231,6 +272,7 @@ class Store:
         replaced only on ``flush``.
         """
         name = object_name(name)
+        data = as_bytes(data)
         with self._lock:
             bucket = self.bucket(bck)
             if not handle:
@@ -247,11 +289,11 @@ class Store:
     def flush(self, bck: BucketId, name: str, handle: str, data=b"") -> ObjectRecord:
         """Finalise an append session (any ``data`` is appended first)."""
         name = object_name(name)
+        data = as_bytes(data)
         with self._lock:
             self.bucket(bck)
             sid, session = self._session(bck, name, handle)
-            if data:
-                session["buf"] += data
+            session["buf"] += data
             del self._appends[sid]
         return self.put_object(bck, name, bytes(session["buf"]))
 
@@ -276,7 +318,7 @@ class Store:
     def mpt_put_part(self, bck: BucketId, name: str, upload_id: str, number: int, data) -> None:
         name = object_name(name)
         self.bucket(bck)
-        self.uploads.put_part(bck, name, upload_id, number, bytes(data))
+        self.uploads.put_part(bck, name, upload_id, number, as_bytes(data))
 
     def mpt_complete(self, bck: BucketId, name: str, upload_id: str,
                      part_numbers: Iterable[int]) -> ObjectRecord:

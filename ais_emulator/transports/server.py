@@ -222,12 +222,19 @@ class EmulatorServer:
     ``allow_etl_code``: run the ETL classes clients send with ``init_class`` (off by
     default: a server runs code from whoever can reach it; the CLI's ``--allow-etl-code``).
     It may be changed while the server runs.
+
+    ``data_dir`` (instead of ``emulator``): serve a durable Emulator over that directory,
+    opened here, closed by ``stop()`` and opened again by a later ``start()``.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
-                 emulator: Optional[Emulator] = None, allow_etl_code: bool = False):
+                 emulator: Optional[Emulator] = None, allow_etl_code: bool = False,
+                 data_dir: Optional[str] = None):
+        if emulator is not None and data_dir is not None:
+            raise ValueError("EmulatorServer: give an emulator or a data_dir, not both")
         self.host, self.port = host, port
-        self.emulator = emulator if emulator is not None else Emulator()
+        self._data_dir = data_dir
+        self.emulator = emulator if emulator is not None else Emulator(data_dir=data_dir)
         self._allow_etl_code = bool(allow_etl_code)
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -258,6 +265,8 @@ class EmulatorServer:
     def start(self) -> EmulatorServer:
         with self._lock:
             if self._server is None:
+                if self._data_dir is not None and self.emulator.store.closed:
+                    self.emulator = Emulator(data_dir=self._data_dir)
                 cls = _Server6 if ":" in self.host else _Server
                 server = cls((self.host, self.port), self.emulator, self._allow_etl_code)
                 thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -276,6 +285,8 @@ class EmulatorServer:
         server.server_close()
         server.close_connections()
         thread.join(timeout=5)
+        if self._data_dir is not None:
+            self.emulator.close()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

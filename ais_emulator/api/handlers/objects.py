@@ -35,7 +35,7 @@ from ais_emulator.api.wire import OCTETS, custom_md_header, parse_action, parse_
 from ais_emulator.store import BucketId, InvalidRequest, ObjectNotFound, parse_uname
 from ais_emulator.store.archives import write_archive
 from ais_emulator.store.multipart import parse_part_number
-from ais_emulator.store.objects import CHUNK, checksum_of, iter_slices
+from ais_emulator.store.objects import CHUNK, checksum_of
 from ais_emulator.store.reading import read_archived, select_archived, validate_archpath
 from ais_emulator.store.store import validate_object_name
 
@@ -121,11 +121,13 @@ def _base36(n: int) -> str:
             return out
 
 
-def _data_body(data, start: int = 0, stop=None):
-    stop = len(data) if stop is None else stop
-    if start == 0 and stop == len(data) and stop <= CHUNK:
-        return data
-    return iter_slices(data, start, stop)
+def _data_body(rec, start: int = 0, stop=None):
+    """The body of a GET: small in-memory objects as they are, else streamed in chunks
+    (from the file, with a data dir)."""
+    stop = rec.size if stop is None else stop
+    if start == 0 and stop == rec.size and stop <= CHUNK and rec.in_memory:
+        return rec.data
+    return rec.iter_data(start, stop)
 
 
 # -- GET ----------------------------------------------------------------------------------
@@ -179,8 +181,8 @@ def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
         headers = attr_headers(rec)
         headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
         headers["Accept-Ranges"] = "bytes"
-        return Response(206, headers, _data_body(rec.data, start, stop), content_length=stop - start)
-    return Response(200, attr_headers(rec), _data_body(rec.data), content_length=size)
+        return Response(206, headers, _data_body(rec, start, stop), content_length=stop - start)
+    return Response(200, attr_headers(rec), _data_body(rec), content_length=size)
 
 
 # -- HEAD ---------------------------------------------------------------------------------
