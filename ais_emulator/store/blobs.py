@@ -91,12 +91,12 @@ class Blob:
             weakref.finalize(self, _unlink, self.path)
 
     def view(self):
-        """The whole content as a read-only memory map (``b""`` when empty). Pages are read
-        on access; prefer ``iter_range`` to stream."""
+        """The whole content as a read-only ``memoryview`` of a memory map (``b""`` when
+        empty). Pages are read on access; prefer ``iter_range`` to stream."""
         if not self.size:
             return b""
         with open(self.path, "rb") as f:
-            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
 
     def read(self, start: int, n: int) -> bytes:
         """Up to ``n`` bytes from ``start``."""

@@ -6,7 +6,7 @@ slices of it without copying and without holding any lock.
 
 The body is ``bytes`` in the in-memory store, or a file-backed blob in the durable store
 (``store.blobs.Blob``: ``size``, ``view()``, ``iter_range()``). ``record.data`` is
-bytes-like in both cases (a read-only ``mmap`` of a blob); the data path uses
+bytes-like in both cases (a read-only ``memoryview`` of a mapped blob); the data path uses
 ``iter_data`` and ``head``, which read a blob in chunks and never map or hold it whole.
 
 Checksums are what a default AIS bucket computes: type ``xxhash2``, which is the cespare
