@@ -121,7 +121,7 @@ class BackedStore(Store):
             return be
         if not self._call(bck, be.bucket_exists, bck.name):
             raise BucketNotFound(bck)
-        with self._lock:
+        with self._writing(), self._lock:
             if bck not in self._buckets:
                 super().create_bucket(bck)
         return be
@@ -161,7 +161,7 @@ class BackedStore(Store):
     def evict_bucket(self, bck: BucketId, keep_md: bool = False) -> tuple[int, int]:
         """Drop every cached object (and, unless ``keep_md``, the bucket's membership in
         the cluster); returns (objects, bytes) evicted."""
-        with self._lock:
+        with self._writing(), self._lock:
             bucket = self._buckets.get(bck)
             if bucket is None:
                 if self.backend(bck) is None:
@@ -234,7 +234,7 @@ class BackedStore(Store):
         md = {**own, **remote_custom(provider, obj)}
         body, computed = self._ingest(data)
         try:
-            with self._lock:
+            with self._writing(), self._lock:
                 bucket = self.bucket(bck)
                 _check_path(bucket, name)
                 rec = ObjectRecord(name, body, obj.version, digest or computed, now,
@@ -272,7 +272,7 @@ class BackedStore(Store):
     def evict_object(self, bck: BucketId, name: str) -> Optional[int]:
         """Drop the cached copy of ``name``; its size, or None when it was not cached."""
         name = object_name(name)
-        with self._lock:
+        with self._writing(), self._lock:
             bucket = self.bucket(bck)
             rec = bucket.objects.get(name)
             if rec is None:

@@ -10,9 +10,10 @@ its state on disk so that it comes back when the store is opened again:
   than memory. A copy (or bucket rename) hard-links the blob.
 * Metadata (buckets, object versions, checksums, custom metadata, multipart uploads and
   parts, append sessions) is in the SQLite catalog (``store.catalog``). Every change is
-  committed before the call returns, i.e. before a request is acknowledged; the in-memory
-  index is updated under the store lock after the commit, so no reader sees a write that
-  is not yet durable.
+  committed before the call returns, i.e. before a request is acknowledged. Writers are
+  ordered by their own lock; the in-memory index is updated under the store lock after
+  the commit, so no reader sees a write that is not yet durable, and no reader waits for
+  an ``fsync``.
 * Readers never see torn or mixed content: a record names one blob, blobs never change,
   and a replaced or deleted blob's file stays until the last reader lets go of it.
 * At start-up the catalog is loaded, files no row names (left by a crash between a
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Optional
 
 from ais_emulator.store.backed import BackedStore
@@ -53,6 +55,7 @@ class DiskStore(Store):
 
     def __init__(self, data_dir: str):
         super().__init__()
+        self._wlock = threading.RLock()  # orders writers; taken before the store lock
         self.data_dir = os.path.abspath(data_dir)
         self._catalog = Catalog.open(self.data_dir)
         self._atimes: set = set()  # (BucketId, name) read since their atime was written
@@ -101,6 +104,8 @@ class DiskStore(Store):
                         self.data_dir, uname, name)
             with cat.transaction() as c:
                 c.execute("DELETE FROM objects WHERE bucket=? AND name=?", (uname, name))
+        with cat.transaction() as c:  # parts a concurrent bucket destroy left without upload
+            c.execute("DELETE FROM parts WHERE upload NOT IN (SELECT id FROM uploads)")
         self.uploads.load(cat.rows("uploads"), cat.rows("parts"), by_uname, on_disk)
         self._sessions.load(cat.rows("appends"), by_uname)
         live = {r.body.file_id for b in self._buckets.values() for r in b.objects.values()}
@@ -110,7 +115,7 @@ class DiskStore(Store):
 
     def close(self) -> None:
         """Write pending access times and release the data dir (idempotent)."""
-        with self._lock:
+        with self._wlock, self._lock:
             if self._catalog.closed:
                 return
             rows = []
@@ -137,15 +142,22 @@ class DiskStore(Store):
         if isinstance(body, Blob):
             self._files.discard(body)
 
-    def _commit(self, bucket: Bucket, rec: ObjectRecord, old: Optional[ObjectRecord]) -> None:
+    def _writing(self):
+        return self._wlock
+
+    def _persist(self, bucket: Bucket, rec: ObjectRecord, old: Optional[ObjectRecord]) -> None:
         self._catalog.put_object(bucket.id, rec)
+
+    def _install(self, bucket: Bucket, rec: ObjectRecord, old: Optional[ObjectRecord]) -> None:
         bucket.insert(rec)
         self._atimes.discard((bucket.id, rec.name))
         if old is not None and old.body is not rec.body:
             old.body.retire()
 
-    def _drop(self, bucket: Bucket, rec: ObjectRecord) -> None:
+    def _persist_drop(self, bucket: Bucket, rec: ObjectRecord) -> None:
         self._catalog.delete_object(bucket.id, rec.name)
+
+    def _uninstall(self, bucket: Bucket, rec: ObjectRecord) -> None:
         bucket.remove(rec.name)
         rec.body.retire()
 
@@ -163,7 +175,7 @@ class DiskStore(Store):
     # -- buckets --------------------------------------------------------------------
 
     def create_bucket(self, bck: BucketId) -> Bucket:
-        with self._lock:
+        with self._wlock, self._lock:
             if bck in self._buckets:
                 raise BucketAlreadyExists(bck)
             bucket = Bucket(bck, bid=self._next_bid)
@@ -173,7 +185,7 @@ class DiskStore(Store):
             return bucket
 
     def destroy_bucket(self, bck: BucketId) -> None:
-        with self._lock:
+        with self._wlock, self._lock:
             if bck not in self._buckets:
                 raise BucketNotFound(bck)
             self._catalog.drop_bucket(bck)
@@ -184,7 +196,7 @@ class DiskStore(Store):
 
     def reset(self) -> None:
         """Drop every bucket, object and pending write, on disk too."""
-        with self._lock:
+        with self._wlock, self._lock:
             self._catalog.clear()
             for bucket in self._buckets.values():
                 self._retire_all(bucket)
@@ -203,7 +215,8 @@ class DiskStore(Store):
 
     def get_object(self, bck: BucketId, name: str) -> ObjectRecord:
         rec = super().get_object(bck, name)
-        self._atimes.add((bck, rec.name))
+        with self._lock:
+            self._atimes.add((bck, rec.name))
         return rec
 
     # -- append / flush -------------------------------------------------------------
@@ -237,14 +250,17 @@ class DiskStore(Store):
             self._sessions.write(session, data)
             blob, digest = self._sessions.seal(session)
             try:
-                with self._lock:
-                    bucket = self.bucket(bck)
-                    _check_path(bucket, name)
-                    old = bucket.objects.get(name)
-                    rec = new_record(name, blob, next_version(old), None, digest)
+                with self._wlock:
+                    with self._lock:
+                        bucket = self.bucket(bck)
+                        _check_path(bucket, name)
+                        old = bucket.objects.get(name)
+                        rec = new_record(name, blob, next_version(old), None, digest)
                     with self._catalog.transaction():
                         self._catalog.drop_append(session.id)
-                        self._commit(bucket, rec, old)
+                        self._persist(bucket, rec, old)
+                    with self._lock:
+                        self._install(bucket, rec, old)
             except BaseException:
                 self._files.discard(blob)
                 self._sessions.forget(session)  # as in memory: a refused flush ends it
@@ -269,14 +285,17 @@ class DiskStore(Store):
             chunk for p in parts for chunk in p.iter_range(0, p.size))
         chunks = (len(parts), max(p.size for p in parts))
         try:
-            with self._lock:
-                bucket = self.bucket(bck)
-                _check_path(bucket, name)
-                old = bucket.objects.get(name)
-                rec = new_record(name, body, next_version(old), None, digest, chunks)
+            with self._wlock:
+                with self._lock:
+                    bucket = self.bucket(bck)
+                    _check_path(bucket, name)
+                    old = bucket.objects.get(name)
+                    rec = new_record(name, body, next_version(old), None, digest, chunks)
                 with self._catalog.transaction():
                     self.uploads.close(bck, name, upload_id, parts)
-                    self._commit(bucket, rec, old)
+                    self._persist(bucket, rec, old)
+                with self._lock:
+                    self._install(bucket, rec, old)
         except BaseException:
             self._files.discard(body)
             raise

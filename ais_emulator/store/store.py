@@ -18,10 +18,14 @@ Object names follow AIS's file semantics (``objects.object_name``): paths are cl
 Object data (``put_object``, ``append``, ``flush``, ``mpt_put_part``) is bytes-like or an
 iterable of bytes-like chunks of any total length (a streamed request body).
 
-Where the bytes and metadata live is behind four hooks: ``_ingest`` (data to a body and
-its checksum, outside the lock), ``_discard`` (a body that was not stored), ``_commit`` and
-``_drop`` (install or remove a record, under the lock). This class keeps everything in
-memory; ``store.disk.DiskStore`` persists through the same hooks.
+Where the bytes and metadata live is behind a few hooks: ``_ingest`` (data to a body and
+its checksum, outside any lock), ``_discard`` (a body that was not stored), ``_persist`` /
+``_persist_drop`` (make a change durable) and ``_install`` / ``_uninstall`` (show it). A
+write runs under ``_writing()``, the lock that orders writers: it checks the change under
+the store lock, persists it without the store lock, then installs it under the store lock
+again, so readers never wait for a write to become durable and never see one that is not.
+This class keeps everything in memory: ``_writing()`` is the store lock itself and
+persisting does nothing. ``store.disk.DiskStore`` persists through the same hooks.
 
 Deviations from AIS: one target, no mirroring/EC, every object is "present"; atime is
 updated on GET and on PUT only.
@@ -164,16 +168,37 @@ class Store:
     def _discard(self, body) -> None:
         """Forget a body ``_ingest`` made that was not stored after all."""
 
-    def _commit(self, bucket: Bucket, rec: ObjectRecord, old: Optional[ObjectRecord]) -> None:
-        """Install ``rec`` (replacing ``old``, the current record or None); under the lock."""
+    def _writing(self):
+        """The lock that orders writers (see the module docstring); re-entrant."""
+        return self._lock
+
+    def _persist(self, bucket: Bucket, rec: ObjectRecord, old: Optional[ObjectRecord]) -> None:
+        """Make ``rec`` (replacing ``old``, the current record or None) durable; under
+        ``_writing()``."""
+
+    def _install(self, bucket: Bucket, rec: ObjectRecord, old: Optional[ObjectRecord]) -> None:
+        """Show ``rec`` in place of ``old``; under ``_writing()`` and the store lock."""
         bucket.insert(rec)
 
-    def _drop(self, bucket: Bucket, rec: ObjectRecord) -> None:
-        """Remove the current record ``rec``; under the lock."""
+    def _persist_drop(self, bucket: Bucket, rec: ObjectRecord) -> None:
+        """Make the removal of the current record ``rec`` durable; under ``_writing()``."""
+
+    def _uninstall(self, bucket: Bucket, rec: ObjectRecord) -> None:
+        """Stop showing ``rec``; under ``_writing()`` and the store lock."""
         bucket.remove(rec.name)
 
+    def _commit(self, bucket: Bucket, rec: ObjectRecord, old: Optional[ObjectRecord]) -> None:
+        """Persist and install (for a caller holding ``_writing()`` and the store lock)."""
+        self._persist(bucket, rec, old)
+        self._install(bucket, rec, old)
+
+    def _drop(self, bucket: Bucket, rec: ObjectRecord) -> None:
+        """Persist and show a removal (``_writing()`` and the store lock held)."""
+        self._persist_drop(bucket, rec)
+        self._uninstall(bucket, rec)
+
     def _drop_all(self, bucket: Bucket) -> None:
-        """Remove every object of ``bucket`` (the bucket stays); under the lock."""
+        """Remove every object of ``bucket``, which stays (both locks held)."""
         bucket.objects.clear()
         bucket.names.clear()
 
@@ -181,12 +206,15 @@ class Store:
                custom: Optional[dict] = None, chunks=None) -> ObjectRecord:
         """A new version of ``name`` from an ingested body (discarded on failure)."""
         try:
-            with self._lock:
-                bucket = self.bucket(bck)
-                _check_path(bucket, name)
-                old = bucket.objects.get(name)
-                rec = new_record(name, body, next_version(old), custom, digest, chunks)
-                self._commit(bucket, rec, old)
+            with self._writing():
+                with self._lock:
+                    bucket = self.bucket(bck)
+                    _check_path(bucket, name)
+                    old = bucket.objects.get(name)
+                    rec = new_record(name, body, next_version(old), custom, digest, chunks)
+                self._persist(bucket, rec, old)
+                with self._lock:
+                    self._install(bucket, rec, old)
                 return rec
         except BaseException:
             self._discard(body)
@@ -223,24 +251,30 @@ class Store:
 
     def delete_object(self, bck: BucketId, name: str) -> None:
         name = object_name(name)
-        with self._lock:
-            bucket = self.bucket(bck)
-            rec = bucket.objects.get(name)
-            if rec is None:
-                raise ObjectNotFound(bck, name)
-            self._drop(bucket, rec)
+        with self._writing():
+            with self._lock:
+                bucket = self.bucket(bck)
+                rec = bucket.objects.get(name)
+                if rec is None:
+                    raise ObjectNotFound(bck, name)
+            self._persist_drop(bucket, rec)
+            with self._lock:
+                self._uninstall(bucket, rec)
 
     def set_custom(self, bck: BucketId, name: str, md: dict, replace: bool = False) -> ObjectRecord:
         """Merge ``md`` into the custom metadata, or replace it wholesale."""
         name = object_name(name)
-        with self._lock:
-            bucket = self.bucket(bck)
-            rec = bucket.objects.get(name)
-            if rec is None:
-                raise ObjectNotFound(bck, name)
-            custom = dict(md) if replace else {**rec.custom, **md}
-            new = rec.evolve(custom=custom)
-            self._commit(bucket, new, rec)
+        with self._writing():
+            with self._lock:
+                bucket = self.bucket(bck)
+                rec = bucket.objects.get(name)
+                if rec is None:
+                    raise ObjectNotFound(bck, name)
+                custom = dict(md) if replace else {**rec.custom, **md}
+                new = rec.evolve(custom=custom)
+            self._persist(bucket, new, rec)
+            with self._lock:
+                self._install(bucket, new, bucket.objects.get(name))
             return new
 
     def copy_object(self, src: BucketId, name: str, dst: BucketId, dst_name: str,

@@ -44,6 +44,7 @@ _FLT_NO_PROPS = ("1", "3")      # apc.Flt*NoProps: 200 without properties
 HEAD_PROPS = frozenset({"name", "size", "version", "checksum", "atime", "copies", "ec",
                         "custom", "location", "chunked", "last-modified", "etag"})
 ARCH_MODES = ("regexp", "prefix", "suffix", "substr", "wdskey")
+_SMALL = 256 * 1024  # a GET body up to this size is sent as bytes (one send with headers)
 
 ObjectActionHandler = Callable[..., Response]
 _ACTIONS: dict[str, ObjectActionHandler] = {}
@@ -122,11 +123,14 @@ def _base36(n: int) -> str:
 
 
 def _data_body(rec, start: int = 0, stop=None):
-    """The body of a GET: small in-memory objects as they are, else streamed in chunks
-    (from the file, with a data dir)."""
+    """The body of a GET: a whole in-memory object up to 1 MiB as it is, a small slice of a
+    file (with a data dir) read at once, else chunks streamed as they are sent."""
     stop = rec.size if stop is None else stop
-    if start == 0 and stop == rec.size and stop <= CHUNK and rec.in_memory:
-        return rec.data
+    if rec.in_memory:
+        if start == 0 and stop == rec.size and stop <= CHUNK:
+            return rec.data
+    elif stop - start <= _SMALL:
+        return b"".join(rec.iter_data(start, stop))
     return rec.iter_data(start, stop)
 
 
