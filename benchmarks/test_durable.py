@@ -17,6 +17,8 @@ of this process (``requests``, one session each)::
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
 import subprocess
@@ -274,58 +276,122 @@ def _chunks(total: int, chunk: int = 1 << 20):
         sent += n
 
 
+def _transfer(srv: Serve, url: str, kind: str, size: int) -> dict:
+    """One streamed PUT or GET of ``size`` bytes: MiB/s and the server's RSS growth."""
+    base = srv.kib("VmRSS:")
+    hwm = srv.reset_peak()
+    t0 = time.perf_counter()
+    if kind == "put":
+        srv.session.put(url, data=_chunks(size)).raise_for_status()
+        got = size
+    else:
+        got = 0
+        with srv.session.get(url, stream=True) as r:
+            r.raise_for_status()
+            for block in r.iter_content(1 << 20):
+                got += len(block)
+    secs = time.perf_counter() - t0
+    assert got == size
+    peak = srv.kib("VmHWM:") if hwm else srv.kib("VmRSS:")
+    return {"mib_per_s": size / measure.MiB / secs, "seconds": secs,
+            "rss_base_mib": base / 1024, "rss_growth_mib": (peak - base) / 1024}
+
+
+def _warm(srv: Serve) -> None:
+    """Load the PUT and GET code paths before a baseline RSS is taken."""
+    srv.session.put(srv.obj("big", "warm"), data=_chunks(4 << 20)).raise_for_status()
+    srv.session.get(srv.obj("big", "warm")).raise_for_status()
+
+
 def test_large_object(benchmark, tmp_path, quick):
+    """PUT into one server, GET from a fresh one on the same data dir (which also shows
+    the object survived the restart), and the same through the store alone."""
     size = LARGE // 8 if quick else LARGE
-    srv = Serve(str(tmp_path / "ais-data"))
+    data_dir = str(tmp_path / "ais-data")
     result: dict = {}
-    try:
-        srv.create_bucket("big")
-        url = srv.obj("big", "object.bin")
-        # warm-up: the code paths are loaded before the baseline is taken
-        srv.session.put(srv.obj("big", "warm"), data=b"w" * (4 << 20)).raise_for_status()
-        srv.session.get(srv.obj("big", "warm")).raise_for_status()
-        hwm = srv.reset_peak()
+    expected = xxhash.xxh64()
+    for c in _chunks(size):
+        expected.update(c)
 
-        def transfer(kind: str) -> None:
-            base = srv.kib("VmRSS:")
-            srv.reset_peak()
-            t0 = time.perf_counter()
-            if kind == "put":
-                r = srv.session.put(url, data=_chunks(size))
-                r.raise_for_status()
-                got = size
-            else:
-                got = 0
-                with srv.session.get(url, stream=True) as r:
-                    r.raise_for_status()
-                    for block in r.iter_content(1 << 20):
-                        got += len(block)
-            secs = time.perf_counter() - t0
-            assert got == size
-            peak = srv.kib("VmHWM:") if hwm else srv.kib("VmRSS:")
-            result[kind] = {"mib_per_s": size / measure.MiB / secs, "seconds": secs,
-                            "rss_base_mib": base / 1024, "rss_growth_mib": (peak - base) / 1024}
+    def one_round() -> _Result:
+        srv = Serve(data_dir)
+        try:
+            srv.create_bucket("big")
+            _warm(srv)
+            result["put"] = _transfer(srv, srv.obj("big", "object.bin"), "put", size)
+        finally:
+            srv.close()
+        srv = Serve(data_dir)
+        try:
+            _warm(srv)
+            url = srv.obj("big", "object.bin")
+            result["get"] = _transfer(srv, url, "get", size)
+            head = srv.session.head(url + "&props=checksum,size")
+            assert head.headers.get("Ais-Checksum-Value") == expected.hexdigest()
+        finally:
+            srv.close()
+        return _Result(result["put"]["seconds"] + result["get"]["seconds"], 2, 2 * size)
 
-        def both() -> _Result:
-            transfer("put")
-            transfer("get")
-            secs = result["put"]["seconds"] + result["get"]["seconds"]
-            return _Result(secs, 2, 2 * size)
-
-        benchmark.group = "durable-1GiB"
-        rnd = benchmark.pedantic(both, rounds=1, iterations=1, warmup_rounds=0)
-        head = srv.session.head(url + "&props=checksum,size")
-        expected = xxhash.xxh64()
-        for c in _chunks(size):
-            expected.update(c)
-        assert head.headers.get("Ais-Checksum-Value") == expected.hexdigest()
-    finally:
-        srv.close()
+    benchmark.group = "durable-1GiB"
+    rnd = benchmark.pedantic(one_round, rounds=1, iterations=1, warmup_rounds=0)
+    store = _store_probe(str(tmp_path / "store-probe"), size)
+    assert store.pop("cksum") == expected.hexdigest()
     benchmark.extra_info.update(
-        group="durable-1GiB", contender="serve (data-dir)", role=measure.OTHER,
+        group="durable-1GiB", contender="serve --data-dir", role=measure.OTHER,
         num_workers=None, samples_per_s=rnd.ops / rnd.seconds,
         mib_per_s=rnd.nbytes / measure.MiB / rnd.seconds, object_mib=size / measure.MiB,
-        target_rss_growth_mib=TARGET_RSS_GROWTH_MIB, peak_from_hwm=hwm,
+        target_rss_growth_mib=TARGET_RSS_GROWTH_MIB,
         **{f"{k}_{f}": v for k, r in result.items() for f, v in r.items()},
-        note="PUT streamed (chunked) from a generator, GET streamed (1 MiB reads)")
+        **{f"store_{k}": v for k, v in store.items()},
+        note="PUT streamed (chunked) from a generator; GET streamed (1 MiB reads) from a "
+             "restarted server; store_*: DiskStore.put_object/iter_data in a fresh process")
 
+
+def _store_probe(data_dir: str, size: int) -> dict:
+    """``DiskStore.put_object`` of a chunk generator and a full ``iter_data`` read in a
+    fresh process: MiB/s and its peak RSS growth for each."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks.test_durable", data_dir, str(size)],
+                         capture_output=True, text=True, timeout=1200,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if out.returncode != 0:
+        raise RuntimeError(f"store probe failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _probe_main(data_dir: str, size: int) -> None:
+    from ais_emulator.store import BucketId
+    from ais_emulator.store.disk import DiskStore
+
+    def kib(field: str) -> int:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(field))
+
+    def reset() -> None:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+
+    store = DiskStore(data_dir)
+    bck = BucketId.parse("ais", "big")
+    store.create_bucket(bck)
+    store.put_object(bck, "warm", _chunks(4 << 20))
+    b"".join(store.get_object(bck, "warm").iter_data())
+    out = {}
+    for kind in ("put", "get"):
+        base = kib("VmRSS:")
+        reset()
+        t0 = time.perf_counter()
+        if kind == "put":
+            rec = store.put_object(bck, "object.bin", _chunks(size))
+            out["cksum"] = rec.cksum_value
+        else:
+            got = sum(len(c) for c in store.get_object(bck, "object.bin").iter_data())
+            assert got == size
+        secs = time.perf_counter() - t0
+        out[f"{kind}_mib_per_s"] = size / measure.MiB / secs
+        out[f"{kind}_rss_growth_mib"] = (kib("VmHWM:") - base) / 1024
+    store.close()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    _probe_main(sys.argv[1], int(sys.argv[2]))

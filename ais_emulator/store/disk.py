@@ -20,10 +20,12 @@ its state on disk so that it comes back when the store is opened again:
   rename and its commit) are removed, and an append session's file is cut back to its
   acknowledged length. No manual repair is ever needed.
 
-Not durable: the access time that GETs update is written at ``close()`` (and with the
-object's next change), not on every GET; a ``kill -9`` loses the access times of reads
-since then. Job records, ETL registrations and remote backends are control-plane state and
-live in memory, as without a data dir.
+Deviations from AIS: one data dir stands for the target's mountpaths (no mirroring, no
+erasure coding). Not durable: the access time a GET sets is written at ``close()`` (or
+with the object's next change), so a crash loses the access times of reads since the last
+clean stop; job records, ETL registrations, attached remote backends and the cluster's
+identity (UUID, node IDs) are in memory and new at every start. Cached copies of remote
+objects are kept like any other object.
 
     store = DiskStore("/srv/ais-data")
     store.create_bucket(BucketId.parse("ais", "b"))

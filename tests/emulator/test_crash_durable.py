@@ -31,7 +31,7 @@ import time
 import pytest
 import requests
 
-from tests.emulator._durable import Raw, ServerProc, files_under, intact, payload
+from emulator._durable import Raw, ServerProc, files_under, intact, payload
 
 SEED = int(os.environ.get("AIS_CRASH_SEED", "1313"))
 ROUNDS = 5

@@ -15,7 +15,7 @@ from ais_emulator.store import BucketId, InvalidAppendHandle, ObjectNotFound, St
 from ais_emulator.store.catalog import LAYOUT_FILE, DataDirError
 from ais_emulator.store.disk import DiskStore
 from ais_emulator.store.objects import checksum
-from tests.emulator._durable import files_under, payload
+from emulator._durable import files_under, payload
 
 BCK = BucketId.parse("ais", "data")
 

@@ -16,7 +16,7 @@ from aistore.sdk import Client
 
 from ais_emulator import EmulatorServer
 from ais_emulator.seeding import SeedError, parse_load_spec
-from tests.emulator._durable import Raw, ServerProc, intact, payload
+from emulator._durable import Raw, ServerProc, intact, payload
 
 
 @pytest.fixture
