@@ -232,7 +232,7 @@ class BackedStore(Store):
         now = time.time_ns()
         own = {k: v for k, v in (custom or {}).items() if k not in _REMOTE_KEYS}
         md = {**own, **remote_custom(provider, obj)}
-        body, computed = self._ingest(data)
+        body, computed = self._ingest(bck, name, data)
         try:
             with self._writing(), self._lock:
                 bucket = self.bucket(bck)

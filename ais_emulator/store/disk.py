@@ -137,7 +137,7 @@ class DiskStore(Store):
 
     # -- storage hooks --------------------------------------------------------------
 
-    def _ingest(self, data) -> tuple:
+    def _ingest(self, bck: BucketId, name: str, data) -> tuple:
         return self._files.write(data)
 
     def _discard(self, body) -> None:

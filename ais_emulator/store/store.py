@@ -160,8 +160,9 @@ class Store:
 
     # -- storage hooks (in memory here; store.disk persists) --------------------------
 
-    def _ingest(self, data) -> tuple:
-        """``(body, xxhash2 hex)`` of object data (bytes-like or an iterable of chunks)."""
+    def _ingest(self, bck: BucketId, name: str, data) -> tuple:
+        """``(body, xxhash2 hex)`` of the data of object ``name`` (bytes-like or an iterable
+        of chunks)."""
         data = as_bytes(data)
         return data, checksum(data)
 
@@ -226,7 +227,7 @@ class Store:
                    chunks=None) -> ObjectRecord:
         name = object_name(name)
         self.bucket(bck)  # before reading the data
-        body, digest = self._ingest(data)
+        body, digest = self._ingest(bck, name, data)
         return self._store(bck, name, body, digest, custom, chunks)
 
     def head_object(self, bck: BucketId, name: str) -> ObjectRecord:
@@ -286,7 +287,7 @@ class Store:
         if transform is None:
             body, digest = self._share(rec), rec.cksum_value
         else:
-            body, digest = self._ingest(transform(rec))
+            body, digest = self._ingest(dst, dst_name, transform(rec))
         return self._store(dst, dst_name, body, digest, rec.custom)
 
     def _share(self, rec: ObjectRecord):
