@@ -37,6 +37,12 @@ bench-quick: venv
 	$(PY) -m pytest benchmarks -p no:cacheprovider --quick --benchmark-only \
 	  --benchmark-json=bench-results/quick.json $(PYTEST_ARGS)
 
+# Fuzz tiers, longer than in `make test` (FUZZ_SECONDS per tier; FUZZ_SEED picks the cases).
+.PHONY: fuzz
+FUZZ_SECONDS ?= 120
+fuzz: venv
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest tests/fuzz/test_http_fuzz.py -q -s -p no:cacheprovider
+
 lint: venv
 	$(VENV)/bin/ruff check ais_emulator ais_datasets tests benchmarks
 

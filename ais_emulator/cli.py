@@ -1,11 +1,13 @@
 """Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]
-[--data-dir DIR] [--load PROVIDER://BUCKET=PATH ...]``.
+[--data-dir DIR] [--load PROVIDER://BUCKET=PATH ...] [--max-object-size 5GiB]
+[--allow-host NAME]... [--allow-origin ORIGIN]...``.
 
 Binds loopback by default, prints ``ais-emulator: serving AIStore API at <url>`` once
-``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM. ``--data-dir`` keeps the
-store in a directory (``store.disk``); ``--load`` seeds buckets from local trees before
-serving (``seeding``). A data dir that cannot be used, or a tree that cannot be loaded,
-exits 1 with the reason.
+``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM. Binding any other address
+prints a warning (louder with ``--allow-etl-code``): whoever can connect may change every
+bucket, and with ETL code allowed, run code. ``--data-dir`` keeps the store in a directory
+(``store.disk``); ``--load`` seeds buckets from local trees before serving (``seeding``).
+A data dir that cannot be used, or a tree that cannot be loaded, exits 1 with the reason.
 
     ais-emulator serve --port 0          # any free port; the URL is printed
     ais-emulator serve --data-dir ./ais-data --load ais://corpus=./corpus
@@ -23,10 +25,11 @@ from collections.abc import Sequence
 from typing import Optional
 
 from ais_emulator.emulator import Emulator
+from ais_emulator.limits import MAX_OBJECT_SIZE, parse_size
 from ais_emulator.seeding import SeedError, parse_load_spec
 from ais_emulator.store.catalog import DataDirError
 from ais_emulator.store.errors import StoreError
-from ais_emulator.transports.server import EmulatorServer
+from ais_emulator.transports.server import EmulatorServer, is_loopback
 
 DEFAULT_PORT = 51080
 
@@ -50,7 +53,24 @@ def _parser() -> argparse.ArgumentParser:
                        default=[], type=_load_spec,
                        help="put every file under PATH into BUCKET (created if missing) "
                             "before serving; unchanged files are skipped; repeatable")
+    serve.add_argument("--max-object-size", type=_size, default=MAX_OBJECT_SIZE,
+                       metavar="SIZE", help="largest object the store holds in memory, e.g. "
+                                            "512MiB (default: 5GiB); larger PUTs get 413 "
+                                            "(with --data-dir objects stream to disk)")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="a Host name to accept on the emulator's control routes besides "
+                            "the bound address (repeatable; '*' accepts any)")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="a browser origin (e.g. http://localhost:3000) allowed to call "
+                            "the emulator (repeatable; '*' allows any)")
     return p
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _load_spec(text: str) -> tuple[str, str, str]:
@@ -67,9 +87,9 @@ def _wait_healthy(url: str, timeout: float = 10.0) -> None:
             raise RuntimeError(f"health check answered {resp.status}")
 
 
-def _open(data_dir: Optional[str], loads) -> Emulator:
+def _open(data_dir: Optional[str], loads, max_object_size: int) -> Emulator:
     """The Emulator to serve, seeded; DataDirError/SeedError/StoreError on failure."""
-    emu = Emulator(data_dir=data_dir)
+    emu = Emulator(data_dir=data_dir, max_object_size=max_object_size)
     try:
         if data_dir is not None:
             buckets = emu.store.list_buckets()
@@ -88,7 +108,9 @@ def _open(data_dir: Optional[str], loads) -> Emulator:
 
 
 def serve(host: str, port: int, allow_etl_code: bool = False,
-          data_dir: Optional[str] = None, loads=()) -> int:
+          max_object_size: int = MAX_OBJECT_SIZE, allowed_hosts: Sequence[str] = (),
+          allowed_origins: Sequence[str] = (), data_dir: Optional[str] = None,
+          loads=()) -> int:
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -97,19 +119,22 @@ def serve(host: str, port: int, allow_etl_code: bool = False,
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            emu = _open(data_dir, loads)
+            emu = _open(data_dir, loads, max_object_size)
         except (DataDirError, SeedError, StoreError, OSError) as e:
             print(f"ais-emulator: {e}", file=sys.stderr)
             return 1
         try:
             server = EmulatorServer(host=host, port=port, emulator=emu,
-                                    allow_etl_code=allow_etl_code).start()
+                                    allow_etl_code=allow_etl_code, allowed_hosts=allowed_hosts,
+                                    allowed_origins=allowed_origins).start()
         except OSError as e:
             emu.close()
             print(f"ais-emulator: cannot bind {host}:{port}: {e}", file=sys.stderr)
             return 1
         try:
             _wait_healthy(server.url)
+            if not is_loopback(host):
+                _warn_exposed(host, allow_etl_code)
             print(f"ais-emulator: serving AIStore API at {server.url}", flush=True)
             while not stop.wait(0.5):
                 pass
@@ -123,10 +148,21 @@ def serve(host: str, port: int, allow_etl_code: bool = False,
             signal.signal(sig, handler)
 
 
+def _warn_exposed(host: str, allow_etl_code: bool) -> None:
+    print(f"ais-emulator: WARNING: bound to {host}, not loopback: anyone who can reach this "
+          "address may read, change and delete every bucket (there is no authentication)",
+          file=sys.stderr, flush=True)
+    if allow_etl_code:
+        print("ais-emulator: WARNING: --allow-etl-code on a non-loopback address: anyone who "
+              "can reach it may RUN ARBITRARY PYTHON CODE on this machine", file=sys.stderr,
+              flush=True)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return serve(args.host, args.port, args.allow_etl_code, args.data_dir, args.load)
+        return serve(args.host, args.port, args.allow_etl_code, args.max_object_size,
+                     args.allow_host, args.allow_origin, args.data_dir, args.load)
     return 2  # pragma: no cover (argparse enforces the sub-command)
 
 

@@ -42,6 +42,7 @@ import xxhash
 
 from ais_emulator.etl import EtlRegistry
 from ais_emulator.jobs import JobRegistry
+from ais_emulator.limits import MAX_OBJECT_SIZE, MAX_RUNNING_JOBS
 from ais_emulator.store import BucketId, ObjectRecord
 from ais_emulator.store.backed import BackedStore
 
@@ -71,20 +72,26 @@ class ClusterIdentity:
 class Emulator:
     """One emulated cluster. Thread-safe; share it between transports freely."""
 
-    def __init__(self, remote_s3=None, data_dir: Optional[str] = None):
+    def __init__(self, remote_s3=None, data_dir: Optional[str] = None, *,
+                 max_object_size: int = MAX_OBJECT_SIZE,
+                 max_running_jobs: int = MAX_RUNNING_JOBS):
         """``remote_s3``: True (in-process moto S3), a boto3 S3 client, or a backend
         (e.g. ``ais_emulator.remote.S3Backend``) to serve ``aws`` buckets from.
         ``data_dir``: keep the store in this directory (created if missing; a directory
-        with other content, a newer layout, or one in use raises ``DataDirError``)."""
+        with other content, a newer layout, or one in use raises ``DataDirError``).
+        ``max_object_size``: the largest object (bytes) the store takes in memory (413
+        past it; with a data dir objects stream to disk and only data the store must hold
+        in memory is capped); ``max_running_jobs``: jobs running at once (429 past it).
+        See ``ais_emulator.limits``."""
         if data_dir is None:
-            self.store = BackedStore()
+            self.store = BackedStore(max_object_size)
         else:
             from ais_emulator.store.disk import DurableStore
 
-            self.store = DurableStore(data_dir)
+            self.store = DurableStore(data_dir, max_object_size)
         self.data_dir = None if data_dir is None else self.store.data_dir
         self.etl = EtlRegistry()
-        self.jobs = JobRegistry()
+        self.jobs = JobRegistry(max_running_jobs)
         self.identity = ClusterIdentity()
         self._reset_hooks: list[Callable[[], None]] = []
         self._lock = threading.Lock()

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ais_emulator.limits import MAX_RUNNING_JOBS
 from ais_emulator.store.errors import InvalidRequest, StoreError
 
 # Kinds whose completion the SDK detects by "idle on two consecutive polls" (wire doc §7.3).
@@ -35,6 +36,16 @@ IDLE_KINDS = frozenset({
 })
 _ID_PREFIX = {"copy-listrange": "tco-", "etl-listrange": "tco-", "etl-bck": "tcb-",
               "copy-bck": "tcb-", "get-batch": "gbt-", "etl": "etl-"}
+
+
+class TooManyJobs(StoreError):
+    """``max_running`` jobs are running already (AIS has no such cap: 429, which the SDK
+    retries)."""
+
+    def __init__(self, kind: str, limit: int):
+        super().__init__(f"cannot start {kind}: {limit} jobs are running already (the "
+                         "emulator's cap); retry when one has finished", kind=kind,
+                         limit=limit)
 
 
 class JobNotFound(StoreError):
@@ -117,29 +128,37 @@ def _new_id(kind: str) -> str:
 
 
 class JobRegistry:
-    """Every job this emulator started. Thread-safe."""
+    """Every job this emulator started. Thread-safe. At most ``max_running`` jobs run in
+    threads at once; one more is refused (``TooManyJobs``) before it is recorded."""
 
-    def __init__(self):
+    def __init__(self, max_running: int = MAX_RUNNING_JOBS):
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
+        self._running = 0
+        self.max_running = max_running
 
     def start(self, kind: str, work: Optional[Work] = None, *, bck=None, src_bck=None,
               dst_bck=None, sync: bool = False, details: Optional[dict] = None) -> Job:
         """Record a new job and run ``work`` (in a thread, or inline with ``sync``)."""
         job = Job(id=_new_id(kind), kind=kind, bck=bck if bck is not None else src_bck,
                   src_bck=src_bck, dst_bck=dst_bck, details=dict(details or {}))
+        threaded = work is not None and not sync
         with self._lock:
+            if threaded:
+                if self._running >= self.max_running:
+                    raise TooManyJobs(kind, self.max_running)
+                self._running += 1
             self._jobs[job.id] = job
         if work is None:
             self._finish(job, "")
         elif sync:
             self._run(job, work)
         else:
-            threading.Thread(target=self._run, args=(job, work), daemon=True,
+            threading.Thread(target=self._run, args=(job, work, True), daemon=True,
                              name=f"ais-job-{job.id}").start()
         return job
 
-    def _run(self, job: Job, work: Work) -> None:
+    def _run(self, job: Job, work: Work, counted: bool = False) -> None:
         err = ""
         try:
             work(JobContext(job))
@@ -147,7 +166,16 @@ class JobRegistry:
             err = e.message
         except Exception as e:  # noqa: BLE001 - a job's failure is its record, never a crash
             err = f"{type(e).__name__}: {e}"
+        finally:
+            if counted:
+                with self._lock:
+                    self._running -= 1
         self._finish(job, err)
+
+    @property
+    def running(self) -> int:
+        """Jobs running in their threads now."""
+        return self._running
 
     @staticmethod
     def _finish(job: Job, err: str) -> None:

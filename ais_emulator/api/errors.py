@@ -25,7 +25,7 @@ import json
 import traceback
 from typing import Optional
 
-from ais_emulator.api.types import Request, Response
+from ais_emulator.api.types import BodyReadError, Request, Response
 from ais_emulator.etl import (
     EtlAlreadyExists,
     EtlCodeRefused,
@@ -35,7 +35,7 @@ from ais_emulator.etl import (
     EtlNotRunning,
     EtlTransformFailed,
 )
-from ais_emulator.jobs import JobNotFound
+from ais_emulator.jobs import JobNotFound, TooManyJobs
 from ais_emulator.store import errors as se
 from ais_emulator.store.backend import RemoteBackendError
 
@@ -69,7 +69,7 @@ def _bucket_missing(bck) -> str:
 def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dict]:
     """(status, message, tcode, extra headers) for a StoreError or ApiError."""
     tgt = f"t[{emu.identity.target_id}]"
-    if isinstance(err, ApiError):
+    if isinstance(err, (ApiError, BodyReadError)):
         return err.status, err.message, err.tcode, err.headers
     if isinstance(err, se.BucketNotFound):
         tcode = "ErrBckNotFound" if err.bucket.provider == "ais" else "ErrRemoteBckNotFound"
@@ -92,6 +92,8 @@ def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dic
         return 416, err.message, "ErrRangeNotSatisfiable", {"Content-Range": f"bytes */{err.size}"}
     if isinstance(err, se.ArchiveUnreadable):
         return _unreadable(tgt, err)
+    if isinstance(err, se.ObjectTooLarge):
+        return 413, f"{tgt}: {err.message}", "", {}
     if isinstance(err, se.InvalidObjectName):
         return 400, err.message, "errInvalidPath", {}
     if isinstance(err, se.ObjectPathConflict):
@@ -118,6 +120,8 @@ def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dic
         return 400, f"{tgt}: {err.message}", "", {}
     if isinstance(err, JobNotFound):
         return 404, f"{prx}: {err.message}", "ErrNotFound", {}
+    if isinstance(err, TooManyJobs):
+        return 429, f"{prx}: {err.message}", "", {"Retry-After": "1"}
     return 400, err.message, "", {}
 
 
@@ -155,11 +159,16 @@ def error_response(emu, request: Request, status: int, message: str, tcode: str 
         doc = {"tcode": tcode, **doc}
     out = {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff",
            **(headers or {})}
-    if request.method == "HEAD":
-        out["Hdr-Error"] = json.dumps(doc, separators=(",", ":"))
+    if request.method == "HEAD":  # a header line: long strings are cut short
+        short = {k: _short(v) if isinstance(v, str) else v for k, v in doc.items()}
+        out["Hdr-Error"] = json.dumps(short, separators=(",", ":"))
         return Response(status, out, b"")
     body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
     return Response(status, out, body)
+
+
+def _short(text: str, limit: int = 2048) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def error_reply(emu, request: Request, err: Exception) -> Response:

@@ -96,9 +96,16 @@ def parse_range_header(value: str, size: int) -> list[tuple[int, int]]:
     return out
 
 
+_INT64_MAX = (1 << 63) - 1
+
+
 def _int(text: str):
-    """Go's strconv.ParseInt(text, 10, 64): an optional sign and decimal digits."""
+    """Go's strconv.ParseInt(text, 10, 64): an optional sign and decimal digits, within
+    int64 (a longer number is malformed, as in Go: never a 4,300-digit ``int()``)."""
     body = text[1:] if text[:1] in "+-" else text
     if not body or not body.isascii() or not body.isdigit():
         return None
-    return int(text)
+    if len(body.lstrip("0")) > 19:
+        return None
+    value = int(text)
+    return value if -_INT64_MAX - 1 <= value <= _INT64_MAX else None

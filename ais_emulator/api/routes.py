@@ -11,7 +11,9 @@ Handlers register with ``@route(method, template)``. Templates are ``/``-separat
 
 Every failure leaves here as an AIS error reply (see ``errors``); an unknown route is a
 501 that names the method, the path and the nearest routes served. A HEAD reply whose
-handler set no ``content_length`` announces none (see ``types``).
+handler set no ``content_length`` announces none (see ``types``). Every reply's headers
+are cleaned on the way out (``headers``), and a request carrying a ``guard`` (the HTTP
+server's) is checked against it before any handler runs.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ais_emulator.api.errors import ApiError, error_reply, internal_error, unknown_route
-from ais_emulator.api.types import Request, Response
+from ais_emulator.api.headers import clean_headers
+from ais_emulator.api.types import BodyReadError, Request, Response
 from ais_emulator.store.errors import StoreError
 
 log = logging.getLogger("ais_emulator")
@@ -110,6 +113,7 @@ def dispatch(emu, request: Request) -> Response:
     resp = _dispatch(emu, request)
     if request.method == "HEAD" and resp.content_length is None:
         resp.announce_length = False
+    resp.headers = clean_headers(resp.headers)
     return resp
 
 
@@ -119,11 +123,13 @@ def _dispatch(emu, request: Request) -> Response:
             path = request.decoded_path
         except UnicodeDecodeError:
             raise ApiError(400, f"invalid URL path {request.path!r}: not UTF-8") from None
+        if request.guard is not None:
+            request.guard.check(request)
         found, params = ROUTES.find(request.method, path)
         if found is None:
             return unknown_route(emu, request, ROUTES.known())
         return found.handler(emu, request, **params)
-    except (StoreError, ApiError) as err:
+    except (StoreError, ApiError, BodyReadError) as err:
         return error_reply(emu, request, err)
     except Exception as exc:  # an emulator bug: say so, loudly, as a real failure
         log.exception("ais_emulator: %s %s failed", request.method, request.path)

@@ -6,7 +6,9 @@
     resp.status, resp.headers, resp.length(), b"".join(resp.iter_body())
 
 ``Request.path`` is the raw (percent-encoded) path; header names are matched
-case-insensitively. ``Response.body`` is bytes or an iterable of bytes-like chunks;
+case-insensitively. A transport may hand the body as a stream (an iterable of byte
+chunks with an optional ``length``): handlers read control messages as ``body`` (bytes,
+bounded) and object data as ``data`` (streamed). ``Response.body`` is bytes or an iterable of bytes-like chunks;
 ``content_length`` is set when an iterable body's size is known, and on HEAD replies it
 carries the size of the entity while no body is sent. A HEAD reply announces a
 Content-Length only when its handler sets ``content_length`` (as Go's net/http, which
@@ -21,25 +23,66 @@ from functools import cached_property
 from typing import Optional, Union
 from urllib.parse import parse_qsl, unquote
 
+from ais_emulator.limits import MAX_CONTROL_BODY
+
 Body = Union[bytes, bytearray, memoryview, Iterable]
 
 
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    base_url: str = ""  # scheme://host:port the client addressed
-    remote_addr: str = ""
-    allow_etl_code: bool = True  # may client-sent ETL code run? (the HTTP server: opt-in)
+class BodyReadError(Exception):
+    """The request body could not be read (malformed framing, silence, early close):
+    answered with ``status``, after which the transport closes the connection."""
 
-    def __post_init__(self):
-        self.method = self.method.upper()
-        self.headers = {k.lower(): v for k, v in dict(self.headers or {}).items()}
-        if self.body is None:
-            self.body = b""
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message, self.tcode, self.headers = status, message, "", {}
+
+
+class Request:
+    """One request. ``body`` is the control body as bytes (JSON action messages, queries):
+    read from ``stream`` on first use, at most ``MAX_CONTROL_BODY`` bytes (413 past it).
+    ``data`` is the object data of a PUT, append or part: the bytes already read, else the
+    stream itself (one pass; ``content_length`` is its declared size, None when chunked),
+    so object bytes are never held twice. ``guard``: the transport's origin policy."""
+
+    def __init__(self, method: str, path: str, query: str = "",
+                 headers: Optional[Mapping[str, str]] = None, body=b"", base_url: str = "",
+                 remote_addr: str = "", allow_etl_code: bool = True, guard=None):
+        self.method = method.upper()
+        self.path = path
+        self.query = query
+        self.headers = {k.lower(): v for k, v in dict(headers or {}).items()}
+        self.base_url = base_url  # scheme://host:port of the emulator (never the Host header)
+        self.remote_addr = remote_addr
+        self.allow_etl_code = allow_etl_code  # may client-sent ETL code run? (server: opt-in)
+        self.guard = guard
+        if body is None or isinstance(body, (bytes, bytearray, memoryview)):
+            self._body, self.stream = bytes(body or b""), None
+        else:
+            self._body, self.stream = None, body
+
+    def __repr__(self) -> str:
+        return f"Request({self.method} {self.path}{'?' + self.query if self.query else ''})"
+
+    @property
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = _read_control(self.stream)
+        return self._body
+
+    @body.setter
+    def body(self, value) -> None:
+        self._body, self.stream = bytes(value or b""), None
+
+    @property
+    def data(self):
+        """Object data: bytes, or an iterable of bytes-like chunks (read it once)."""
+        return self._body if self._body is not None else self.stream
+
+    @property
+    def content_length(self) -> Optional[int]:
+        if self._body is not None:
+            return len(self._body)
+        return getattr(self.stream, "length", None)
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name.lower(), default)
@@ -59,6 +102,24 @@ class Request:
     def decoded_path(self) -> str:
         """The percent-decoded path (UTF-8); repeated slashes are kept."""
         return unquote(self.path, encoding="utf-8", errors="strict")
+
+
+def _read_control(stream) -> bytes:
+    from ais_emulator.api.errors import ApiError
+
+    def too_large(n) -> ApiError:
+        return ApiError(413, f"request body too large: {n} bytes (a JSON request body may "
+                             f"have at most {MAX_CONTROL_BODY} bytes)")
+
+    declared = getattr(stream, "length", None)
+    if declared is not None and declared > MAX_CONTROL_BODY:
+        raise too_large(declared)
+    buf = bytearray()
+    for chunk in stream:
+        buf += chunk
+        if len(buf) > MAX_CONTROL_BODY:
+            raise too_large(f"more than {len(buf)}")
+    return bytes(buf)
 
 
 @dataclass

@@ -19,14 +19,18 @@
 from __future__ import annotations
 
 import json
+import operator
+import re
 import time
 from dataclasses import dataclass
+from itertools import accumulate, count
 from typing import Any, Optional
 
 import msgpack
 
 from ais_emulator.api.errors import ApiError
 from ais_emulator.api.types import Response
+from ais_emulator.limits import MAX_CONTROL_BODY, MAX_CUSTOM_MD, MAX_JSON_DEPTH
 
 JSON = "application/json"
 JSON_UTF8 = "application/json; charset=utf-8"
@@ -52,13 +56,41 @@ def json_reply(value: Any, status: int = 200) -> Response:
 
 
 def parse_json(body: bytes, what: str = "request body") -> Any:
-    """Decode a JSON body; an empty body is None; malformed JSON is a 400."""
+    """Decode a JSON body; an empty body is None; malformed JSON is a 400, and so is one
+    nested deeper than ``MAX_JSON_DEPTH`` (checked in linear time before decoding, so
+    no RecursionError); a body over ``MAX_CONTROL_BODY`` bytes is a 413."""
     if not body or not bytes(body).strip():
         return None
+    if len(body) > MAX_CONTROL_BODY:
+        raise ApiError(413, f"{what} too large: {len(body)} bytes (at most {MAX_CONTROL_BODY})")
+    depth = json_depth(body)
+    if depth > MAX_JSON_DEPTH:
+        raise ApiError(400, f"failed to unmarshal {what} as JSON: nested more than "
+                            f"{MAX_JSON_DEPTH} levels deep")
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
+        return json.loads(body, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise ApiError(400, f"failed to unmarshal {what} as JSON: {e}") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"invalid JSON value {name} (as Go's decoder, NaN and Infinity are refused)")
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = bytes(c for c in range(256) if c not in b"[]{}")
+_BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+
+
+def json_depth(body) -> int:
+    """The deepest nesting of arrays and objects in ``body`` (strings skipped), in linear
+    time at C speed; bodies with few brackets are answered without a scan."""
+    data = bytes(body)
+    if data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH:
+        return 0
+    brackets = _JSON_STRING.sub(b"", data).translate(_BRACKET_STEP, _NOT_BRACKET)
+    # an opening bracket counts 2, a closing one 0: depth after k brackets = sum - k
+    return max(map(operator.sub, accumulate(brackets), count(1)), default=0)
 
 
 def ci_get(mapping: dict, key: str, default: Any = None) -> Any:
@@ -96,15 +128,19 @@ def parse_action(body: bytes, required: bool = False) -> Optional[ActMsg]:
 
 
 def as_int(value: Any, what: str) -> int:
-    """An int from a JSON number or a decimal string (Go's ``,string`` fields)."""
+    """An int from a JSON number or a decimal string (Go's ``,string`` fields), within
+    int64 as Go's are."""
     if isinstance(value, bool):
         raise ApiError(400, f"invalid {what}: {value!r}")
     if value is None or value == "":
         return 0
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ApiError(400, f"invalid {what}: {value!r}") from None
+        n = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ApiError(400, f"invalid {what}: {str(value)[:64]!r}") from None
+    if not -(1 << 63) <= n < (1 << 63):
+        raise ApiError(400, f"invalid {what}: {str(value)[:64]!r} (out of int64 range)")
+    return n
 
 
 def format_atime(ns: int) -> str:
@@ -136,6 +172,24 @@ def parse_custom_header(value: str) -> dict:
             raise ApiError(400, f'custom metadata: empty key (value="{val}")')
         out[key] = val
     return out
+
+
+def validate_custom(custom: dict, where: str = "") -> dict:
+    """Go's ``ValidateCustomMD``: keys non-empty, no reserved ``\\x01``, and the sum of key
+    and value lengths (UTF-8 bytes) at most ``MAX_CUSTOM_MD``; a 400 worded as AIS's."""
+    size = 0
+    prefix = f"{where}: " if where else ""
+    for key, value in custom.items():
+        size += len(key.encode("utf-8", "surrogatepass")) + len(value.encode("utf-8", "surrogatepass"))
+        if not key:
+            raise ApiError(400, f'{prefix}custom metadata: empty key (value="{value}")')
+        if "\x01" in key or "\x01" in value:
+            raise ApiError(400, f"{prefix}custom metadata '{key!r}={value!r}': key or value "
+                                "contains reserved symbol")
+    if size > MAX_CUSTOM_MD:
+        raise ApiError(400, f"{prefix}custom metadata: total size {size} exceeds max "
+                            f"{MAX_CUSTOM_MD} bytes")
+    return custom
 
 
 def custom_md_list(custom: dict) -> str:

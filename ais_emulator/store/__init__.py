@@ -14,6 +14,7 @@ from ais_emulator.store.errors import (
     InvalidRequest,
     ObjectNotFound,
     ObjectPathConflict,
+    ObjectTooLarge,
     RangeNotSatisfiable,
     StoreError,
     UploadNotFound,
@@ -26,6 +27,6 @@ __all__ = [
     "ArchiveMemberNotFound", "ArchiveUnreadable", "BucketAlreadyExists", "BucketId",
     "BucketNotFound", "InvalidAppendHandle", "InvalidBucketName", "InvalidObjectName",
     "InvalidPart", "InvalidProvider", "InvalidRequest", "ListEntry", "ListPage", "ListQuery",
-    "ObjectNotFound", "ObjectPathConflict", "ObjectRecord", "RangeNotSatisfiable", "Store", "StoreError",
+    "ObjectNotFound", "ObjectPathConflict", "ObjectRecord", "ObjectTooLarge", "RangeNotSatisfiable", "Store", "StoreError",
     "UploadNotFound", "parse_uname", "validate_bucket_name",
 ]

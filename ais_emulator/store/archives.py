@@ -30,7 +30,7 @@ Deviations from real AIS:
   ``/`` on either side. So a member stored as ``./a.jpg`` (listed by AIS as
   ``shard.tar/a.jpg``) cannot be fetched as ``a.jpg``, exactly as on a real cluster. As in
   Go, the first match in archive order wins.
-* ``regexp`` mode uses Python ``re`` (``re.search``), not Go RE2; exotic syntax differs.
+* ``regexp`` mode matches with RE2 in linear time (``regex``), as Go does.
 * Tar: a PAX global header (``g``) is skipped, not applied; sparse members raise
   ``ArchiveError``; the first all-zero block ends reading and what follows is ignored (Go
   also wants the next block to be zero).
@@ -44,13 +44,14 @@ Deviations from real AIS:
 from __future__ import annotations
 
 import io
-import re
 import struct
 import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from ais_emulator.store.regex import compile_archregx
 
 ARCHIVE_EXTENSIONS = (".tar", ".tgz", ".tar.gz", ".zip")
 MATCH_MODES = ("regexp", "prefix", "suffix", "substr", "wdskey")
@@ -145,7 +146,7 @@ def iter_matching(
     with ``dirs``, a tar's (or tgz's) matching directories too, as ``(name ending in /,
     None)``. Names are matched as stored (a directory's usually ends with ``/``).
 
-    Modes (wire doc §5.1): ``regexp`` (``re.search``), ``prefix``, ``suffix``, ``substr``,
+    Modes (wire doc §5.1): ``regexp`` (RE2 search, see ``regex``), ``prefix``, ``suffix``, ``substr``,
     ``wdskey`` (name minus its last extension and a leading ``/`` equals the pattern). An
     empty pattern, or mode ``""`` / ``"*"``, matches everything. An unknown mode or a bad
     regular expression raises ``ValueError`` at call time, before anything is read.
@@ -189,11 +190,7 @@ def _matcher(pattern: str, mode: str) -> Callable[[str], bool]:
     if not pattern or mode in ("", "*"):
         return lambda name: True
     if mode == "regexp":
-        try:
-            rx = re.compile(pattern)
-        except re.error as e:
-            raise ValueError(f"invalid archregx {pattern!r} for archmode 'regexp': {e}") from None
-        return lambda name: rx.search(name) is not None
+        return compile_archregx(pattern)
     if mode == "prefix":
         return lambda name: name.startswith(pattern)
     if mode == "suffix":

@@ -57,7 +57,6 @@ from ais_emulator.store.listing import ListEntry, ListPage, ListQuery
 from ais_emulator.store.objects import (
     CHECKSUM_TYPE,
     ObjectRecord,
-    as_bytes,
     checksum,
     object_name,
 )
@@ -310,7 +309,7 @@ class BackedStore(Store):
         if be is None:
             return super().put_object(bck, name, data, custom=custom, chunks=chunks)
         name = object_name(name)
-        data = as_bytes(data)  # the backend takes bytes
+        data = self._collect(bck, name, data)  # the backend takes bytes
         digest = checksum(data)
         with self._lock:
             _check_path(self.bucket(bck), name)  # refuse before writing through

@@ -25,8 +25,8 @@ from ais_emulator.store.errors import InvalidBucketName, InvalidProvider, Invali
 PROVIDER_ALIASES = {"": "ais", "s3": "aws", "gs": "gcp", "az": "azure", "oc": "oci"}
 PROVIDERS = ("ais", "aws", "gcp", "azure", "oci", "ht")
 
-_NAME_RE = re.compile(r"^[.a-zA-Z0-9_-]+$")
-_NS_RE = re.compile(r"^[a-zA-Z0-9_-]*$")
+_NAME_RE = re.compile(r"[.a-zA-Z0-9_-]+\Z")  # \Z: "$" would accept a trailing newline
+_NS_RE = re.compile(r"[a-zA-Z0-9_-]*\Z")
 _NAME_HELP = "may only contain letters, numbers, dashes (-), underscores (_), and dots (.)"
 MAX_NAME_LEN = 64  # cos.MaxNameLength: bucket and namespace names
 SYSTEM_BUCKETS = (".sys-inventory", ".sys-shardidx")

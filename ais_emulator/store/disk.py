@@ -40,6 +40,7 @@ import os
 import threading
 from typing import Optional
 
+from ais_emulator.limits import MAX_OBJECT_SIZE
 from ais_emulator.store.backed import BackedStore
 from ais_emulator.store.blobs import Blob, BlobFiles
 from ais_emulator.store.buckets import Bucket, BucketId
@@ -55,8 +56,8 @@ log = logging.getLogger("ais_emulator")
 class DiskStore(Store):
     """``Store`` persisted under ``data_dir`` (see the module docstring)."""
 
-    def __init__(self, data_dir: str):
-        super().__init__()
+    def __init__(self, data_dir: str, max_object_size: int = MAX_OBJECT_SIZE):
+        super().__init__(max_object_size)
         self._wlock = threading.RLock()  # orders writers; taken before the store lock
         self.data_dir = os.path.abspath(data_dir)
         self._catalog = Catalog.open(self.data_dir)

@@ -111,3 +111,12 @@ class InvalidPart(InvalidRequest):
 
 class InvalidAppendHandle(InvalidRequest):
     """Append/flush with a handle this object does not know (or a stale one)."""
+
+
+class ObjectTooLarge(StoreError):
+    """An object's bytes exceed the store's ``max_object_size`` (objects live in memory)."""
+
+    def __init__(self, bucket, name: str, size, limit: int):
+        super().__init__(f"{bucket}/{name}: object too large: {size} bytes exceeds the "
+                         f"emulator's max object size {limit} bytes (--max-object-size)",
+                         bucket=bucket, name=name, size=size, limit=limit)

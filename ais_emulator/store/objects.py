@@ -19,6 +19,7 @@ xxhash/v2 digest (XXH64, seed 0) written as 16 big-endian hex digits.
 from __future__ import annotations
 
 import hashlib
+import io
 import posixpath
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from typing import Optional
 
 import xxhash
 
+from ais_emulator.limits import MAX_OBJECT_NAME
 from ais_emulator.store.errors import InvalidObjectName
 
 CHECKSUM_TYPE = "xxhash2"
@@ -38,15 +40,51 @@ def object_name(name: str) -> str:
     Rejected (Go ``cos.ValidateOname``): empty, a trailing ``/``, ``../`` or ``~/``
     anywhere, and NUL. An object is a file under the bucket's directory, so its path is
     cleaned: ``x//y`` and ``./x/y`` name ``x/y``, and a leading ``/`` is dropped.
+    Deviation: a name longer than ``MAX_OBJECT_NAME`` UTF-8 bytes is refused (AIS takes
+    names up to its 1 MiB header limit); names are echoed in reply headers.
     """
     if not name or name.endswith("/") or "../" in name or "~/" in name or "\x00" in name:
         raise InvalidObjectName(name)
+    if len(name) > MAX_OBJECT_NAME // 4 and len(name.encode("utf-8", "surrogatepass")) > MAX_OBJECT_NAME:
+        raise InvalidObjectName(name[:64] + "...", f"longer than {MAX_OBJECT_NAME} bytes")
     if "//" in name or "." in name or name[0] == "/":
         clean = posixpath.normpath("/" + name).lstrip("/")
         if not clean or clean == ".":
             raise InvalidObjectName(name)
         return clean
     return name
+
+
+class TooLarge(Exception):
+    """Raised by ``collect`` when data exceeds its limit (``size``: what was seen)."""
+
+    def __init__(self, size):
+        super().__init__(size)
+        self.size = size
+
+
+def collect(data, limit: int) -> bytes:
+    """``data`` (bytes-like, or an iterable of bytes-like chunks) as one ``bytes`` object,
+    held once: chunks are written into one growing buffer whose bytes become the result
+    without a copy. A known length (``len()``, or a stream's ``length``) over ``limit``
+    is refused before any chunk is read; otherwise reading stops past the limit."""
+    if isinstance(data, bytes):
+        if len(data) > limit:
+            raise TooLarge(len(data))
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        if len(data) > limit:
+            raise TooLarge(len(data))
+        return bytes(data)
+    declared = getattr(data, "length", None)
+    if declared is not None and declared > limit:
+        raise TooLarge(declared)
+    buf = io.BytesIO()
+    for chunk in data:
+        buf.write(chunk)
+        if buf.tell() > limit:
+            raise TooLarge(f"more than {buf.tell()}")
+    return buf.getvalue()
 
 
 def checksum(data) -> str:

@@ -40,6 +40,7 @@ import uuid as uuidlib
 from collections.abc import Iterable
 from typing import Optional
 
+from ais_emulator.limits import MAX_OBJECT_SIZE
 from ais_emulator.store.buckets import Bucket, BucketId
 from ais_emulator.store.errors import (
     BucketAlreadyExists,
@@ -47,6 +48,7 @@ from ais_emulator.store.errors import (
     InvalidAppendHandle,
     ObjectNotFound,
     ObjectPathConflict,
+    ObjectTooLarge,
 )
 from ais_emulator.store.listing import (
     ListPage,
@@ -58,8 +60,9 @@ from ais_emulator.store.listing import (
 from ais_emulator.store.multipart import Uploads
 from ais_emulator.store.objects import (
     ObjectRecord,
-    as_bytes,
+    TooLarge,
     checksum,
+    collect,
     new_record,
     next_version,
     object_name,
@@ -92,7 +95,8 @@ class Store:
 
     in_memory = True  # object bytes are held in memory (see store.disk for the other kind)
 
-    def __init__(self):
+    def __init__(self, max_object_size: int = MAX_OBJECT_SIZE):
+        self.max_object_size = max_object_size  # objects live in memory: 413 past it
         self._lock = threading.RLock()
         self._buckets: dict[BucketId, Bucket] = {}
         self._appends: dict[str, dict] = {}
@@ -163,7 +167,7 @@ class Store:
     def _ingest(self, bck: BucketId, name: str, data) -> tuple:
         """``(body, xxhash2 hex)`` of the data of object ``name`` (bytes-like or an iterable
         of chunks)."""
-        data = as_bytes(data)
+        data = self._collect(bck, name, data)
         return data, checksum(data)
 
     def _discard(self, body) -> None:
@@ -223,8 +227,23 @@ class Store:
 
     # -- objects --------------------------------------------------------------------
 
+    def receive(self, bck: BucketId, name: str, data) -> bytes:
+        """Object data (bytes-like or an iterable of chunks) as bytes, read once within
+        ``max_object_size`` (ObjectTooLarge past it): for callers that must see all the
+        bytes before storing them (checksum checks)."""
+        return self._collect(bck, object_name(name), data)
+
+    def _collect(self, bck: BucketId, name: str, data, already: int = 0) -> bytes:
+        """``data`` (bytes-like or an iterable of chunks) as bytes, within the size limit."""
+        try:
+            return collect(data, self.max_object_size - already)
+        except TooLarge as e:
+            size = e.size + already if isinstance(e.size, int) else e.size
+            raise ObjectTooLarge(bck, name, size, self.max_object_size) from None
+
     def put_object(self, bck: BucketId, name: str, data, custom: Optional[dict] = None,
                    chunks=None) -> ObjectRecord:
+        """Store ``data``: bytes-like, or an iterable of bytes-like chunks (read once)."""
         name = object_name(name)
         self.bucket(bck)  # before reading the data
         body, digest = self._ingest(bck, name, data)
@@ -307,7 +326,15 @@ class Store:
         replaced only on ``flush``.
         """
         name = object_name(name)
-        data = as_bytes(data)
+        self.bucket(bck)
+        if handle:
+            with self._lock:
+                _, session = self._session(bck, name, handle)
+                already = len(session["buf"])
+        else:
+            base = self.bucket(bck).objects.get(name)
+            already = base.size if base is not None else 0
+        data = self._collect(bck, name, data, already)
         with self._lock:
             bucket = self.bucket(bck)
             if not handle:
@@ -324,7 +351,11 @@ class Store:
     def flush(self, bck: BucketId, name: str, handle: str, data=b"") -> ObjectRecord:
         """Finalise an append session (any ``data`` is appended first)."""
         name = object_name(name)
-        data = as_bytes(data)
+        with self._lock:
+            self.bucket(bck)
+            _, session = self._session(bck, name, handle)
+            already = len(session["buf"])
+        data = self._collect(bck, name, data, already)
         with self._lock:
             self.bucket(bck)
             sid, session = self._session(bck, name, handle)
@@ -353,13 +384,16 @@ class Store:
     def mpt_put_part(self, bck: BucketId, name: str, upload_id: str, number: int, data) -> None:
         name = object_name(name)
         self.bucket(bck)
-        self.uploads.put_part(bck, name, upload_id, number, as_bytes(data))
+        self.uploads.put_part(bck, name, upload_id, number, self._collect(bck, name, data))
 
     def mpt_complete(self, bck: BucketId, name: str, upload_id: str,
                      part_numbers: Iterable[int]) -> ObjectRecord:
         name = object_name(name)
         self.bucket(bck)
         parts = self.uploads.take(bck, name, upload_id, part_numbers)
+        total = sum(len(p) for p in parts)
+        if total > self.max_object_size:
+            raise ObjectTooLarge(bck, name, total, self.max_object_size)
         chunks = (len(parts), max(len(p) for p in parts))
         return self.put_object(bck, name, b"".join(parts), chunks=chunks)
 

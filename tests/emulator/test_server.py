@@ -167,14 +167,16 @@ def test_malformed_requests_get_400(srv, request_bytes):
 
 
 def test_absolute_form_target(srv):
-    out = raw(srv, b"GET http://elsewhere/v1/health HTTP/1.1\r\nConnection: close\r\n\r\n")
+    out = raw(srv, b"GET http://elsewhere/v1/health HTTP/1.1\r\nHost: elsewhere\r\n"
+                   b"Connection: close\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200")
 
 
-def test_direct_url_uses_the_host_the_client_used(srv):
+def test_direct_url_is_the_bound_address_not_the_host_header(srv):
     port = srv.url.rsplit(":", 1)[1]
-    smap = requests.get(f"http://localhost:{port}/v1/daemon", params={"what": "smap"}).json()
-    assert smap["proxy_si"]["public_net"]["direct_url"] == f"http://localhost:{port}"
+    smap = requests.get(f"http://localhost:{port}/v1/daemon", params={"what": "smap"},
+                        headers={"Host": f"attacker.example:{port}"}).json()
+    assert smap["proxy_si"]["public_net"]["direct_url"] == srv.url
 
 
 def test_sdk_roundtrip_and_direct_read(srv):

@@ -27,7 +27,7 @@ def test_expand(template, names):
         with pytest.raises(InvalidTemplate):
             parse_template(template)
     else:
-        assert parse_template(template).expand() == names
+        assert list(parse_template(template).expand()) == names
 
 
 @pytest.mark.parametrize("template, prefix", [

@@ -31,7 +31,13 @@ from ais_emulator.api.errors import ApiError, bucket_cname
 from ais_emulator.api.params import bucket_of, is_true, no_range, parse_range_header
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
-from ais_emulator.api.wire import OCTETS, custom_md_header, parse_action, parse_custom_header
+from ais_emulator.api.wire import (
+    OCTETS,
+    custom_md_header,
+    parse_action,
+    parse_custom_header,
+    validate_custom,
+)
 from ais_emulator.store import BucketId, InvalidRequest, ObjectNotFound, parse_uname
 from ais_emulator.store.archives import write_archive
 from ais_emulator.store.multipart import parse_part_number
@@ -282,25 +288,27 @@ def put_object(emu, req: Request, bucket: str, obj: str) -> Response:
         if not params.get("uploadId"):
             raise ApiError(400, "multipart part upload requires uploadId")
         number = parse_part_number(params.get("partNumber", ""))
-        emu.store.mpt_put_part(bck, obj, params["uploadId"], number, req.body)
+        emu.store.mpt_put_part(bck, obj, params["uploadId"], number, req.data)
         return Response(200, {}, b"")
     if "object_to" in params:
         return _copy(emu, req, bck, obj, params["object_to"])
     if "append_type" in params:
         kind, handle = params["append_type"], params.get("append_handle", "")
         if kind == "append":
-            new = emu.store.append(bck, obj, handle, req.body)
+            new = emu.store.append(bck, obj, handle, req.data)
             return Response(200, {"Ais-Append-Handle": new}, b"")
         if kind == "flush":
             if not handle:
                 raise ApiError(400, f"{bck}/{obj}: flush requires an append handle")
-            emu.store.flush(bck, obj, handle, req.body)
+            emu.store.flush(bck, obj, handle, req.data)
             return Response(200, {}, b"")
         raise ApiError(400, f"invalid append_type {kind!r} (expecting 'append' or 'flush')")
 
-    data = req.body
+    custom = validate_custom(parse_custom_header(req.header("ais-custom-md"))) or None
+    data = req.data
     kind, value = req.header("ais-checksum-type"), req.header("ais-checksum-value")
     if kind and kind != "none" and value:
+        data = emu.store.receive(bck, obj, data)
         try:
             actual = checksum_of(kind, data)
         except ValueError as e:
@@ -308,7 +316,6 @@ def put_object(emu, req: Request, bucket: str, obj: str) -> Response:
         if actual != value:
             raise ApiError(400, f"BAD DATA CHECKSUM: {kind}({value} != {actual}) (context: "
                                 f"{bucket_cname(bck)}/{obj})", tcode="ErrBadCksum")
-    custom = parse_custom_header(req.header("ais-custom-md")) or None
     return _put_reply(emu.store.put_object(bck, obj, data, custom=custom))
 
 
@@ -352,15 +359,21 @@ def delete_object(emu, req: Request, bucket: str, obj: str) -> Response:
 
 @route("PATCH", "/v1/objects/{bucket}/{obj*}")
 def patch_object(emu, req: Request, bucket: str, obj: str) -> Response:
-    """Custom metadata: merge, or replace with ``set-new-custom=true``. Deviation:
-    non-string values are stored as their ``str()``."""
+    """Custom metadata: merge, or replace with ``set-new-custom=true``; at most 2 KiB of
+    keys and values (AIS's limit). Deviation: non-string values are stored as their
+    ``str()``; a merge that would exceed the limit is a 400 (AIS fails it later)."""
     bck = _target(emu, bucket, req, obj)
     msg = parse_action(req.body, required=True)
     md = msg.value if msg.value is not None else {}
     if not isinstance(md, dict) or not all(isinstance(k, str) for k in md):
         raise ApiError(400, "invalid custom metadata: expecting a JSON object of strings")
     md = {k: v if isinstance(v, str) else str(v) for k, v in md.items()}
-    emu.store.set_custom(bck, obj, md, replace=is_true(req.param("set-new-custom")))
+    cname = f"{bucket_cname(bck)}/{obj}"
+    validate_custom(md, cname)
+    replace = is_true(req.param("set-new-custom"))
+    if not replace:  # the merged set is held to the same limit
+        validate_custom({**emu.store.head_object(bck, obj).custom, **md}, cname)
+    emu.store.set_custom(bck, obj, md, replace=replace)
     return Response(200, {}, b"")
 
 

@@ -72,7 +72,7 @@ def _int_field(value: dict, key: str, lowest: int) -> int:
     try:
         n = int(raw)
     except ValueError:
-        raise ApiError(400, f"invalid {key} {raw!r}") from None
+        raise ApiError(400, f"invalid {key} {str(raw)[:64]!r}") from None
     if n < lowest:
         raise ApiError(400, f"invalid {key} {n}: must be >= {lowest}")
     return n
@@ -103,7 +103,7 @@ def prefetch_listrange(emu, req: Request, bck: BucketId, msg: ActMsg) -> Respons
     latest = bool(ci_get(value, "latest-ver", False))
     _int_field(value, "blob-threshold", 0)
     _int_field(value, "num-workers", -1)
-    names = list(sel.names)
+    names = sel.names
     skip_missing = coer or sel.ranged
 
     def work(ctx) -> None:
@@ -137,7 +137,7 @@ def evict_listrange(emu, req: Request, bck: BucketId, msg: ActMsg) -> Response:
     """Drop the cached copies of the selected objects (the backend keeps them)."""
     _remote_only(bck, "evict-listrange")
     _, sel = _listrange(emu, bck, msg)
-    names = list(sel.names)
+    names = sel.names
 
     def work(ctx) -> None:
         for name in names:
