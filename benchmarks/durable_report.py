@@ -25,6 +25,11 @@ def _mib(x) -> str:
     return "–" if x is None else f"{x:.0f}"
 
 
+def _notes(r: dict) -> str:
+    load = r.get("load_avg")
+    return r.get("note", "") + ("" if load is None else f"; load average {load:.1f}")
+
+
 def mixed_load_table(name: str, rows: list[dict]) -> list[str]:
     lines = [f"### {name}", "",
              "| server | ops/s | × in-memory | p50 | p99 | GET p50 / p99 | PUT p50 / p99 | "
@@ -37,7 +42,7 @@ def mixed_load_table(name: str, rows: list[dict]) -> list[str]:
             f"{'–' if ratio is None else f'{ratio:.2f}×'} | {_ms(r.get('p50_s'))} | "
             f"{_ms(r.get('p99_s'))} | {_ms(r.get('get_p50_s'))} / {_ms(r.get('get_p99_s'))} | "
             f"{_ms(r.get('put_p50_s'))} / {_ms(r.get('put_p99_s'))} | {r.get('errors')} | "
-            f"{r.get('torn_reads')} | {r.get('ops')} | {r.get('note', '')} |")
+            f"{r.get('torn_reads')} | {r.get('ops')} | {_notes(r)} |")
     mix = next((r.get("mix") for r in rows if r.get("mix")), None)
     if mix:
         lines += ["", "Mix: " + ", ".join(f"{k} {v}%" for k, v in mix.items()) + "; "
@@ -45,7 +50,9 @@ def mixed_load_table(name: str, rows: list[dict]) -> list[str]:
                   "GET body is checked against its checksum header and must be one whole "
                   "PUT's bytes; every listing must be one sorted snapshot. With a data dir "
                   "every write is fsynced (file, directory, catalog) before it is "
-                  "acknowledged."]
+                  "acknowledged; writers take turns for the catalog commit, so write "
+                  "latency grows with the number of concurrent writers, while reads never "
+                  "wait for an fsync."]
     return lines + [""]
 
 

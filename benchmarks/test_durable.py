@@ -262,7 +262,8 @@ def test_mixed_load(benchmark, tmp_path, mode, seconds):
         role=measure.OURS if mode == "data-dir" else measure.BASELINE, num_workers=None,
         samples_per_s=rnd.ops / rnd.seconds, mib_per_s=rnd.nbytes / measure.MiB / rnd.seconds,
         seconds=rnd.seconds, threads=THREADS, names=NAMES, mix=dict(zip(KINDS, WEIGHTS, strict=True)),
-        note=f"{THREADS} threads, {NAMES} names, {seconds:.0f} s", **info)
+        note=f"{THREADS} threads, {NAMES} names, {seconds:.0f} s",
+        load_avg=os.getloadavg()[0], **info)
     assert info["errors"] == 0, info["first_errors"]
     assert info["torn_reads"] == 0
 

@@ -188,7 +188,7 @@ class Catalog:
 
     def rows(self, table: str) -> list[tuple]:
         with self._lock:
-            return self._conn.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608
+            return self._conn.execute(f"SELECT * FROM {table}").fetchall()
 
     # -- buckets --------------------------------------------------------------------
 
@@ -210,7 +210,7 @@ class Catalog:
     def clear(self) -> None:
         with self.transaction() as c:
             for table in ("objects", "parts", "uploads", "appends", "buckets"):
-                c.execute(f"DELETE FROM {table}")  # noqa: S608
+                c.execute(f"DELETE FROM {table}")
 
     # -- objects --------------------------------------------------------------------
 

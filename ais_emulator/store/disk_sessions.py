@@ -164,14 +164,16 @@ class DiskAppends:
         _unlink(session.path)
 
     def forget_rows(self, bck=None) -> None:
-        """Forget every session (of ``bck``) whose rows the caller already dropped."""
+        """Forget every session (of ``bck``) whose rows the caller already dropped; an
+        append or flush in progress finishes first (then fails: the bucket is gone)."""
         with self._lock:
             gone = [s for s in self._by_id.values() if bck is None or s.bucket == bck]
             for s in gone:
                 del self._by_id[s.id]
         for s in gone:
-            s.closed = True
-            _unlink(s.path)
+            with s.lock:
+                s.closed = True
+                _unlink(s.path)
 
 
 class DiskUploads:

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from ais_emulator import Emulator
-from ais_emulator.store import BucketId, InvalidAppendHandle, ObjectNotFound, Store
+from ais_emulator.store import BucketId, InvalidAppendHandle, ObjectNotFound, Store, UploadNotFound
 from ais_emulator.store.catalog import LAYOUT_FILE, DataDirError
 from ais_emulator.store.disk import DiskStore
 from ais_emulator.store.objects import checksum
@@ -353,3 +353,21 @@ def test_emulator_with_a_data_dir(root):
         emu.reset()
     with Emulator(data_dir=root) as emu:
         assert emu.list_buckets() == []
+
+
+def test_destroying_a_bucket_ends_its_pending_writes(store, root):
+    h = store.append(BCK, "log", "", b"pending")
+    up = store.mpt_create(BCK, "mp")
+    store.mpt_put_part(BCK, "mp", up, 1, b"part")
+    store.destroy_bucket(BCK)
+    store.create_bucket(BCK)
+    with pytest.raises(InvalidAppendHandle):
+        store.append(BCK, "log", h, b"more")
+    with pytest.raises(UploadNotFound):
+        store.mpt_put_part(BCK, "mp", up, 2, b"x")
+    assert os.listdir(os.path.join(root, "appends")) == [] and blobs(root) == 0
+    store = reopen(store)
+    try:
+        assert store.object_names(BCK) == [] and store._catalog.rows("parts") == []
+    finally:
+        store.close()
