@@ -1,12 +1,16 @@
 """Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]
-[--max-object-size 5GiB] [--allow-host NAME]... [--allow-origin ORIGIN]...``.
+[--data-dir DIR] [--load PROVIDER://BUCKET=PATH ...] [--max-object-size 5GiB]
+[--allow-host NAME]... [--allow-origin ORIGIN]...``.
 
 Binds loopback by default, prints ``ais-emulator: serving AIStore API at <url>`` once
 ``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM. Binding any other address
 prints a warning (louder with ``--allow-etl-code``): whoever can connect may change every
-bucket, and with ETL code allowed, run code.
+bucket, and with ETL code allowed, run code. ``--data-dir`` keeps the store in a directory
+(``store.disk``); ``--load`` seeds buckets from local trees before serving (``seeding``).
+A data dir that cannot be used, or a tree that cannot be loaded, exits 1 with the reason.
 
     ais-emulator serve --port 0          # any free port; the URL is printed
+    ais-emulator serve --data-dir ./ais-data --load ais://corpus=./corpus
     python -m ais_emulator serve
 """
 
@@ -22,6 +26,9 @@ from typing import Optional
 
 from ais_emulator.emulator import Emulator
 from ais_emulator.limits import MAX_OBJECT_SIZE, parse_size
+from ais_emulator.seeding import SeedError, parse_load_spec
+from ais_emulator.store.catalog import DataDirError
+from ais_emulator.store.errors import StoreError
 from ais_emulator.transports.server import EmulatorServer, is_loopback
 
 DEFAULT_PORT = 51080
@@ -38,9 +45,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-etl-code", action="store_true",
                        help="run the ETL classes clients send with init_class() (off by "
                             "default: they are code from whoever can reach the server)")
+    serve.add_argument("--data-dir", metavar="DIR",
+                       help="keep buckets and objects in DIR (created if missing); they "
+                            "survive restarts and objects may be larger than memory "
+                            "(default: in memory only)")
+    serve.add_argument("--load", metavar="PROVIDER://BUCKET=PATH", action="append",
+                       default=[], type=_load_spec,
+                       help="put every file under PATH into BUCKET (created if missing) "
+                            "before serving; unchanged files are skipped; repeatable")
     serve.add_argument("--max-object-size", type=_size, default=MAX_OBJECT_SIZE,
-                       metavar="SIZE", help="largest object the in-memory store takes, e.g. "
-                                            "512MiB (default: 5GiB); larger PUTs get 413")
+                       metavar="SIZE", help="largest object the store holds in memory, e.g. "
+                                            "512MiB (default: 5GiB); larger PUTs get 413 "
+                                            "(with --data-dir objects stream to disk)")
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        help="a Host name to accept on the emulator's control routes besides "
                             "the bound address (repeatable; '*' accepts any)")
@@ -57,6 +73,13 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _load_spec(text: str) -> tuple[str, str, str]:
+    try:
+        return parse_load_spec(text)
+    except SeedError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _wait_healthy(url: str, timeout: float = 10.0) -> None:
     probe = url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
     with urllib.request.urlopen(probe + "/v1/health", timeout=timeout) as resp:
@@ -64,9 +87,30 @@ def _wait_healthy(url: str, timeout: float = 10.0) -> None:
             raise RuntimeError(f"health check answered {resp.status}")
 
 
+def _open(data_dir: Optional[str], loads, max_object_size: int) -> Emulator:
+    """The Emulator to serve, seeded; DataDirError/SeedError/StoreError on failure."""
+    emu = Emulator(data_dir=data_dir, max_object_size=max_object_size)
+    try:
+        if data_dir is not None:
+            buckets = emu.store.list_buckets()
+            count = sum(len(emu.store.object_names(b)) for b in buckets)
+            print(f"ais-emulator: data dir {emu.data_dir} ({len(buckets)} buckets, "
+                  f"{count} objects)", flush=True)
+        for provider, bucket, path in loads:
+            stored, same, nbytes = emu.load_tree(bucket, path, provider)
+            print(f"ais-emulator: loaded {emu.bucket_id(bucket, provider)} from {path}: "
+                  f"{stored} objects stored ({nbytes / 2**20:.1f} MiB), {same} unchanged",
+                  flush=True)
+    except BaseException:
+        emu.close()
+        raise
+    return emu
+
+
 def serve(host: str, port: int, allow_etl_code: bool = False,
           max_object_size: int = MAX_OBJECT_SIZE, allowed_hosts: Sequence[str] = (),
-          allowed_origins: Sequence[str] = ()) -> int:
+          allowed_origins: Sequence[str] = (), data_dir: Optional[str] = None,
+          loads=()) -> int:
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -75,11 +119,16 @@ def serve(host: str, port: int, allow_etl_code: bool = False,
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            emu = Emulator(max_object_size=max_object_size)
+            emu = _open(data_dir, loads, max_object_size)
+        except (DataDirError, SeedError, StoreError, OSError) as e:
+            print(f"ais-emulator: {e}", file=sys.stderr)
+            return 1
+        try:
             server = EmulatorServer(host=host, port=port, emulator=emu,
                                     allow_etl_code=allow_etl_code, allowed_hosts=allowed_hosts,
                                     allowed_origins=allowed_origins).start()
         except OSError as e:
+            emu.close()
             print(f"ais-emulator: cannot bind {host}:{port}: {e}", file=sys.stderr)
             return 1
         try:
@@ -91,6 +140,7 @@ def serve(host: str, port: int, allow_etl_code: bool = False,
                 pass
         finally:
             server.stop()
+            emu.close()
         print("ais-emulator: stopped", flush=True)
         return 0
     finally:
@@ -112,7 +162,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args.host, args.port, args.allow_etl_code, args.max_object_size,
-                     args.allow_host, args.allow_origin)
+                     args.allow_host, args.allow_origin, args.data_dir, args.load)
     return 2  # pragma: no cover (argparse enforces the sub-command)
 
 

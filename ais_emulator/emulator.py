@@ -17,6 +17,12 @@ from S3, by default moto's in-process ``mock_aws`` (see ``ais_emulator.remote``)
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="remote")
         emu = Emulator(remote_s3=True)   # client.bucket("remote", provider="aws") lists it
 
+Durable state: ``Emulator(data_dir="/srv/ais-data")`` keeps buckets, objects and pending
+writes in that directory (``store.disk``): they come back when an Emulator opens it
+again, objects stream to and from files, and ``reset()`` empties the directory's store.
+``close()`` releases the directory (an Emulator is also a context manager). Without
+``data_dir`` nothing touches the disk.
+
 ``reset()`` drops cached copies and detaches the backends attached after construction; a
 backend given to the constructor stays attached (the remote data is the backend's own).
 moto's ``mock_aws`` must be entered before ``mock_ais``: both patch ``requests`` and the
@@ -66,14 +72,24 @@ class ClusterIdentity:
 class Emulator:
     """One emulated cluster. Thread-safe; share it between transports freely."""
 
-    def __init__(self, remote_s3=None, *, max_object_size: int = MAX_OBJECT_SIZE,
+    def __init__(self, remote_s3=None, data_dir: Optional[str] = None, *,
+                 max_object_size: int = MAX_OBJECT_SIZE,
                  max_running_jobs: int = MAX_RUNNING_JOBS):
         """``remote_s3``: True (in-process moto S3), a boto3 S3 client, or a backend
         (e.g. ``ais_emulator.remote.S3Backend``) to serve ``aws`` buckets from.
-        ``max_object_size``: the largest object (bytes) the in-memory store takes (413
-        past it); ``max_running_jobs``: jobs running at once (429 past it). See
-        ``ais_emulator.limits``."""
-        self.store = BackedStore(max_object_size)
+        ``data_dir``: keep the store in this directory (created if missing; a directory
+        with other content, a newer layout, or one in use raises ``DataDirError``).
+        ``max_object_size``: the largest object (bytes) the store takes in memory (413
+        past it; with a data dir objects stream to disk and only data the store must hold
+        in memory is capped); ``max_running_jobs``: jobs running at once (429 past it).
+        See ``ais_emulator.limits``."""
+        if data_dir is None:
+            self.store = BackedStore(max_object_size)
+        else:
+            from ais_emulator.store.disk import DurableStore
+
+            self.store = DurableStore(data_dir, max_object_size)
+        self.data_dir = None if data_dir is None else self.store.data_dir
         self.etl = EtlRegistry()
         self.jobs = JobRegistry(max_running_jobs)
         self.identity = ClusterIdentity()
@@ -137,10 +153,20 @@ class Emulator:
         not cached is read from its backend and stays uncached)."""
         bck = self.bucket_id(bucket, provider, namespace)
         rec = self.store.head_object(bck, name)
-        return rec.data if rec.present else self.store.remote_bytes(bck, name)
+        if not rec.present:
+            return self.store.remote_bytes(bck, name)
+        return rec.data if rec.in_memory else b"".join(rec.iter_data())
 
     def list_buckets(self) -> list[BucketId]:
         return self.store.list_buckets()
+
+    def load_tree(self, bucket: str, path: str, provider: str = "ais") -> tuple[int, int, int]:
+        """Seed ``bucket`` (created if missing) with every file under ``path``, named by
+        its relative path; returns ``(stored, unchanged, bytes stored)``. See
+        ``ais_emulator.seeding``."""
+        from ais_emulator.seeding import load_tree
+
+        return load_tree(self, self.bucket_id(bucket, provider), path)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -164,5 +190,20 @@ class Emulator:
         for hook in hooks:
             hook()
 
+    def close(self) -> None:
+        """Release the data dir (writes pending access times); idempotent, and a no-op
+        without a data dir."""
+        closer = getattr(self.store, "close", None)
+        if closer is not None:
+            closer()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def __repr__(self) -> str:
-        return f"Emulator(uuid={self.identity.uuid!r}, buckets={len(self.store.list_buckets())})"
+        where = f", data_dir={self.data_dir!r}" if self.data_dir else ""
+        return (f"Emulator(uuid={self.identity.uuid!r}, "
+                f"buckets={len(self.store.list_buckets())}{where})")

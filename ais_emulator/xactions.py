@@ -103,10 +103,10 @@ def copy_work(emu, src, dst, sel: Selection, spec: TCSpec, cname_of=str):
         errors = _Errors()
         for name, rec in _existing(emu, ctx, sel, errors, lambda n: _read(emu, src, n),
                                    report_missing=not sel.ranged and not spec.coer):
-            data = rec.data
+            data = rec.content()  # with a data dir: streamed from the file
             if spec.etl:
                 try:
-                    data = emu.etl.apply(spec.etl, data, f"{src.name}/{name}", spec.etl_args,
+                    data = emu.etl.apply(spec.etl, rec.data, f"{src.name}/{name}", spec.etl_args,
                                          job_id=ctx.job.id, cname=f"{cname_of(src)}/{name}")
                 except EtlTransformFailed as e:
                     if spec.coer:
@@ -154,20 +154,29 @@ def archive_work(emu, src, dst, sel: Selection, spec: ArchiveSpec):
 
     def work(ctx) -> None:
         errors = _Errors()
-        entries: list[tuple[str, bytes]] = []
+        entries: list[tuple[str, int, object]] = []  # (name, size, bytes or record)
         if spec.append:
-            entries.extend(_existing_members(emu, dst, spec))
+            entries.extend((n, len(d), d) for n, d in _existing_members(emu, dst, spec))
         for name, rec in _existing(emu, ctx, sel, errors, lambda n: _read(emu, src, n),
                                    report_missing=not sel.ranged):
-            entries.append((f"{src.name}/{name}" if spec.include_bucket else name, rec.data))
+            entries.append((f"{src.name}/{name}" if spec.include_bucket else name, rec.size,
+                            rec))
             ctx.add(1, rec.size)
         if ctx.aborted:
             return
-        body = b"".join(write_archive(((n, len(d), (d,)) for n, d in entries), spec.fmt))
+        # each member's bytes are read as the archive is written (streamed to disk with a
+        # data dir; joined by the in-memory store)
+        body = write_archive(((n, size, _chunks(d)) for n, size, d in entries), spec.fmt)
         emu.store.put_object(dst, spec.name, body)
         errors.raise_if_any()
 
     return work
+
+
+def _chunks(d):
+    if isinstance(d, (bytes, bytearray, memoryview)):
+        return (d,)
+    return (d.data,) if d.in_memory else d.iter_data()
 
 
 def _existing_members(emu, dst, spec: ArchiveSpec) -> list[tuple[str, bytes]]:
@@ -175,7 +184,7 @@ def _existing_members(emu, dst, spec: ArchiveSpec) -> list[tuple[str, bytes]]:
         rec = emu.store.head_object(dst, spec.name)
     except ObjectNotFound:
         return []
-    if detect_format(spec.name, rec.data[:512]) != spec.fmt:
+    if detect_format(spec.name, rec.head(512)) != spec.fmt:
         raise JobFailed(f"cannot append to {dst}/{spec.name}: not a {spec.fmt} archive")
     return list(iter_matching(rec.data, spec.fmt, "", ""))
 

@@ -14,6 +14,7 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
+from benchmarks import durable_report
 from benchmarks.measure import BASELINE, FLOOR, LIMIT, OURS, PAIRED, fill_ratios
 
 CHART = "benchmarks.png"
@@ -258,7 +259,9 @@ def render_markdown(run: dict, chart: str | None = CHART) -> str:
     if chart:
         lines += [f"![benchmark chart]({chart})", ""]
     for name, rows in groups.items():
-        if name.startswith("server-"):
+        if name.startswith(durable_report.PREFIX):
+            lines += durable_report.tables(name, rows)
+        elif name.startswith("server-"):
             lines += _server_table(name, rows)
         elif any("scale_factor" in r for r in rows):
             lines += _memory_table(name, rows)

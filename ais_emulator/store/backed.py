@@ -40,7 +40,6 @@ import threading
 import time
 from typing import Optional
 
-from ais_emulator.limits import MAX_OBJECT_SIZE
 from ais_emulator.store.backend import (
     CKSUM_TYPE_MD,
     CKSUM_VALUE_MD,
@@ -55,7 +54,12 @@ from ais_emulator.store.backend import (
 from ais_emulator.store.buckets import BucketId, normalize_provider
 from ais_emulator.store.errors import BucketNotFound, InvalidRequest, ObjectNotFound
 from ais_emulator.store.listing import ListEntry, ListPage, ListQuery
-from ais_emulator.store.objects import CHECKSUM_TYPE, ObjectRecord, checksum, object_name
+from ais_emulator.store.objects import (
+    CHECKSUM_TYPE,
+    ObjectRecord,
+    checksum,
+    object_name,
+)
 from ais_emulator.store.store import Store, _check_path
 
 # custom keys that describe the backend's copy (replaced, never carried over)
@@ -65,8 +69,8 @@ _REMOTE_KEYS = frozenset({"source", "ETag", "md5", "LastModified", "version"})
 class BackedStore(Store):
     """``Store`` plus remote backends per provider (see the module docstring)."""
 
-    def __init__(self, max_object_size: int = MAX_OBJECT_SIZE):
-        super().__init__(max_object_size)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self._backends: dict[str, RemoteBackend] = {}
         self._blk = threading.Lock()
 
@@ -116,7 +120,7 @@ class BackedStore(Store):
             return be
         if not self._call(bck, be.bucket_exists, bck.name):
             raise BucketNotFound(bck)
-        with self._lock:
+        with self._writing(), self._lock:
             if bck not in self._buckets:
                 super().create_bucket(bck)
         return be
@@ -156,7 +160,7 @@ class BackedStore(Store):
     def evict_bucket(self, bck: BucketId, keep_md: bool = False) -> tuple[int, int]:
         """Drop every cached object (and, unless ``keep_md``, the bucket's membership in
         the cluster); returns (objects, bytes) evicted."""
-        with self._lock:
+        with self._writing(), self._lock:
             bucket = self._buckets.get(bck)
             if bucket is None:
                 if self.backend(bck) is None:
@@ -164,8 +168,7 @@ class BackedStore(Store):
                 gone = (0, 0)
             else:
                 gone = (len(bucket.objects), sum(r.size for r in bucket.objects.values()))
-                bucket.objects.clear()
-                bucket.names.clear()
+                self._drop_all(bucket)
         if bucket is None:
             self._ensure(bck)  # BucketNotFound when the backend lacks it too
             if keep_md:
@@ -228,14 +231,18 @@ class BackedStore(Store):
         now = time.time_ns()
         own = {k: v for k, v in (custom or {}).items() if k not in _REMOTE_KEYS}
         md = {**own, **remote_custom(provider, obj)}
-        digest = digest or checksum(data)
-        with self._lock:
-            bucket = self.bucket(bck)
-            _check_path(bucket, name)
-            rec = ObjectRecord(name, data, obj.version, digest, now, obj.mtime_ns or now, md,
-                               chunks)
-            bucket.insert(rec)
-            return rec
+        body, computed = self._ingest(bck, name, data)
+        try:
+            with self._writing(), self._lock:
+                bucket = self.bucket(bck)
+                _check_path(bucket, name)
+                rec = ObjectRecord(name, body, obj.version, digest or computed, now,
+                                   obj.mtime_ns or now, md, chunks)
+                self._commit(bucket, rec, bucket.objects.get(name))
+                return rec
+        except BaseException:
+            self._discard(body)
+            raise
 
     def _cached(self, bck: BucketId, name: str) -> Optional[ObjectRecord]:
         with self._lock:
@@ -264,12 +271,12 @@ class BackedStore(Store):
     def evict_object(self, bck: BucketId, name: str) -> Optional[int]:
         """Drop the cached copy of ``name``; its size, or None when it was not cached."""
         name = object_name(name)
-        with self._lock:
+        with self._writing(), self._lock:
             bucket = self.bucket(bck)
             rec = bucket.objects.get(name)
             if rec is None:
                 return None
-            bucket.remove(name)
+            self._drop(bucket, rec)
             return rec.size
 
     def remote_bytes(self, bck: BucketId, name: str) -> bytes:
@@ -302,7 +309,7 @@ class BackedStore(Store):
         if be is None:
             return super().put_object(bck, name, data, custom=custom, chunks=chunks)
         name = object_name(name)
-        data = self._collect(bck, name, data)
+        data = self._collect(bck, name, data)  # the backend takes bytes
         digest = checksum(data)
         with self._lock:
             _check_path(self.bucket(bck), name)  # refuse before writing through

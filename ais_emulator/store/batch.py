@@ -8,7 +8,11 @@ or of the archived file when ``archpath`` is set; ``length == 0`` with ``start =
 the whole thing, ``length == -1`` reads to the end, and a range must lie inside the data.
 
     results = resolve_batch(store, [BatchItem(bck, "a.txt")], continue_on_error=True)
-    results[0].data
+    results[0].size, b"".join(results[0].chunks())
+
+An object's bytes (whole or a range) are not read here: the result keeps the record and
+streams them in ``chunks()`` (from the file, with a data dir). Archived files are read
+into memory when resolved.
 
 Deviations: an unknown bucket is always a hard error, also with continue-on-error; AIS's
 soft-error limit (``get_batch.max_soft_errs``) is not enforced.
@@ -16,6 +20,7 @@ soft-error limit (``get_batch.max_soft_errs``) is not enforced.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Optional
 
@@ -26,6 +31,7 @@ from ais_emulator.store.errors import (
     ObjectNotFound,
     RangeNotSatisfiable,
 )
+from ais_emulator.store.objects import ObjectRecord, iter_slices
 from ais_emulator.store.reading import read_archived
 
 
@@ -42,39 +48,51 @@ class BatchItem:
 @dataclass
 class BatchResult:
     item: BatchItem
-    data: object = None  # bytes or memoryview; None when missing
+    data: object = None  # an archived file's bytes, or the ObjectRecord; None when missing
     error: str = ""
+    start: int = 0
+    stop: int = 0
 
     @property
     def missing(self) -> bool:
         return self.data is None
 
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
 
-def _slice(data, item: BatchItem):
-    size = len(data)
+    def chunks(self) -> Iterator:
+        """The item's bytes, in chunks (a record's are read as they are consumed)."""
+        if isinstance(self.data, ObjectRecord):
+            return self.data.iter_data(self.start, self.stop)
+        return iter_slices(self.data, self.start, self.stop)
+
+
+def _span(size: int, item: BatchItem) -> tuple[int, int]:
     start, length = item.start or 0, item.length or 0
     if start < 0 or length < -1:
         raise InvalidRequest(f"invalid byte range: start={start}, length={length}")
     if start == 0 and length in (0, -1):
-        return data
+        return 0, size
     if length == 0:
         raise InvalidRequest(f"invalid byte range: start={start} requires a length")
     stop = size if length == -1 else start + length
     if start >= size or stop > size:
         raise RangeNotSatisfiable(size, [f"start={start},length={length}"])
-    return memoryview(data)[start:stop]
+    return start, stop
 
 
 def resolve_item(store, item: BatchItem, continue_on_error: bool) -> BatchResult:
     store.bucket(item.bucket)  # unknown bucket: always hard
     try:
         rec = store.get_object(item.bucket, item.name)
-        data = read_archived(item.bucket, rec, item.archpath) if item.archpath else rec.data
+        data = read_archived(item.bucket, rec, item.archpath) if item.archpath else rec
     except (ObjectNotFound, ArchiveMemberNotFound, ArchiveUnreadable) as e:
         if not continue_on_error:
             raise
         return BatchResult(item, None, e.message)
-    return BatchResult(item, _slice(data, item))
+    size = rec.size if data is rec else len(data)
+    return BatchResult(item, data, "", *_span(size, item))
 
 
 def resolve_batch(store, items: list, continue_on_error: bool) -> list:

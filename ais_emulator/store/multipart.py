@@ -38,6 +38,29 @@ def parse_part_number(text) -> int:
     return n
 
 
+def completion_order(up, requested) -> list[int]:
+    """AIS's completion rules for ``requested`` part numbers against the upload's parts;
+    the part numbers in order (InvalidPart naming the first rule broken)."""
+    bucket, name, count = up.bucket, up.name, len(up.parts)
+    if requested is None:
+        raise InvalidPart("nil parts list")
+    if count == 0:
+        raise InvalidPart(f"{bucket}/{name}: upload {up.id!r} has no parts")
+    if len(requested) != count:
+        raise InvalidPart(
+            f"partial completion is not allowed: requested {len(requested)} parts, "
+            f"have {count}"
+        )
+    ordered = sorted(requested)
+    for i, got in enumerate(ordered):
+        if got != i + 1:
+            raise InvalidPart(f"parts must be exactly 1..{count}: got {got} at position {i}")
+    missing = [n for n in ordered if n not in up.parts]
+    if missing:
+        raise InvalidPart(f"part {missing[0]} was never uploaded")
+    return ordered
+
+
 @dataclass
 class Upload:
     bucket: object
@@ -75,23 +98,7 @@ class Uploads:
         """Validate a completion list and close the upload; returns parts in order."""
         with self._lock:
             up = self._get(bucket, name, upload_id)
-            count = len(up.parts)
-            if requested is None:
-                raise InvalidPart("nil parts list")
-            if count == 0:
-                raise InvalidPart(f"{bucket}/{name}: upload {upload_id!r} has no parts")
-            if len(requested) != count:
-                raise InvalidPart(
-                    f"partial completion is not allowed: requested {len(requested)} parts, "
-                    f"have {count}"
-                )
-            ordered = sorted(requested)
-            for i, got in enumerate(ordered):
-                if got != i + 1:
-                    raise InvalidPart(f"parts must be exactly 1..{count}: got {got} at position {i}")
-            missing = [n for n in ordered if n not in up.parts]
-            if missing:
-                raise InvalidPart(f"part {missing[0]} was never uploaded")
+            ordered = completion_order(up, requested)
             del self._by_id[upload_id]
             return [up.parts[n] for n in ordered]
 

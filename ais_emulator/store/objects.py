@@ -1,8 +1,13 @@
 """Object records: immutable bytes plus the metadata AIS keeps per object.
 
 A record never changes after it is stored; an overwrite, PATCH or GET (atime) replaces it
-with a new record sharing the same ``data``. Readers therefore stream ``memoryview``
-slices of ``data`` without copying and without holding any lock.
+with a new record sharing the same ``body``. Readers therefore stream ``memoryview``
+slices of it without copying and without holding any lock.
+
+The body is ``bytes`` in the in-memory store, or a file-backed blob in the durable store
+(``store.blobs.Blob``: ``size``, ``view()``, ``iter_range()``). ``record.data`` is
+bytes-like in both cases (a read-only ``memoryview`` of a mapped blob); the data path uses
+``iter_data`` and ``head``, which read a blob in chunks and never map or hold it whole.
 
 Checksums are what a default AIS bucket computes: type ``xxhash2``, which is the cespare
 xxhash/v2 digest (XXH64, seed 0) written as 16 big-endian hex digits.
@@ -125,15 +130,15 @@ def checksum_of(kind: str, data) -> str:
 class ObjectRecord:
     """One stored object version. Treat every field as read-only."""
 
-    __slots__ = ("name", "data", "version", "cksum_type", "cksum_value", "atime_ns",
+    __slots__ = ("name", "body", "version", "cksum_type", "cksum_value", "atime_ns",
                  "mtime_ns", "custom", "chunks", "_members")
     present = True  # the bytes are in the cluster (see store.backend.RemoteRecord)
 
-    def __init__(self, name: str, data: bytes, version: str, cksum_value: str,
+    def __init__(self, name: str, data, version: str, cksum_value: str,
                  atime_ns: int, mtime_ns: int, custom: Optional[dict] = None,
                  chunks: Optional[tuple[int, int]] = None, cksum_type: str = CHECKSUM_TYPE):
         self.name = name
-        self.data = data
+        self.body = data  # bytes, or a file-backed blob (see the module docstring)
         self.version = version
         self.cksum_type = cksum_type
         self.cksum_value = cksum_value
@@ -144,17 +149,51 @@ class ObjectRecord:
         self._members = None  # lazily listed archive members (cache, same data)
 
     @property
+    def in_memory(self) -> bool:
+        """True when the body is bytes (the in-memory store)."""
+        return isinstance(self.body, (bytes, bytearray, memoryview))
+
+    @property
+    def data(self):
+        """The whole content, bytes-like: the bytes, or a read-only map of the blob."""
+        body = self.body
+        return body if isinstance(body, (bytes, bytearray, memoryview)) else body.view()
+
+    @property
     def size(self) -> int:
-        return len(self.data)
+        body = self.body
+        return len(body) if isinstance(body, (bytes, bytearray, memoryview)) else body.size
+
+    def iter_data(self, start: int = 0, stop: Optional[int] = None,
+                  chunk: int = CHUNK) -> Iterator:
+        """``data[start:stop]`` as bytes-like chunks of at most ``chunk`` bytes (zero-copy
+        slices in memory, reads of the open file for a blob)."""
+        body = self.body
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            return iter_slices(body, start, stop, chunk)
+        return body.iter_range(start, body.size if stop is None else stop, chunk)
+
+    def head(self, n: int = 512) -> bytes:
+        """The first ``n`` bytes (format sniffing)."""
+        body = self.body
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            return bytes(body[:n])
+        return body.read(0, n)
+
+    def content(self):
+        """What ``Store.put_object`` takes most cheaply to store a copy: the bytes
+        themselves, or the blob's chunks."""
+        return self.body if self.in_memory else self.iter_data()
 
     def evolve(self, **changes) -> ObjectRecord:
-        """A copy with some fields replaced (same data, archive-member cache kept)."""
-        fields = {k: getattr(self, k) for k in ("name", "data", "version", "cksum_value",
+        """A copy with some fields replaced (same body, archive-member cache kept)."""
+        fields = {k: getattr(self, k) for k in ("name", "version", "cksum_value",
                                                  "atime_ns", "mtime_ns", "custom", "chunks",
                                                  "cksum_type")}
+        fields["data"] = self.body
         fields.update(changes)
         rec = ObjectRecord(**fields)
-        if rec.data is self.data:
+        if rec.body is self.body:
             rec._members = self._members
         return rec
 
@@ -162,7 +201,7 @@ class ObjectRecord:
         return f"ObjectRecord({self.name!r}, size={self.size}, version={self.version!r})"
 
 
-def new_record(name: str, data: bytes, version: str, custom: Optional[dict] = None,
+def new_record(name: str, data, version: str, custom: Optional[dict] = None,
                cksum: Optional[str] = None, chunks=None) -> ObjectRecord:
     now = time.time_ns()
     return ObjectRecord(name, data, version, cksum if cksum is not None else checksum(data),
@@ -177,6 +216,16 @@ def next_version(previous: Optional[ObjectRecord]) -> str:
         return str(int(previous.version) + 1)
     except ValueError:
         return "1"
+
+
+def as_bytes(data) -> bytes:
+    """``data`` as bytes: a bytes-like object, or an iterable of bytes-like chunks (a
+    streamed request body) joined."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    return b"".join(data)
 
 
 def iter_slices(data, start: int = 0, stop: Optional[int] = None,

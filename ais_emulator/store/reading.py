@@ -33,7 +33,7 @@ def validate_archpath(path: str) -> None:
 
 
 def shard_format(bck, record, query: str = "") -> str:
-    fmt = detect_format(record.name, record.data[:512])
+    fmt = detect_format(record.name, record.head(512))
     if fmt is None:
         raise ArchiveUnreadable(bck, record.name, "not an archive (unknown format)",
                                 query=query)

@@ -15,6 +15,18 @@ Object names follow AIS's file semantics (``objects.object_name``): paths are cl
 (``x//y`` is ``x/y``), and an object can neither sit under another object (``a`` blocks
 ``a/b``) nor replace a virtual directory (``d/e`` blocks ``d``).
 
+Object data (``put_object``, ``append``, ``flush``, ``mpt_put_part``) is bytes-like or an
+iterable of bytes-like chunks of any total length (a streamed request body).
+
+Where the bytes and metadata live is behind a few hooks: ``_ingest`` (data to a body and
+its checksum, outside any lock), ``_discard`` (a body that was not stored), ``_persist`` /
+``_persist_drop`` (make a change durable) and ``_install`` / ``_uninstall`` (show it). A
+write runs under ``_writing()``, the lock that orders writers: it checks the change under
+the store lock, persists it without the store lock, then installs it under the store lock
+again, so readers never wait for a write to become durable and never see one that is not.
+This class keeps everything in memory: ``_writing()`` is the store lock itself and
+persisting does nothing. ``store.disk.DiskStore`` persists through the same hooks.
+
 Deviations from AIS: one target, no mirroring/EC, every object is "present"; atime is
 updated on GET and on PUT only.
 """
@@ -80,6 +92,8 @@ def _check_path(bucket: Bucket, name: str) -> None:
 
 class Store:
     """All buckets and objects of one emulated cluster."""
+
+    in_memory = True  # object bytes are held in memory (see store.disk for the other kind)
 
     def __init__(self, max_object_size: int = MAX_OBJECT_SIZE):
         self.max_object_size = max_object_size  # objects live in memory: 413 past it
@@ -148,6 +162,69 @@ class Store:
                     record = need.record
             archive_members(record)  # caches the member list on the immutable record
 
+    # -- storage hooks (in memory here; store.disk persists) --------------------------
+
+    def _ingest(self, bck: BucketId, name: str, data) -> tuple:
+        """``(body, xxhash2 hex)`` of the data of object ``name`` (bytes-like or an iterable
+        of chunks)."""
+        data = self._collect(bck, name, data)
+        return data, checksum(data)
+
+    def _discard(self, body) -> None:
+        """Forget a body ``_ingest`` made that was not stored after all."""
+
+    def _writing(self):
+        """The lock that orders writers (see the module docstring); re-entrant."""
+        return self._lock
+
+    def _persist(self, bucket: Bucket, rec: ObjectRecord, old: Optional[ObjectRecord]) -> None:
+        """Make ``rec`` (replacing ``old``, the current record or None) durable; under
+        ``_writing()``."""
+
+    def _install(self, bucket: Bucket, rec: ObjectRecord, old: Optional[ObjectRecord]) -> None:
+        """Show ``rec`` in place of ``old``; under ``_writing()`` and the store lock."""
+        bucket.insert(rec)
+
+    def _persist_drop(self, bucket: Bucket, rec: ObjectRecord) -> None:
+        """Make the removal of the current record ``rec`` durable; under ``_writing()``."""
+
+    def _uninstall(self, bucket: Bucket, rec: ObjectRecord) -> None:
+        """Stop showing ``rec``; under ``_writing()`` and the store lock."""
+        bucket.remove(rec.name)
+
+    def _commit(self, bucket: Bucket, rec: ObjectRecord, old: Optional[ObjectRecord]) -> None:
+        """Persist and install (for a caller holding ``_writing()`` and the store lock)."""
+        self._persist(bucket, rec, old)
+        self._install(bucket, rec, old)
+
+    def _drop(self, bucket: Bucket, rec: ObjectRecord) -> None:
+        """Persist and show a removal (``_writing()`` and the store lock held)."""
+        self._persist_drop(bucket, rec)
+        self._uninstall(bucket, rec)
+
+    def _drop_all(self, bucket: Bucket) -> None:
+        """Remove every object of ``bucket``, which stays (both locks held)."""
+        bucket.objects.clear()
+        bucket.names.clear()
+
+    def _store(self, bck: BucketId, name: str, body, digest: str,
+               custom: Optional[dict] = None, chunks=None) -> ObjectRecord:
+        """A new version of ``name`` from an ingested body (discarded on failure)."""
+        try:
+            with self._writing():
+                with self._lock:
+                    bucket = self.bucket(bck)
+                    _check_path(bucket, name)
+                    old = bucket.objects.get(name)
+                    rec = new_record(name, body, next_version(old), custom, digest, chunks)
+                self._persist(bucket, rec, old)
+                with self._lock:
+                    self._install(bucket, rec, old)
+                return rec
+        except BaseException:
+            self._discard(body)
+            raise
+
     # -- objects --------------------------------------------------------------------
 
     def receive(self, bck: BucketId, name: str, data) -> bytes:
@@ -168,15 +245,9 @@ class Store:
                    chunks=None) -> ObjectRecord:
         """Store ``data``: bytes-like, or an iterable of bytes-like chunks (read once)."""
         name = object_name(name)
-        data = self._collect(bck, name, data)
-        digest = checksum(data)
-        with self._lock:
-            bucket = self.bucket(bck)
-            _check_path(bucket, name)
-            rec = new_record(name, data, next_version(bucket.objects.get(name)), custom,
-                             digest, chunks)
-            bucket.insert(rec)
-            return rec
+        self.bucket(bck)  # before reading the data
+        body, digest = self._ingest(bck, name, data)
+        return self._store(bck, name, body, digest, custom, chunks)
 
     def head_object(self, bck: BucketId, name: str) -> ObjectRecord:
         name = object_name(name)
@@ -200,24 +271,31 @@ class Store:
 
     def delete_object(self, bck: BucketId, name: str) -> None:
         name = object_name(name)
-        with self._lock:
-            bucket = self.bucket(bck)
-            if name not in bucket.objects:
-                raise ObjectNotFound(bck, name)
-            bucket.remove(name)
+        with self._writing():
+            with self._lock:
+                bucket = self.bucket(bck)
+                rec = bucket.objects.get(name)
+                if rec is None:
+                    raise ObjectNotFound(bck, name)
+            self._persist_drop(bucket, rec)
+            with self._lock:
+                self._uninstall(bucket, rec)
 
     def set_custom(self, bck: BucketId, name: str, md: dict, replace: bool = False) -> ObjectRecord:
         """Merge ``md`` into the custom metadata, or replace it wholesale."""
         name = object_name(name)
-        with self._lock:
-            bucket = self.bucket(bck)
-            rec = bucket.objects.get(name)
-            if rec is None:
-                raise ObjectNotFound(bck, name)
-            custom = dict(md) if replace else {**rec.custom, **md}
-            rec = rec.evolve(custom=custom)
-            bucket.objects[name] = rec
-            return rec
+        with self._writing():
+            with self._lock:
+                bucket = self.bucket(bck)
+                rec = bucket.objects.get(name)
+                if rec is None:
+                    raise ObjectNotFound(bck, name)
+                custom = dict(md) if replace else {**rec.custom, **md}
+                new = rec.evolve(custom=custom)
+            self._persist(bucket, new, rec)
+            with self._lock:
+                self._install(bucket, new, bucket.objects.get(name))
+            return new
 
     def copy_object(self, src: BucketId, name: str, dst: BucketId, dst_name: str,
                     transform=None) -> ObjectRecord:
@@ -226,17 +304,14 @@ class Store:
         rec = self.head_object(src, name)
         self.bucket(dst)
         if transform is None:
-            data, digest = rec.data, rec.cksum_value
+            body, digest = self._share(rec), rec.cksum_value
         else:
-            data = bytes(transform(rec))
-            digest = checksum(data)
-        with self._lock:
-            bucket = self.bucket(dst)
-            _check_path(bucket, dst_name)
-            new = new_record(dst_name, data, next_version(bucket.objects.get(dst_name)),
-                             rec.custom, digest)
-            bucket.insert(new)
-            return new
+            body, digest = self._ingest(dst, dst_name, transform(rec))
+        return self._store(dst, dst_name, body, digest, rec.custom)
+
+    def _share(self, rec: ObjectRecord):
+        """A body with ``rec``'s content for a copy (the same immutable bytes here)."""
+        return rec.body
 
     # -- append / flush -------------------------------------------------------------
 
@@ -284,8 +359,7 @@ class Store:
         with self._lock:
             self.bucket(bck)
             sid, session = self._session(bck, name, handle)
-            if data:
-                session["buf"] += data
+            session["buf"] += data
             del self._appends[sid]
         return self.put_object(bck, name, bytes(session["buf"]))
 

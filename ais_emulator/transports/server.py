@@ -241,14 +241,20 @@ class EmulatorServer:
     (``ais_emulator.limits.ServerLimits``). ``allowed_hosts`` / ``allowed_origins``: Host
     names and browser origins to accept besides the bound address (``"*"``: any; see
     ``ais_emulator.api.guard``). Binding a non-loopback address logs a warning.
+
+    ``data_dir`` (instead of ``emulator``): serve a durable Emulator over that directory,
+    opened here, closed by ``stop()`` and opened again by a later ``start()``.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
                  emulator: Optional[Emulator] = None, allow_etl_code: bool = False, *,
                  limits: Optional[ServerLimits] = None, allowed_hosts: Iterable[str] = (),
-                 allowed_origins: Iterable[str] = ()):
+                 allowed_origins: Iterable[str] = (), data_dir: Optional[str] = None):
+        if emulator is not None and data_dir is not None:
+            raise ValueError("EmulatorServer: give an emulator or a data_dir, not both")
         self.host, self.port = host, port
-        self.emulator = emulator if emulator is not None else Emulator()
+        self._data_dir = data_dir
+        self.emulator = emulator if emulator is not None else Emulator(data_dir=data_dir)
         self.limits = limits or ServerLimits()
         self.allowed_hosts, self.allowed_origins = tuple(allowed_hosts), tuple(allowed_origins)
         self._allow_etl_code = bool(allow_etl_code)
@@ -280,6 +286,8 @@ class EmulatorServer:
     def start(self) -> EmulatorServer:
         with self._lock:
             if self._server is None:
+                if self._data_dir is not None and self.emulator.store.closed:
+                    self.emulator = Emulator(data_dir=self._data_dir)
                 cls = _Server6 if ":" in self.host else _Server
                 server = cls((self.host, self.port), self.emulator, self._allow_etl_code,
                              self.limits, self.allowed_hosts, self.allowed_origins)
@@ -305,6 +313,8 @@ class EmulatorServer:
         server.server_close()
         server.close_connections()
         thread.join(timeout=5)
+        if self._data_dir is not None:
+            self.emulator.close()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

@@ -11,6 +11,10 @@ is set. The fixtures here only add conveniences on top of it:
 * ``shards``: deterministic in-memory tar / tgz / zip builders and a tar reader;
 * ``kit``: the helper module itself (flag constants, ``payload``, ``unique_name``);
 * ``put``: store ``{name: bytes}`` in ``bck`` and get the bucket back.
+
+The ``server`` backend here serves a durable store (``--data-dir`` in a temporary
+directory), so every conformance test also checks the on-disk store through HTTP; the
+``inprocess`` backend checks the in-memory store.
 """
 
 from __future__ import annotations
@@ -35,6 +39,16 @@ def _load_helpers():
 
 
 helpers = _load_helpers()
+
+
+@pytest.fixture(scope="session")
+def ais_server(tmp_path_factory):
+    """The session's EmulatorServer, over a data dir (overrides the plugin's)."""
+    from ais_emulator.transports.server import EmulatorServer
+
+    with EmulatorServer(host="127.0.0.1", port=0,
+                        data_dir=str(tmp_path_factory.mktemp("ais-data"))) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ from ais_emulator.store import BucketId, RangeNotSatisfiable
 from ais_emulator.store.archives import write_archive
 from ais_emulator.store.batch import BatchItem, resolve_batch
 from ais_emulator.store.buckets import parse_uname
-from ais_emulator.store.objects import iter_slices
 from ais_emulator.store.reading import validate_archpath
 
 _MIME = {".tar": "application/x-tar", ".tgz": "application/gzip",
@@ -124,7 +123,7 @@ def get_batch(emu, req: Request, bucket: str | None = None) -> Response:
             if r.missing:
                 yield f"{MISSING_DIR}/{name}", 0, ()
             else:
-                yield name, len(r.data), iter_slices(r.data)
+                yield name, r.size, r.chunks()
 
     archive = write_archive(entries(), mime)
     if strm:
@@ -148,7 +147,7 @@ def _multipart(results: list, archive) -> Response:
             o["opaque"] = item.opaque
         if r.missing:
             o["err_msg"] = r.error or "not found"
-        o["size"] = 0 if r.missing else len(r.data)
+        o["size"] = 0 if r.missing else r.size
         out.append(o)
     meta = json_body({"uuid": batch_id, "out": out}) + b"\n"
 

@@ -41,7 +41,7 @@ from ais_emulator.api.wire import (
 from ais_emulator.store import BucketId, InvalidRequest, ObjectNotFound, parse_uname
 from ais_emulator.store.archives import write_archive
 from ais_emulator.store.multipart import parse_part_number
-from ais_emulator.store.objects import CHUNK, checksum_of, iter_slices
+from ais_emulator.store.objects import CHUNK, checksum_of
 from ais_emulator.store.reading import read_archived, select_archived, validate_archpath
 from ais_emulator.store.store import validate_object_name
 
@@ -50,6 +50,7 @@ _FLT_NO_PROPS = ("1", "3")      # apc.Flt*NoProps: 200 without properties
 HEAD_PROPS = frozenset({"name", "size", "version", "checksum", "atime", "copies", "ec",
                         "custom", "location", "chunked", "last-modified", "etag"})
 ARCH_MODES = ("regexp", "prefix", "suffix", "substr", "wdskey")
+_SMALL = 256 * 1024  # a GET body up to this size is sent as bytes (one send with headers)
 
 ObjectActionHandler = Callable[..., Response]
 _ACTIONS: dict[str, ObjectActionHandler] = {}
@@ -127,11 +128,16 @@ def _base36(n: int) -> str:
             return out
 
 
-def _data_body(data, start: int = 0, stop=None):
-    stop = len(data) if stop is None else stop
-    if start == 0 and stop == len(data) and stop <= CHUNK:
-        return data
-    return iter_slices(data, start, stop)
+def _data_body(rec, start: int = 0, stop=None):
+    """The body of a GET: a whole in-memory object up to 1 MiB as it is, a small slice of a
+    file (with a data dir) read at once, else chunks streamed as they are sent."""
+    stop = rec.size if stop is None else stop
+    if rec.in_memory:
+        if start == 0 and stop == rec.size and stop <= CHUNK:
+            return rec.data
+    elif stop - start <= _SMALL:
+        return b"".join(rec.iter_data(start, stop))
+    return rec.iter_data(start, stop)
 
 
 # -- GET ----------------------------------------------------------------------------------
@@ -185,8 +191,8 @@ def get_object(emu, req: Request, bucket: str, obj: str) -> Response:
         headers = attr_headers(rec)
         headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
         headers["Accept-Ranges"] = "bytes"
-        return Response(206, headers, _data_body(rec.data, start, stop), content_length=stop - start)
-    return Response(200, attr_headers(rec), _data_body(rec.data), content_length=size)
+        return Response(206, headers, _data_body(rec, start, stop), content_length=stop - start)
+    return Response(200, attr_headers(rec), _data_body(rec), content_length=size)
 
 
 # -- HEAD ---------------------------------------------------------------------------------
