@@ -273,8 +273,8 @@ class TarStream:
 
     # ------------------------------------------------------------------ headers
 
-    def _header(self) -> Optional[MemberHeader]:
-        """The next regular file's header, its data up next; or None at the end."""
+    def _header(self) -> Optional[tuple[str, int, int]]:
+        """``(name, size, offset)`` of the next regular file, its data up next; or None."""
         buf, pos = self._buf, self._pos
         if not self._done:
             if _fast is not None:
@@ -287,11 +287,10 @@ class TarStream:
                 head = None
             if head is not None:
                 self._pos = pos + BLOCK
-                at = self._base + pos
-                return _new(MemberHeader, (head[0], head[1], at, at + BLOCK))
+                return head[0], head[1], self._base + pos
         return self._header_chain()
 
-    def _header_chain(self) -> Optional[MemberHeader]:
+    def _header_chain(self) -> Optional[tuple[str, int, int]]:
         """:meth:`_header` for every case: extended headers, straddling blocks, other
         entry types (skipped), errors."""
         while not self._done:
@@ -305,8 +304,7 @@ class TarStream:
                 self._done = True
                 return None
             if entry.regular:
-                return _new(MemberHeader, (entry.name, entry.size, entry.offset,
-                                           entry.data_offset))
+                return entry.name, entry.size, entry.offset
             # directories, links, devices, fifos, GNU sparse/volume entries: no member
             self._skip_exact(entry.size + (-entry.size % BLOCK), "a non-file entry",
                              entry.offset)
@@ -321,10 +319,24 @@ class TarStream:
         """
         if self._pending is not None:
             self.skip_data()
-        head = self._header()
+        buf, pos = self._buf, self._pos
+        if _fast is not None and not self._done:  # _header(), inline: the hot path
+            head = _fast.header(buf, pos)
+        elif type(buf) is bytes and not self._done:
+            head = plain_header(buf, pos)
+        else:
+            head = None
         if head is not None:
-            self._pending = head
+            self._pos = pos = pos + BLOCK
+            at = self._base + pos
             self._left = head[1]
+            self._pending = head = _new(MemberHeader, (head[0], head[1], at - BLOCK, at))
+            return head
+        head = self._header()
+        if head is None:
+            return None
+        self._left = head[1]
+        self._pending = head = _new(MemberHeader, (*head, self._base + self._pos))
         return head
 
     def read_data(self) -> bytes:
@@ -387,14 +399,15 @@ class TarStream:
         head = self._header()
         if head is None:
             return None
-        name, size, offset, _ = head
+        name, size, offset = head
         buf, pos = self._buf, self._pos
         end = pos + size
         padded = end + (-size % BLOCK)
         if padded <= len(buf):
             self._pos = padded
             return name, buf[pos:end] if type(buf) is bytes else bytes(buf[pos:end]), offset
-        self._pending, self._left = head, size
+        self._pending = _new(MemberHeader, (name, size, offset, self._base + pos))
+        self._left = size
         return name, self.read_data(), offset
 
     def __iter__(self) -> Iterator[TarMember]:

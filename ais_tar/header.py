@@ -121,7 +121,8 @@ def decode(raw: bytes) -> str:
 
 
 def plain_header(buf: bytes, pos: int, _adler32=zlib.adler32, _regular=REGULAR,
-                 _terminators=_TERMINATORS) -> Optional[tuple[str, int]]:
+                 _terminators=_TERMINATORS, _magic=POSIX_MAGIC,
+                 _nul=_NUL) -> Optional[tuple[str, int]]:
     """``(name, size)`` of the header at ``buf[pos:pos + 512]`` when it is a plain
     regular-file header that the full rules read the same way; otherwise ``None``.
 
@@ -146,9 +147,13 @@ def plain_header(buf: bytes, pos: int, _adler32=zlib.adler32, _regular=REGULAR,
                   + (_adler32(buf[pos + 256:pos + 512]) & 0xFFFF)
                   + 254 - sum(buf[pos + 148:pos + 156])):
         return None
-    raw = block_name(buf, pos)
-    if not buf[pos + 156] and raw.endswith(b"/"):
-        return None  # an old-style directory
+    end = buf.find(_nul, pos, pos + 100)  # block_name(), inline: this is the hot path
+    raw = buf[pos:end if end >= 0 else pos + 100]
+    if not buf[pos + 156] and raw[-1] == 0x2F:
+        return None  # an old-style directory (a "/" at the end of the name)
+    if buf[pos + 345] and buf[pos + 257:pos + 265] == _magic:
+        end = buf.find(_nul, pos + 345, pos + 500)
+        raw = buf[pos + 345:end if end >= 0 else pos + 500] + b"/" + raw
     return raw.decode("utf-8", "surrogateescape"), size
 
 
