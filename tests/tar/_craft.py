@@ -17,7 +17,10 @@ GNU_MAGIC = b"ustar  \x00"
 
 
 def octal(value: int, width: int = 12) -> bytes:
-    """``value`` as a NUL-terminated octal field of ``width`` bytes (as tarfile writes)."""
+    """``value`` as a NUL-terminated octal field of ``width`` bytes (as tarfile writes),
+    or GNU base-256 when it does not fit."""
+    if value >= 8 ** (width - 1):
+        return b"\x80" + value.to_bytes(width - 1, "big")
     return b"%0*o\x00" % (width - 1, value)
 
 
@@ -91,7 +94,7 @@ def long_name(name: Union[str, bytes], size: Optional[int] = None) -> bytes:
 def pax_record(key: str, value: Union[str, bytes]) -> bytes:
     """One PAX record with its correct length prefix."""
     body = b" " + key.encode() + b"=" + (value if isinstance(value, bytes)
-                                        else value.encode()) + b"\n"
+                                        else value.encode("utf-8", "surrogateescape")) + b"\n"
     n = len(body)
     while len(str(n).encode()) + len(body) != n:
         n = len(str(n).encode()) + len(body)

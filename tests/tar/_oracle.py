@@ -172,7 +172,8 @@ def emulator_outcome(data: bytes, fmt: str, size: int) -> dict:
                         for name, body in iter_matching(data, fmt, "", "", dirs=True)]
     except ArchiveError as err:
         out["match"] = _archive_error(err, size)
-    names = [name for name, _ in out["list"]] if isinstance(out["list"], list) else []
+    listed = out["list"] if isinstance(out["list"], list) else []
+    names = [name for name, _ in listed if name]  # an empty archpath is refused earlier
     for name in (names[:2] + ["no-such-member"]):
         try:
             out[f"read {name}"] = len(read_member(data, fmt, name))
