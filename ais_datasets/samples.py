@@ -75,10 +75,10 @@ def iter_samples(tar: TarStream, skip: int = 0,
     fields: dict[str, bytes] = {}
     offset = 0
     index = 0
-    scan = tar.scan_keyed if tar.compiled else None
+    scan = tar.scan_keyed
     tar.skip_data()  # a member left pending by the caller
     while True:
-        if scan is not None and index >= skip:
+        if index >= skip:
             # every whole plain member left in the current chunk, parsed in one call
             base, members = scan()
             for new_key, ext, data, at in members:

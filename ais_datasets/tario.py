@@ -27,8 +27,8 @@ block on the common path) and a member's data is one slice of its chunk, so
 the work per member is a few small operations plus the one ``bytes`` object it becomes.
 Where the package was built with a C compiler, ``ais_datasets._tarscan`` takes the
 common case: plain ustar headers, and in :meth:`TarStream.scan_keyed` every whole member
-of a chunk in one call (up to ``SCAN_BUDGET`` bytes of data at a time). It hands
-anything else (extended headers, other entry types, odd fields, a member cut by the
+of a chunk in one call (up to ``SCAN_BUDGET`` bytes of data at a time; without it, the
+same runs in Python). It hands anything else (extended headers, other entry types, odd fields, a member cut by the
 chunk's end, every error) back to the Python parser, so results, offsets and errors are
 the same with it and without it; ``AIS_DATASETS_PURE_PYTHON=1`` turns it off.
 ``python -m ais_datasets.tario_bench`` measures the parser alone.
@@ -51,7 +51,7 @@ __all__ = ["BLOCK", "READ_SIZE", "SCAN_BUDGET", "Buffer", "MemberHeader", "Sampl
 
 READ_SIZE = 1 << 20
 GUNZIP_OUT = 4 << 20  # at most this much decompressed output per step
-SCAN_BUDGET = 256 << 10  # member bytes the compiled scan copies out per call (at least one)
+SCAN_BUDGET = 256 << 10  # member bytes a chunk scan copies out per call (at least one)
 
 Chunks = Iterable[Union[bytes, bytearray, memoryview]]
 Buffer = Union[bytes, memoryview]
@@ -417,28 +417,57 @@ class TarStream:
                 return
             yield TarMember(*entry)
 
-    # ------------------------------------------------------------------ compiled scan
+    # ------------------------------------------------------------------ whole-chunk scan
 
     @property
     def compiled(self) -> bool:
-        """Whether the compiled scanner is there for :meth:`scan_keyed`."""
+        """Whether the compiled scanner serves this stream (else the pure-Python twins)."""
         return _fast is not None
 
     def scan_keyed(self, budget: int = SCAN_BUDGET) -> tuple[int, list]:
-        """The plain members lying wholly in the current chunk, read in one compiled call.
+        """The plain members lying wholly in the current chunk, read in one call.
 
         Returns ``(base, [(key, ext, data, pos), ...])``: each member's name split by the
         WebDataset rule (:func:`~ais_datasets.samples.split_key`; members without a key
         are stepped over, not listed), its data, and its header's offset ``base + pos``.
-        Stops at anything the scanner leaves to the Python parser (read on with
-        :meth:`next_member`) and once the data listed reaches ``budget`` bytes (at least
-        one member is listed when one is there). Without the compiled scanner the list
-        is empty. A pending member's data is skipped first.
+        Stops at anything left to the full parser (read on with :meth:`next_member`)
+        and once the data listed reaches ``budget`` bytes (at least one member is listed
+        when one is there). The compiled scanner does this where it is built; otherwise
+        the same in Python over ``bytes`` chunks. A pending member's data is skipped
+        first.
         """
         if self._pending is not None:
             self.skip_data()
-        base = self._base
-        if _fast is None or self._done:
+        base, buf = self._base, self._buf
+        if self._done:
             return base, []
-        self._pos, members = _fast.scan(self._buf, self._pos, budget)
+        if _fast is not None:
+            self._pos, members = _fast.scan(buf, self._pos, budget)
+        elif type(buf) is bytes:
+            self._pos, members = _scan_plain(buf, self._pos, budget)
+        else:
+            return base, []
         return base, members
+
+
+def _scan_plain(buf: bytes, pos: int, budget: int, _plain=plain_header) -> tuple[int, list]:
+    """The pure-Python twin of ``_tarscan.scan`` (see :meth:`TarStream.scan_keyed`)."""
+    members: list = []
+    taken, size_buf = 0, len(buf)
+    while taken < budget:
+        head = _plain(buf, pos)
+        if head is None:
+            break
+        name, size = head
+        start = pos + BLOCK
+        end = start + size
+        padded = end + (-size % BLOCK)
+        if padded > size_buf:
+            break
+        slash = name.rfind("/") + 1
+        dot = name.find(".", slash)
+        if dot > slash:
+            taken += size
+            members.append((name[:dot], name[dot + 1:], buf[start:end], pos))
+        pos = padded
+    return pos, members

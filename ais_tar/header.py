@@ -127,17 +127,21 @@ def plain_header(buf: bytes, pos: int, _adler32=zlib.adler32, _regular=REGULAR,
     regular-file header that the full rules read the same way; otherwise ``None``.
 
     The common case, decided in a few operations: a ``bytes`` chunk, a regular-file
-    type, octal digits only in the size and checksum fields, the unsigned checksum.
-    ``None`` says nothing about validity: the caller then reads the block with
-    :func:`ais_tar.read_entry`. ``ais_datasets._tarscan.header`` is its compiled twin.
+    type, octal digits (after leading spaces) in the size and checksum fields, terminated
+    as tarfile writes them, the unsigned checksum. ``None`` says nothing about validity:
+    the caller then reads the block with :func:`ais_tar.read_entry`.
+    ``ais_datasets._tarscan.header`` is its compiled twin and accepts exactly the same
+    blocks.
     """
     if pos + BLOCK > len(buf) or not buf[pos] or buf[pos + 156] not in _regular:
         return None
     field = buf[pos + 148:pos + 154]
     size_field = buf[pos + 124:pos + 135]
-    if buf[pos + 154] or buf[pos + 135] not in _terminators \
-            or not field.isdigit() or not size_field.isdigit():
+    if buf[pos + 154] or buf[pos + 135] not in _terminators:
         return None
+    if not (field.isdigit() or field.lstrip(b" ").isdigit()) \
+            or not (size_field.isdigit() or size_field.lstrip(b" ").isdigit()):
+        return None  # octal digits only, after leading spaces
     try:
         stored = int(field, 8)
         size = int(size_field, 8)

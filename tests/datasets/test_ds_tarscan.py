@@ -309,3 +309,15 @@ def test_pieces_are_views_of_view_chunks():
     whole.next_member()
     piece = whole.read_piece(3000)
     assert type(piece) is bytes and piece == b"x" * 3000  # a bytes chunk: one slice
+
+
+@needs_fast
+@pytest.mark.parametrize("seed", range(10))
+def test_python_scan_is_the_compiled_scan(seed):
+    """Without the compiled scanner, the same whole-chunk scan runs in Python."""
+    rng = random.Random(2000 + seed)
+    for _ in range(25):
+        data = _mutate(rng, _archive(rng))
+        pos = rng.randrange(0, len(data) + 1, BLOCK) if data else 0
+        budget = rng.choice([1, 700, 1 << 20])
+        assert tario._scan_plain(data, pos, budget) == fast.scan(data, pos, budget)

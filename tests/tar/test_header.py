@@ -126,6 +126,7 @@ def test_plain_header_takes_the_common_case_only():
         tar.addfile(info, io.BytesIO(bytes(700)))
     assert plain_header(buf.getvalue(), 0) == (name, 700)  # the ustar prefix joined
     assert plain_header(header("a.txt", 5), 0) == ("a.txt", 5)
+    assert plain_header(header("a.txt", b"       1274 "), 0) == ("a.txt", 0o1274)
     for odd in (header("a.txt", b"-0000002000\x00"), header("a.txt", b"     1274  \x00"),
                 header("a.txt", b"\x80" + bytes(10) + b"\x05"), header("d/", 0, b"\x00"),
                 header("l", 0, b"2"), header("caf\u00e9", 1, checksum="signed"),
