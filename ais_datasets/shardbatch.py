@@ -191,7 +191,7 @@ class _Member:
         if not self._done:
             self._done = True
             try:
-                self._batch.tar.skip_data()  # the entry's padding
+                self._batch.tar.skip_data()
             except (ShardReadError, *STREAM_ERRORS):
                 self._batch.broken = True
 

@@ -339,7 +339,7 @@ def _walk_tar(src: _ViewSource | _GzipSource) -> Iterator[_TarEntry]:
         name, size, data_off = entry.name, entry.size, entry.data_offset
         yield _TarEntry(name, size, entry.regular, data_off, entry.is_dir)
         end = data_off + size + (-size % _BLOCK)
-        src.skip(end - src.pos)
+        src.skip(max(0, end - src.pos))  # never backwards, whatever the caller read
         if src.pos < data_off + size:
             raise ArchiveError(f"truncated data of tar member {name!r}", data_off)
         if src.pos < end:
