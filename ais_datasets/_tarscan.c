@@ -22,8 +22,11 @@
  * a checksum that only the signed sum matches, a block or member cut by the chunk's
  * end. The pure-Python parser then handles that entry and every error, so this module
  * never decides an error and never accepts what the Python parser would read
- * otherwise. Field rules accepted here are a strict subset of the Python fast path's:
- * octal digits with optional leading spaces, terminated as tarfile writes them.
+ * otherwise. Field rules accepted here are a strict subset of the shared decoder's
+ * (ais_tar/header.py): octal digits with optional leading spaces, terminated as tarfile
+ * writes them. A sign, a base-256 field or anything else odd is left to Python, which
+ * rejects a negative, non-octal or overflowing size; sizes here are at most 8**11 - 1,
+ * so nothing overflows and every member moves the position forward.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -55,11 +58,14 @@ static long long
 plain_size(const unsigned char *h)
 {
     unsigned char type = h[156];
+    const unsigned char *name_end = memchr(h, 0, 100);
     long long stored, size, sum = 0;
     int i;
 
     if (h[0] == 0 || !(type == '0' || type == 0 || type == '7'))
         return -1;
+    if (type == 0 && h[(name_end ? name_end - h : 100) - 1] == '/')
+        return -1; /* an old-style directory */
     if (h[154] != 0 || !(h[135] == 0 || h[135] == ' '))
         return -1;
     stored = octal(h + 148, 6);

@@ -48,10 +48,10 @@ from aistore.sdk import Bucket
 from ais_datasets.base_iter_dataset import AISBaseIterDataset
 from ais_datasets.progress import progress
 from ais_datasets.reading import open_tar, uri
+from ais_datasets.samples import iter_samples
 from ais_datasets.shardbatch import BatchLane
 from ais_datasets.shardstream import PREFETCH_SHARDS, READAHEAD_BYTES, ShardStream
 from ais_datasets.sources import ObjectIndex, count_samples, prefixes_for, shard_member_names
-from ais_datasets.tario import iter_samples
 from ais_datasets.topology import Topology
 
 

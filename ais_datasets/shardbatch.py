@@ -38,10 +38,10 @@ from typing import Any, Optional, Union
 from aistore.sdk.batch.batch import Batch
 from aistore.sdk.request_client import RequestClient
 
-from ais_datasets.errors import ShardReadError
+from ais_datasets.errors import ShardReadError, TruncatedShardError
 from ais_datasets.getbatch import MISSING_DIR, batch_available, entry_name, note_failure
 from ais_datasets.reading import STREAM_ERRORS, ObjectStream, receive
-from ais_datasets.tario import BLOCK, Buffer, TarStream
+from ais_datasets.tario import Buffer, TarStream
 
 SHARDS_PER_BATCH = 16
 
@@ -134,16 +134,16 @@ class _Batch:
         """The next entry's bytes as ``spec``'s shard (the entry must be that shard)."""
         obj = spec[0]
         try:
-            head = self.tar._header()  # noqa: SLF001 - tario's own reader
+            head = self.tar.next_member()
         except (ShardReadError, *STREAM_ERRORS):
             head = None
         expected = entry_name(obj)
         if head is None:
             self.broken = True
             return _Plain.own_get(spec)
-        name, size, _ = head
+        name, size = head.name, head.size
         if name == MISSING_DIR + expected:
-            self.tar._skip_blocks(size, "a failed GetBatch entry", 0)  # noqa: SLF001
+            self.tar.skip_data()
             return _Plain.own_get(spec)  # its own GET raises the real error
         if name != expected:
             self.broken = True  # not the archive we asked for: trust none of it
@@ -180,20 +180,18 @@ class _Member:
             self._finish()
             raise StopIteration
         try:
-            piece = self._batch.tar._piece(self._left)  # noqa: SLF001 - tario's own reader
-        except STREAM_ERRORS:
-            return self._resume()
-        if not piece:  # the response ended inside the entry
+            piece = self._batch.tar.read_piece(self._left)
+        except (TruncatedShardError, *STREAM_ERRORS):  # the response ended inside the entry
             return self._resume()
         self._left -= len(piece)
         return piece
 
     def _finish(self) -> None:
-        """Step over the entry's padding once its bytes have all been handed out."""
+        """Step over what is left of the entry in the batch, and its padding."""
         if not self._done:
             self._done = True
             try:
-                self._batch.tar._skip_exact(-self._size % BLOCK, "GetBatch padding", 0)  # noqa: SLF001
+                self._batch.tar.skip_data()
             except (ShardReadError, *STREAM_ERRORS):
                 self._batch.broken = True
 
@@ -214,15 +212,8 @@ class _Member:
             return
         if self._done:
             return
-        left, self._left = self._left, 0
-        try:
-            if left:
-                self._batch.tar._skip_exact(left, "a GetBatch entry", 0)  # noqa: SLF001
-        except (ShardReadError, *STREAM_ERRORS):
-            self._batch.broken = True
-            self._done = True
-            return
-        self._finish()
+        self._left = 0
+        self._finish()  # skips the rest of the entry and its padding
 
 
 class _Plain:

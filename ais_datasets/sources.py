@@ -29,8 +29,8 @@ from aistore.sdk import AISSource, Bucket, ListObjectFlag
 from aistore.sdk.multiobj import ObjectGroup
 from aistore.sdk.obj.object import Object
 
+from ais_datasets.samples import split_key
 from ais_datasets.sessions import lean_client
-from ais_datasets.tario import split_key
 
 ARCHIVE_EXTENSIONS = (".tar", ".tgz", ".tar.gz", ".zip", ".tar.lz4")
 STREAMABLE_EXTENSIONS = (".tar", ".tgz", ".tar.gz")

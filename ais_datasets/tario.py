@@ -1,12 +1,14 @@
-"""Streaming tar reading and WebDataset sample grouping.
+"""Streaming tar reading: members straight from a stream of chunks.
 
-This module owns the byte-level work on shards: it parses tar headers straight from a
-stream of chunks (never holding a whole shard), reports every problem with its byte
-offset, and groups consecutive members into samples by the WebDataset key rule::
+This module owns the byte-level work on shards: it reads tar members straight from a
+stream of chunks (never holding a whole shard) and reports every problem with its byte
+offset. Header rules are the shared decoder's (:mod:`ais_tar`, also used by the
+emulator); grouping members into WebDataset samples is :mod:`ais_datasets.samples`
+(``Sample``, ``iter_samples`` and ``split_key`` stay importable from here)::
 
     tar = TarStream(obj.get_reader().as_file(), shard="ais://b/shard-0.tar")
-    for sample in iter_samples(tar):
-        sample.key, sample.fields["jpg"]
+    for member in tar:                       # or entry by entry:
+        member.name, member.data             # head = tar.next_member(); tar.read_data()
 
 Supported: POSIX ustar (with its ``prefix`` field), GNU long names (``L``) and long link
 names (``K``), PAX extended headers (``x``: ``path`` and ``size``; global ``g`` headers are
@@ -15,25 +17,21 @@ Only regular files (types ``0``, ``\\0``, ``7``) are members; directories, links
 devices and GNU sparse entries are skipped. Reading stops at the first all-zero block or
 at a clean end of stream on a header boundary. A stream that ends inside a header, a
 member or its padding raises :class:`~ais_datasets.errors.TruncatedShardError`; a header
-whose checksum does not match raises :class:`~ais_datasets.errors.ShardReadError`. Both
-name the shard and the byte offset.
+that breaks the rules (checksum, a negative, non-octal or overflowing size, an extended
+header over 1 MiB, a malformed PAX record) raises
+:class:`~ais_datasets.errors.ShardReadError`. Both name the shard and the byte offset.
+Every header moves the stream forward, so a crafted shard cannot make a reader loop.
 
 Cost: headers are parsed in place in the stream's chunks (no copy of the 512-byte
 block on the common path) and a member's data is one slice of its chunk, so
 the work per member is a few small operations plus the one ``bytes`` object it becomes.
 Where the package was built with a C compiler, ``ais_datasets._tarscan`` takes the
-common case: plain ustar headers, and in :func:`iter_samples` every whole member of a
-chunk in one call (up to ``SCAN_BUDGET`` bytes of data at a time). It hands anything
-else (extended headers, other entry types, odd fields, a member cut by the chunk's end,
-every error) back to the Python parser, so results, offsets and errors are the same
-with it and without it; ``AIS_DATASETS_PURE_PYTHON=1`` turns it off.
+common case: plain ustar headers, and in :meth:`TarStream.scan_keyed` every whole member
+of a chunk in one call (up to ``SCAN_BUDGET`` bytes of data at a time; without it, the
+same runs in Python). It hands anything else (extended headers, other entry types, odd fields, a member cut by the
+chunk's end, every error) back to the Python parser, so results, offsets and errors are
+the same with it and without it; ``AIS_DATASETS_PURE_PYTHON=1`` turns it off.
 ``python -m ais_datasets.tario_bench`` measures the parser alone.
-
-Sample keys follow WebDataset: the key is the member path up to the first dot of its
-last component (directory included) and the extension is everything after that dot, so
-``a/x.jpg`` and ``b/x.jpg`` are two samples while ``x.seg.png`` and ``x.png`` are two
-fields (``seg.png`` and ``png``) of sample ``x``. Members whose last component has no dot,
-or starts with one, belong to no sample and are skipped. Extensions keep their case.
 """
 
 from __future__ import annotations
@@ -44,19 +42,16 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple, Optional, Union
 
 from ais_datasets.errors import ShardReadError, TruncatedShardError
+from ais_datasets.samples import Sample, iter_samples, split_key
+from ais_tar import BLOCK, TarError, TruncatedTarError, plain_header, read_entry
 
-BLOCK = 512
+__all__ = ["BLOCK", "READ_SIZE", "SCAN_BUDGET", "Buffer", "MemberHeader", "Sample",
+           "TarMember", "TarStream", "chunks_of", "gunzip_chunks", "iter_samples",
+           "split_key"]
+
 READ_SIZE = 1 << 20
 GUNZIP_OUT = 4 << 20  # at most this much decompressed output per step
-SCAN_BUDGET = 256 << 10  # member bytes the compiled scan copies out per call (at least one)
-_ZERO_BLOCK = bytes(BLOCK)
-_POSIX_MAGIC = b"ustar\x0000"
-_NUL = b"\x00"
-# type flags (as ints, the way a bytes object indexes)
-_REGULAR = (0x30, 0x00, 0x37)  # "0", NUL, "7"
-_NO_DATA = (0x31, 0x32, 0x33, 0x34, 0x35, 0x36)  # links, devices, dirs, fifos: size unused
-_GNU_LONGNAME, _GNU_LONGLINK, _PAX, _PAX_GLOBAL = 0x4C, 0x4B, 0x78, 0x67  # L K x g
-_TERMINATORS = (0x00, 0x20)
+SCAN_BUDGET = 256 << 10  # member bytes a chunk scan copies out per call (at least one)
 
 Chunks = Iterable[Union[bytes, bytearray, memoryview]]
 Buffer = Union[bytes, memoryview]
@@ -70,6 +65,8 @@ try:
     from ais_datasets import _tarscan as _fast
 except ImportError:
     _fast = None
+
+_new = tuple.__new__
 
 
 class MemberHeader(NamedTuple):
@@ -85,15 +82,6 @@ class TarMember(NamedTuple):
     name: str
     data: bytes
     offset: int
-
-
-class Sample(NamedTuple):
-    """One WebDataset sample: consecutive members sharing a key."""
-
-    key: str
-    fields: dict[str, bytes]
-    offset: int  # offset of the sample's first member header
-    next_offset: int  # offset where the next sample (or the end of the archive) begins
 
 
 def chunks_of(source) -> Iterator[bytes]:
@@ -144,72 +132,6 @@ def gunzip_chunks(chunks: Chunks) -> Iterator[bytes]:
         raise TruncatedShardError("stream ends inside a gzip member", offset=consumed)
 
 
-def _nts(field: bytes) -> bytes:
-    end = field.find(b"\x00")
-    return field if end < 0 else field[:end]
-
-
-def _number(field: bytes) -> int:
-    """A numeric header field: octal text, or GNU base-256 when the high bit is set."""
-    if field and field[0] & 0x80:
-        value = int.from_bytes(field[1:], "big")
-        if field[0] == 0xFF:  # negative base-256
-            value -= 1 << (8 * (len(field) - 1))
-        return value
-    text = _nts(field).strip(b" \x00")
-    return int(text, 8) if text else 0
-
-
-def _checksum_ok(buf: bytes, pos: int) -> bool:
-    """Whether the header block ``buf[pos:pos + 512]`` carries a valid checksum.
-
-    The byte sum is taken with ``zlib.adler32`` over two 256-byte halves: the low half of
-    an Adler-32 is 1 + the byte sum modulo 65521, and 256 bytes sum to at most 65280.
-    """
-    field = buf[pos + 148:pos + 156]
-    unsigned = ((zlib.adler32(buf[pos:pos + 256]) & 0xFFFF)
-                + (zlib.adler32(buf[pos + 256:pos + 512]) & 0xFFFF) - 2
-                - sum(field) + 8 * 32)
-    try:
-        stored = int(field[:6], 8) if field[6] == 0 else _number(field)
-    except ValueError:
-        try:
-            stored = _number(field)
-        except ValueError:
-            return False
-    if stored == unsigned:
-        return True
-    hdr = buf[pos:pos + BLOCK]
-    signed = unsigned - 256 * sum(b > 127 for b in hdr)  # some old writers sign bytes
-    return stored == signed
-
-
-def _decode(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def _pax_records(data: bytes, offset: int) -> dict[str, str]:
-    records: dict[str, str] = {}
-    pos = 0
-    while pos < len(data):
-        if data[pos] == 0:  # some writers pad the record block with NULs
-            break
-        space = data.find(b" ", pos)
-        if space < 0:
-            raise ShardReadError("malformed PAX record", offset=offset)
-        try:
-            length = int(data[pos:space])
-        except ValueError:
-            raise ShardReadError("malformed PAX record length", offset=offset) from None
-        record = data[space + 1:pos + length]
-        if length <= 0 or not record.endswith(b"\n") or b"=" not in record:
-            raise ShardReadError("malformed PAX record", offset=offset)
-        key, _, value = record[:-1].partition(b"=")
-        records[key.decode("utf-8", "surrogateescape")] = _decode(value)
-        pos += length
-    return records
-
-
 class TarStream:
     """Sequential access to the regular-file members of a tar stream.
 
@@ -217,13 +139,18 @@ class TarStream:
     ``memoryview`` chunk is read in place and only until the next chunk is asked for
     (what the stream keeps across that request, it copies first), so a producer may
     receive every chunk into the same buffer; other non-``bytes`` chunks are copied.
-    Member data is always ``bytes``. ``offset`` is the absolute offset of the stream's first byte in the shard (non-zero
+    Member data is ``bytes`` (:meth:`read_piece` hands out slices of chunks instead).
+    ``offset`` is the absolute offset of the stream's first byte in the shard (non-zero
     when a reader resumes mid-shard with a byte range); ``shard`` names the shard in
-    errors. Use :meth:`next_member` then :meth:`read_data` or :meth:`skip_data`, or
-    simply iterate for :class:`TarMember` tuples.
+    errors.
+
+    Entry by entry: :meth:`next_member` gives the next regular file's header, then its
+    data comes whole from :meth:`read_data`, in pieces from :meth:`read_piece`, or not
+    at all (:meth:`skip_data`, or simply the next :meth:`next_member`). :meth:`next_entry`
+    does both steps in one call; iterating gives :class:`TarMember` tuples.
     """
 
-    __slots__ = ("_chunks", "_buf", "_pos", "_base", "shard", "_pending", "_done",
+    __slots__ = ("_chunks", "_buf", "_pos", "_base", "shard", "_pending", "_left", "_done",
                  "closer")
 
     def __init__(self, source, *, offset: int = 0, shard: Optional[str] = None) -> None:
@@ -232,7 +159,8 @@ class TarStream:
         self._pos = 0  # read position in it
         self._base = offset  # absolute offset of _buf[0]
         self.shard = shard
-        self._pending: Optional[MemberHeader] = None  # header whose data is unread
+        self._pending: Optional[MemberHeader] = None  # header whose data is not all read
+        self._left = 0  # bytes of the pending member's data not yet read
         self._done = False
         self.closer: Optional[Callable[[], None]] = None
 
@@ -343,176 +271,126 @@ class TarStream:
                 TruncatedShardError,
                 f"stream ends inside {what} (stream ends at byte {self.offset})", start)
 
-    def _read_blocks(self, size: int, what: str, start: int) -> bytes:
-        """``size`` bytes of data and the padding after them (the data is returned)."""
-        buf, pos = self._buf, self._pos
-        end = pos + size
-        padded = end + (-size % BLOCK)
-        if padded <= len(buf):  # the common case: all in the current chunk
-            self._pos = padded
-            return buf[pos:end] if type(buf) is bytes else bytes(buf[pos:end])
-        data = self._read_exact(size, what, start)
-        self._skip_exact(-size % BLOCK, f"the padding of {what}", start)
-        return data
-
-    def _skip_blocks(self, size: int, what: str, start: int) -> None:
-        self._skip_exact(size + (-size % BLOCK), what, start)
-
     # ------------------------------------------------------------------ headers
 
-    def _header(self, _adler32=zlib.adler32, _regular=_REGULAR,
-                _terminators=_TERMINATORS) -> Optional[tuple[str, int, int]]:
+    def _header(self) -> Optional[tuple[str, int, int]]:
         """``(name, size, offset)`` of the next regular file, its data up next; or None."""
         buf, pos = self._buf, self._pos
-        if _fast is not None:
-            head = None if self._done else _fast.header(buf, pos)
-            if head is None:
-                return self._header_chain()
-            self._pos = pos + BLOCK
-            return head[0], head[1], self._base + pos
-        # fast path: a plain regular-file header (no extended headers) in this chunk
-        if pos + BLOCK <= len(buf) and type(buf) is bytes and buf[pos] \
-                and buf[pos + 156] in _regular and not self._done:
-            field = buf[pos + 148:pos + 156]
-            if field[6] == 0 and buf[pos + 135] in _terminators and buf[pos + 124] < 0x80:
-                try:
-                    stored = int(field[:6], 8)
-                    size = int(buf[pos + 124:pos + 135], 8)
-                except ValueError:
-                    pass
-                else:
-                    if stored == ((_adler32(buf[pos:pos + 256]) & 0xFFFF)
-                                  + (_adler32(buf[pos + 256:pos + 512]) & 0xFFFF)
-                                  + 254 - sum(field)):
-                        self._pos = pos + BLOCK
-                        end = buf.find(_NUL, pos, pos + 100)
-                        raw = buf[pos:end if end >= 0 else pos + 100]
-                        if buf[pos + 345] and buf[pos + 257:pos + 265] == _POSIX_MAGIC:
-                            raw = _nts(buf[pos + 345:pos + 500]) + b"/" + raw
-                        return raw.decode("utf-8", "surrogateescape"), size, self._base + pos
+        if not self._done:
+            if _fast is not None:
+                head = _fast.header(buf, pos)
+            elif type(buf) is bytes:
+                head = plain_header(buf, pos)
+            elif pos + BLOCK <= len(buf):  # a view of a reused buffer: check a copy
+                head = plain_header(bytes(buf[pos:pos + BLOCK]), 0)
+            else:
+                head = None
+            if head is not None:
+                self._pos = pos + BLOCK
+                return head[0], head[1], self._base + pos
         return self._header_chain()
 
     def _header_chain(self) -> Optional[tuple[str, int, int]]:
-        """:meth:`_header` for every case: extended headers, straddling blocks, errors."""
-        if self._done:
-            return None
-        long_name: Optional[str] = None
-        pax: Optional[dict[str, str]] = None
-        first = -1
-        while True:
-            buf, pos = self._buf, self._pos
-            start = self._base + pos
-            if pos + BLOCK <= len(buf):
-                self._pos = pos + BLOCK
-                if type(buf) is not bytes:  # a view of a reused buffer: parse a copy
-                    buf, pos = bytes(buf[pos:pos + BLOCK]), 0
-            else:  # the block straddles chunks (or the stream ends): assemble it
-                buf, pos = self._take(BLOCK), 0
-                if len(buf) < BLOCK:
-                    if not buf and first < 0:
-                        self._done = True  # clean end of stream on a header boundary
-                        return None
-                    what = ("a tar header" if first < 0
-                            else "the header after an extended header")
-                    raise self._error(
-                        TruncatedShardError,
-                        f"stream ends inside {what} ({len(buf)} of {BLOCK} bytes)", start)
-            if not buf[pos] and buf[pos:pos + BLOCK] == _ZERO_BLOCK:
-                if first >= 0:
-                    raise self._error(ShardReadError,
-                                      "end-of-archive block after an extended header", start)
+        """:meth:`_header` for every case: extended headers, straddling blocks, other
+        entry types (skipped), errors."""
+        while not self._done:
+            try:
+                entry = read_entry(self._take, self._skip, self._base + self._pos)
+            except TarError as err:
+                cls = TruncatedShardError if isinstance(err, TruncatedTarError) \
+                    else ShardReadError
+                raise self._error(cls, err.reason, err.offset) from None
+            if entry is None:
                 self._done = True
                 return None
-            if not _checksum_ok(buf, pos):
-                raise self._error(ShardReadError, "invalid tar header (checksum mismatch)",
-                                  start)
-            if first < 0:
-                first = start
-            field = buf[pos + 124:pos + 136]
-            try:
-                if field[11] in _TERMINATORS and field[0] < 0x80:
-                    try:
-                        size = int(field[:11], 8)
-                    except ValueError:
-                        size = _number(field)
-                else:
-                    size = _number(field)
-            except ValueError:
-                raise self._error(ShardReadError, "invalid size field in tar header",
-                                  start) from None
-            typeflag = buf[pos + 156]
-            if typeflag not in _REGULAR:
-                if typeflag == _GNU_LONGNAME:
-                    long_name = _decode(_nts(self._read_blocks(size, "a GNU long name",
-                                                               start)))
-                    continue
-                if typeflag == _PAX:
-                    records = _pax_records(self._read_blocks(size, "a PAX header", start),
-                                           start)
-                    pax = records if pax is None else {**pax, **records}
-                    continue
-                if typeflag in (_GNU_LONGLINK, _PAX_GLOBAL):
-                    what = "a GNU long link name" if typeflag == _GNU_LONGLINK \
-                        else "a PAX global header"
-                    self._skip_blocks(size, what, start)
-                    continue
-                # directories, links, devices, fifos, GNU sparse/volume entries: no member
-                if pax is not None and "size" in pax:
-                    size = self._pax_size(pax, start)
-                self._skip_blocks(0 if typeflag in _NO_DATA else size, "a non-file entry",
-                                  start)
-                long_name, pax, first = None, None, -1
-                continue
-            if pax is not None:
-                if "size" in pax:
-                    size = self._pax_size(pax, start)
-                if "path" in pax:
-                    return pax["path"], size, first
-            if long_name is not None:
-                return long_name, size, first
-            end = buf.find(_NUL, pos, pos + 100)
-            raw = buf[pos:end if end >= 0 else pos + 100]
-            if buf[pos + 345] and buf[pos + 257:pos + 265] == _POSIX_MAGIC:
-                prefix = _nts(buf[pos + 345:pos + 500])
-                raw = prefix + b"/" + raw
-            return raw.decode("utf-8", "surrogateescape"), size, first
-
-    def _pax_size(self, pax: dict[str, str], start: int) -> int:
-        try:
-            return int(pax["size"])
-        except ValueError:
-            raise self._error(ShardReadError, "invalid PAX size", start) from None
+            if entry.regular:
+                return entry.name, entry.size, entry.offset
+            # directories, links, devices, fifos, GNU sparse/volume entries: no member
+            self._skip_exact(entry.size + (-entry.size % BLOCK), "a non-file entry",
+                             entry.offset)
+        return None
 
     # ------------------------------------------------------------------ members
 
     def next_member(self) -> Optional[MemberHeader]:
         """The next regular file's header, or ``None`` at the end of the archive.
 
-        Unread data of the previous member is skipped first.
+        What is left of the previous member's data is skipped first.
         """
         if self._pending is not None:
             self.skip_data()
-        head = self._header()
+        buf, pos = self._buf, self._pos
+        if not self._done:  # _header(), inline: the hot path
+            if _fast is not None:
+                head = _fast.header(buf, pos)
+            elif type(buf) is bytes:
+                head = plain_header(buf, pos)
+            elif pos + BLOCK <= len(buf):  # a view of a reused buffer: check a copy
+                head = plain_header(bytes(buf[pos:pos + BLOCK]), 0)
+            else:
+                head = None
+            if head is not None:
+                self._pos = pos = pos + BLOCK
+                at = self._base + pos
+                self._left = head[1]
+                self._pending = head = _new(MemberHeader, (head[0], head[1], at - BLOCK, at))
+                return head
+        head = self._header_chain()
         if head is None:
             return None
-        self._pending = MemberHeader(head[0], head[1], head[2], self.offset)
-        return self._pending
+        self._left = head[1]
+        self._pending = head = _new(MemberHeader, (*head, self._base + self._pos))
+        return head
 
     def read_data(self) -> bytes:
-        """The data of the member last returned by :meth:`next_member`."""
+        """The data of the member last returned by :meth:`next_member` (what is left of
+        it after :meth:`read_piece`); its padding is skipped."""
         head = self._pending
         if head is None:
             raise RuntimeError("read_data() without a pending member")
         self._pending = None
-        return self._read_blocks(head.size, f"member {head.name!r}", head.offset)
+        size = self._left
+        buf, pos = self._buf, self._pos
+        end = pos + size
+        padded = end + (-head[1] % BLOCK)
+        if padded <= len(buf):  # the common case: all in the current chunk
+            self._pos = padded
+            return buf[pos:end] if type(buf) is bytes else bytes(buf[pos:end])
+        data = self._read_exact(size, f"member {head[0]!r}", head[2])
+        self._skip_exact(-head[1] % BLOCK, f"the padding of member {head[0]!r}", head[2])
+        return data
+
+    def read_piece(self, n: int = READ_SIZE) -> Buffer:
+        """Up to ``n`` (> 0) next bytes of the pending member's data, from one chunk;
+        empty once its data is all read (its padding is skipped by the next
+        :meth:`skip_data` or :meth:`next_member`).
+
+        A piece is a slice of its chunk: a view of a ``memoryview`` chunk is valid only
+        until the stream reads on. Raises ``TruncatedShardError`` when the stream ends
+        inside the data.
+        """
+        head = self._pending
+        if head is None:
+            raise RuntimeError("read_piece() without a pending member")
+        left = self._left
+        if left <= 0:
+            return b""
+        piece = self._piece(min(n, left))
+        if not piece:
+            raise self._error(
+                TruncatedShardError,
+                f"stream ends inside member {head[0]!r} ({head[1] - left} of {head[1]} "
+                f"bytes, stream ends at byte {self.offset})", head[2])
+        self._left = left - len(piece)
+        return piece
 
     def skip_data(self) -> None:
-        """Skip the data of the member last returned by :meth:`next_member`."""
+        """Skip what is left of the pending member's data, and its padding."""
         head = self._pending
         if head is None:
             return
         self._pending = None
-        self._skip_blocks(head.size, f"member {head.name!r}", head.offset)
+        self._skip_exact(self._left + (-head[1] % BLOCK), f"member {head[0]!r}", head[2])
 
     def next_entry(self) -> Optional[tuple[str, bytes, int]]:
         """``(name, data, offset)`` of the next regular file, or ``None`` at the end.
@@ -531,7 +409,9 @@ class TarStream:
         if padded <= len(buf):
             self._pos = padded
             return name, buf[pos:end] if type(buf) is bytes else bytes(buf[pos:end]), offset
-        return name, self._read_blocks(size, f"member {name!r}", offset), offset
+        self._pending = _new(MemberHeader, (name, size, offset, self._base + pos))
+        self._left = size
+        return name, self.read_data(), offset
 
     def __iter__(self) -> Iterator[TarMember]:
         while True:
@@ -540,102 +420,57 @@ class TarStream:
                 return
             yield TarMember(*entry)
 
+    # ------------------------------------------------------------------ whole-chunk scan
 
-def split_key(name: str) -> tuple[Optional[str], str]:
-    """``(key, extension)`` of a member name by the WebDataset rule (see module doc).
+    @property
+    def compiled(self) -> bool:
+        """Whether the compiled scanner serves this stream (else the pure-Python twins)."""
+        return _fast is not None
 
-    Returns ``(None, "")`` for names that belong to no sample.
-    """
-    slash = name.rfind("/") + 1
-    dot = name.find(".", slash)
-    if dot <= slash:  # no dot in the last component, or it starts with one
-        return None, ""
-    return name[:dot], name[dot + 1:]
+    def scan_keyed(self, budget: int = SCAN_BUDGET) -> tuple[int, list]:
+        """The plain members lying wholly in the current chunk, read in one call.
 
-
-def _duplicate(tar: TarStream, name: str, key: str, offset: int) -> ShardReadError:
-    return ShardReadError(f"duplicate member {name!r} in sample {key!r}", shard=tar.shard,
-                          offset=offset)
-
-
-def iter_samples(tar: TarStream, skip: int = 0,
-                 status: Optional[dict[str, bool]] = None,
-                 fields_type: type = dict) -> Iterator[Sample]:
-    """Group consecutive members of ``tar`` into samples by key.
-
-    The first ``skip`` samples are passed over reading headers only (their data is
-    skipped, not held). A key repeated with the same extension inside one sample raises
-    ``ShardReadError`` (the shard is inconsistent). When ``status`` is given,
-    ``status["open"]`` says whether a sample has been started and not yet yielded, which
-    tells a caller handling an error whether a sample was lost with it. ``fields_type``
-    is the ``dict`` subclass a sample's fields are built in (made empty by its
-    ``__new__``; its ``__init__`` is not called).
-    """
-    if status is None:
-        status = {}
-    status["open"] = False
-    header = tar._header  # noqa: SLF001 - the module's own fast path
-    read_blocks = tar._read_blocks  # noqa: SLF001
-    skip_blocks = tar._skip_blocks  # noqa: SLF001
-    new_sample = tuple.__new__
-    new_fields = fields_type.__new__
-    key: Optional[str] = None
-    fields: dict[str, bytes] = {}
-    offset = 0
-    index = 0
-    scan = _fast.scan if _fast is not None else None
-    if tar._pending is not None:  # noqa: SLF001
-        tar.skip_data()
-    while True:
-        if scan is not None and index >= skip and not tar._done:  # noqa: SLF001
-            # every whole plain member left in the current chunk, parsed in one call
-            base = tar._base  # noqa: SLF001
-            tar._pos, members = scan(tar._buf, tar._pos, SCAN_BUDGET)  # noqa: SLF001
-            for new_key, ext, data, at in members:
-                if new_key == key:
-                    if ext in fields:
-                        raise _duplicate(tar, f"{key}.{ext}", key, base + at)
-                    fields[ext] = data
-                    continue
-                if key is not None:
-                    status["open"] = False
-                    yield new_sample(Sample, (key, fields, offset, base + at))
-                    index += 1
-                key, offset = new_key, base + at
-                fields = new_fields(fields_type)
-                status["open"] = True
-                fields[ext] = data
-        head = header()
-        if head is not None:
-            name, size, head_offset = head
-            slash = name.rfind("/") + 1
-            dot = name.find(".", slash)
-            if dot <= slash:  # belongs to no sample
-                skip_blocks(size, f"member {name!r}", head_offset)
-                continue
-            new_key = name[:dot]
-            if new_key == key:
-                if index >= skip:
-                    ext = name[dot + 1:]
-                    if ext in fields:
-                        raise _duplicate(tar, name, key, head_offset)
-                    fields[ext] = read_blocks(size, f"member {name!r}", head_offset)
-                else:
-                    skip_blocks(size, f"member {name!r}", head_offset)
-                continue
-        if key is not None:
-            if index >= skip:
-                next_offset = head[2] if head is not None else tar.offset
-                status["open"] = False
-                yield new_sample(Sample, (key, fields, offset, next_offset))
-            index += 1
-        if head is None:
-            return
-        key, offset = new_key, head_offset
-        fields = new_fields(fields_type)  # an empty dict of that type, no __init__
-        if index >= skip:
-            status["open"] = True
-            fields[name[dot + 1:]] = read_blocks(size, f"member {name!r}", head_offset)
+        Returns ``(base, [(key, ext, data, pos), ...])``: each member's name split by the
+        WebDataset rule (:func:`~ais_datasets.samples.split_key`; members without a key
+        are stepped over, not listed), its data, and its header's offset ``base + pos``.
+        Stops at anything left to the full parser (read on with :meth:`next_member`)
+        and once the data listed reaches ``budget`` bytes (at least one member is listed
+        when one is there). The compiled scanner does this where it is built; otherwise
+        the same in Python over ``bytes`` chunks. A pending member's data is skipped
+        first.
+        """
+        if self._pending is not None:
+            self.skip_data()
+        base, buf = self._base, self._buf
+        if self._done:
+            return base, []
+        if _fast is not None:
+            self._pos, members = _fast.scan(buf, self._pos, budget)
+        elif type(buf) is bytes:
+            self._pos, members = _scan_plain(buf, self._pos, budget)
         else:
-            status["open"] = False
-            skip_blocks(size, f"member {name!r}", head_offset)
+            return base, []
+        return base, members
+
+
+def _scan_plain(buf: bytes, pos: int, budget: int, _plain=plain_header) -> tuple[int, list]:
+    """The pure-Python twin of ``_tarscan.scan`` (see :meth:`TarStream.scan_keyed`)."""
+    members: list = []
+    taken, size_buf = 0, len(buf)
+    while taken < budget:
+        head = _plain(buf, pos)
+        if head is None:
+            break
+        name, size = head
+        start = pos + BLOCK
+        end = start + size
+        padded = end + (-size % BLOCK)
+        if padded > size_buf:
+            break
+        slash = name.rfind("/") + 1
+        dot = name.find(".", slash)
+        if dot > slash:
+            taken += size
+            members.append((name[:dot], name[dot + 1:], buf[start:end], pos))
+        pos = padded
+    return pos, members

@@ -8,7 +8,7 @@ Kept for import compatibility (``from ais_datasets.utils import get_basename``):
 
 Note: :func:`get_basename` and :func:`get_extension` are upstream's rules (last path
 component, last dot). The shard readers of this package do *not* use them for sample
-keys; they follow the WebDataset rule in :func:`ais_datasets.tario.split_key`.
+keys; they follow the WebDataset rule in :func:`ais_datasets.samples.split_key`.
 """
 
 from __future__ import annotations

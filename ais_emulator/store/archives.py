@@ -8,11 +8,15 @@ output archive (§9). It is pure and stateless: bytes in, values out, no caching
     [m.name for m in list_members(blob, fmt)]            # ["a/0001.jpg", ...]
     body = b"".join(write_archive([("x.txt", 2, [b"hi"])], ".tar"))
 
-Readers never copy a tar or zip archive: tar headers are parsed in place over a
-``memoryview``, zip goes through ``zipfile`` over a read-only view; only the bytes of the
-requested members are copied out. A tgz is inflated incrementally, so memory stays
-bounded by one member plus a small window; ``list_members`` and ``iter_matching`` inflate
-to the end so the gzip CRC is checked, ``read_member`` stops at its member (as Go does).
+Readers never copy a tar or zip archive: tar is read over a ``memoryview`` (one 512-byte
+header block at a time, decoded by the shared ``ais_tar`` decoder that ``ais_datasets``
+uses too), zip goes through ``zipfile`` over a read-only view; only the bytes of the
+requested members are copied out. A crafted tar header (a negative, non-octal or
+overflowing size, an extended header over 1 MiB, a malformed PAX record) is an
+``ArchiveError`` like any corrupt input: every header moves the reader forward. A tgz is
+inflated incrementally, so memory stays bounded by one member plus a small window;
+``list_members`` and ``iter_matching`` inflate to the end so the gzip CRC is checked,
+``read_member`` stops at its member (as Go does).
 Corrupt or truncated input raises ``ArchiveError`` naming the byte offset (for tgz: the
 offset in the inflated tar stream, or the compressed offset for gzip-level damage). A tar
 that ends cleanly between members without end-of-archive blocks is accepted (Go and
@@ -20,7 +24,8 @@ that ends cleanly between members without end-of-archive blocks is accepted (Go 
 
 Deviations from real AIS:
 * ``.tar.lz4`` is not supported: the standard library has no LZ4, and this package is
-  stdlib-only. ``detect_format`` returns ``None`` for it, so it is served as a plain object.
+  stdlib-only (``ais_tar`` too). ``detect_format`` returns ``None`` for it, so it is
+  served as a plain object.
 * Listing and reading see regular files only. Go also lists symlinks, hard links and other
   non-directory entries (with size 0); here they are skipped and cannot be fetched. As in
   AIS, ``iter_matching(dirs=True)`` also yields a tar's matching directory entries
@@ -52,6 +57,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ais_emulator.store.regex import compile_archregx
+from ais_tar import TarError, TruncatedTarError, read_entry
 
 ARCHIVE_EXTENSIONS = (".tar", ".tgz", ".tar.gz", ".zip")
 MATCH_MODES = ("regexp", "prefix", "suffix", "substr", "wdskey")
@@ -59,8 +65,6 @@ MATCH_MODES = ("regexp", "prefix", "suffix", "substr", "wdskey")
 _BY_EXTENSION = ((".tar.gz", ".tgz"), (".tgz", ".tgz"), (".tar", ".tar"), (".zip", ".zip"))
 _FORMATS = {".tar": ".tar", ".tgz": ".tgz", ".tar.gz": ".tgz", ".zip": ".zip"}
 _BLOCK = 512
-_ZERO_BLOCK = bytes(_BLOCK)
-_MAX_EXT_HEADER = 1 << 20  # PAX / GNU long-name payloads; Go's limit too
 _IN_CHUNK = 64 * 1024  # compressed bytes fed to zlib per step
 _OUT_CHUNK = 256 * 1024  # most inflated bytes produced per step
 
@@ -224,8 +228,10 @@ class _ViewSource:
         self.pos += len(out)
         return out
 
-    def skip(self, n: int) -> None:
+    def skip(self, n: int) -> int:
+        start = self.pos
         self.pos = min(self.pos + n, len(self._view))
+        return self.pos - start
 
     def finish(self) -> None:
         """Bytes after the end-of-archive marker are ignored, as in Go."""
@@ -250,12 +256,14 @@ class _GzipSource:
         self.pos += len(out)
         return out
 
-    def skip(self, n: int) -> None:
+    def skip(self, n: int) -> int:
+        start = self.pos
         while n > 0 and (len(self._buf) > self._bpos or self._inflate()):
             step = min(n, len(self._buf) - self._bpos)
             self._bpos += step
             self.pos += step
             n -= step
+        return self.pos - start
 
     def finish(self) -> None:
         """Inflate the rest, so that every gzip trailer (CRC-32, length) gets verified."""
@@ -305,113 +313,33 @@ def _tar_source(data: bytes | memoryview, fmt: str) -> _ViewSource | _GzipSource
     return _GzipSource(data) if fmt == ".tgz" else _ViewSource(data)
 
 
-def _tar_number(field: bytes, what: str, offset: int) -> int:
-    if field[0] & 0x80:  # GNU base-256
-        if field[0] != 0x80:
-            raise ArchiveError(f"negative {what} in tar header", offset)
-        return int.from_bytes(field[1:], "big")
-    text = field.split(b"\0", 1)[0].strip(b" ")
-    try:
-        return int(text, 8) if text else 0
-    except ValueError:
-        raise ArchiveError(f"invalid {what} field {text!r} in tar header", offset) from None
-
-
-def _tar_string(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-
-
-def _check_header(blk: bytes, offset: int) -> None:
-    stored = _tar_number(blk[148:156], "checksum", offset)
-    rest = (blk[:148], blk[156:])  # the checksum field itself counts as eight spaces
-    unsigned = sum(rest[0]) + sum(rest[1]) + 8 * 32
-    if stored == unsigned:
-        return
-    signed = unsigned - 256 * sum(1 for part in rest for b in part if b & 0x80)
-    if stored != signed:
-        raise ArchiveError("bad tar header checksum (corrupt or not a tar archive)", offset)
-
-
-def _pax_records(payload: bytes, offset: int) -> dict[str, str]:
-    records, pos = {}, 0
-    while pos < len(payload):
-        space = payload.find(b" ", pos)
-        try:
-            length = int(payload[pos:space]) if space > pos else 0
-        except ValueError:
-            length = 0
-        record = payload[pos : pos + length]
-        if length <= space - pos or len(record) < length or not record.endswith(b"\n"):
-            if not payload[pos:].strip(b"\0"):
-                break  # trailing NUL padding
-            raise ArchiveError("malformed PAX extended header", offset)
-        key, sep, value = record[space - pos + 1 : -1].partition(b"=")
-        if not sep:
-            raise ArchiveError("malformed PAX record (no '=')", offset)
-        records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
-        pos += length
-    return records
-
-
 def _walk_tar(src: _ViewSource | _GzipSource) -> Iterator[_TarEntry]:
-    """Yield entries; between yields the caller may read the entry's data from ``src``."""
-    pax: dict[str, str] = {}
-    long_name: str | None = None
+    """Yield entries; between yields the caller may read the entry's data from ``src``.
+
+    Headers are read by the shared decoder (:mod:`ais_tar`, the same rules as
+    ``ais_datasets``): every header moves forward, sizes are checked, extended headers
+    are capped at 1 MiB, so a crafted archive ends in ``ArchiveError``, never in a loop.
+    """
     while True:
-        hdr_off = src.pos
-        blk = bytes(src.read(_BLOCK))
-        if len(blk) == 0 and not pax and long_name is None:
-            src.finish()
-            return  # ended at a header boundary without zero blocks: accepted, as in Go
-        if len(blk) < _BLOCK:
-            raise ArchiveError(f"truncated tar header ({len(blk)} of {_BLOCK} bytes)", hdr_off)
-        if blk == _ZERO_BLOCK:
-            if pax or long_name is not None:
-                raise ArchiveError("end of archive right after an extended header", hdr_off)
+        try:
+            entry = read_entry(src.read, src.skip, src.pos)
+        except TruncatedTarError as e:
+            raise ArchiveError(f"truncated tar archive: {e.reason}", e.offset) from None
+        except TarError as e:
+            raise ArchiveError(e.reason, e.offset) from None
+        if entry is None:  # all-zero block, or a clean end between members (as in Go)
             src.finish()
             return
-        _check_header(blk, hdr_off)
-        flag = chr(blk[156])
-        size = _tar_number(blk[124:136], "size", hdr_off)
-        if flag in "xgLK":
-            if size > _MAX_EXT_HEADER:
-                raise ArchiveError(f"tar extended header of {size} bytes is too large", hdr_off)
-            payload = bytes(src.read(size))
-            if len(payload) < size:
-                raise ArchiveError("truncated tar extended header", hdr_off + _BLOCK)
-            src.skip(-size % _BLOCK)
-            if flag == "x":
-                pax.update(_pax_records(payload, hdr_off))
-            elif flag == "L":
-                long_name = payload.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-            continue
-        if flag == "S" or (pax and any(key.startswith("GNU.sparse.") for key in pax)):
-            raise ArchiveError("sparse tar members are not supported", hdr_off)
-        name = _tar_string(blk[0:100])
-        prefix = _tar_string(blk[345:500]) if blk[257:263] == b"ustar\0" else ""
-        if prefix:
-            name = f"{prefix}/{name}"
-        if long_name is not None:
-            name = long_name
-        name = pax.get("path", name)
-        if "size" in pax:
-            try:
-                size = int(pax["size"])
-            except ValueError:
-                raise ArchiveError(f"invalid PAX size {pax['size']!r}", hdr_off) from None
-        is_file = flag in "07" or (flag == "\0" and not name.endswith("/"))
-        if flag in "123456" or (flag == "\0" and not is_file):
-            size = 0  # header-only entry types carry no data
-        data_off = src.pos
-        is_dir = flag == "5" or (flag == "\0" and name.endswith("/"))
-        yield _TarEntry(name, size, is_file, data_off, is_dir)
+        if entry.sparse:
+            raise ArchiveError("sparse tar members are not supported", entry.offset)
+        name, size, data_off = entry.name, entry.size, entry.data_offset
+        yield _TarEntry(name, size, entry.regular, data_off, entry.is_dir)
         end = data_off + size + (-size % _BLOCK)
-        src.skip(end - src.pos)
+        src.skip(max(0, end - src.pos))  # never backwards, whatever the caller read
         if src.pos < data_off + size:
             raise ArchiveError(f"truncated data of tar member {name!r}", data_off)
         if src.pos < end:
             raise ArchiveError(f"truncated padding after tar member {name!r}", src.pos)
-        pax, long_name = {}, None
 
 
 def _tar_read(src: _ViewSource | _GzipSource, entry: _TarEntry) -> bytes:

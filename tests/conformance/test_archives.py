@@ -299,3 +299,41 @@ def test_bad_archregx_is_400(bck, shards, wire, params):
     bck.object("b.tar").get_writer().put_content(shards.tar(MEMBERS))
     r = wire.get(wire.obj_path(bck.name, "b.tar"), params={"provider": "ais", **params})
     assert r.status_code == 400, (r.status_code, r.text)
+
+
+# --------------------------------------------------------------------- crafted tar headers
+
+def _crafted_header(name: bytes, size_field: bytes) -> bytes:
+    """A ustar header block with any 12-byte size field and a valid checksum."""
+    blk = bytearray(512)
+    blk[:len(name)] = name
+    blk[100:124] = b"0000644\x00" + b"0000000\x00" * 2
+    blk[124:136] = size_field
+    blk[136:148] = b"00000000000\x00"
+    blk[156:157] = b"0"
+    blk[257:265] = b"ustar\x0000"
+    blk[148:156] = b" " * 8
+    blk[148:156] = b"%06o\x00 " % sum(blk)
+    return bytes(blk)
+
+
+CRAFTED_TARS = {
+    # a.txt, then b.txt sized -1024 as signed octal: a reader believing it loops back
+    "negative.tar": _crafted_header(b"a.txt", b"00000000000\x00")
+    + _crafted_header(b"b.txt", b"-0000002000\x00") + bytes(1024),
+    "plus-sign.tar": _crafted_header(b"a.txt", b"+0000000002\x00")
+    + b"hi".ljust(512, b"\x00") + bytes(1024),
+    "base256-negative.tar": _crafted_header(b"a.txt", b"\xff" * 12) + bytes(1024),
+}
+
+
+@pytest.mark.parametrize("name", list(CRAFTED_TARS))
+def test_crafted_tar_headers_are_400(bck, wire, name):
+    """Sizes with a sign or a negative base-256 value are invalid headers: reads that
+    reach one answer 400 (Go: "archive/tar: invalid tar header") and never hang."""
+    bck.object(name).get_writer().put_content(CRAFTED_TARS[name])
+    path = wire.obj_path(bck.name, name)
+    r = wire.get(path, params={"provider": "ais", "archpath": "b.txt"})
+    assert r.status_code == 400, (r.status_code, r.text[:200])
+    r = wire.get(path, params={"provider": "ais", "archregx": "b", "archmode": "prefix"})
+    assert r.status_code == 400 and r.json().get("tcode") == "ErrFailedTo", r.text[:200]

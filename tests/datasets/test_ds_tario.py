@@ -222,3 +222,43 @@ def test_parser_matches_tarfile_on_a_bigger_archive():
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         ref = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]
     assert [(m.name, m.data) for m in TarStream(chunked(data, 4096))] == ref
+
+
+def test_entry_by_entry_api():
+    data = kit.make_tar([("a.bin", b"a" * 1500), ("b.bin", b"b" * 700), ("c.bin", b"c")])
+    tar = TarStream(chunked(data, 600), shard="ais://b/s.tar")
+    head = tar.next_member()
+    assert head == tario.MemberHeader("a.bin", 1500, 0, 512)
+    pieces = []
+    while piece := tar.read_piece(400):
+        assert 0 < len(piece) <= 400
+        pieces.append(bytes(piece))
+    assert b"".join(pieces) == b"a" * 1500
+    head = tar.next_member()  # padding of a.bin skipped
+    assert (head.name, head.offset, head.data_offset) == ("b.bin", 2048, 2560)
+    assert bytes(tar.read_piece(100)) == b"b" * 100
+    assert tar.read_data() == b"b" * 600  # the rest
+    head = tar.next_member()
+    assert head.name == "c.bin"
+    tar.skip_data()
+    tar.skip_data()  # nothing pending: nothing to do
+    assert tar.next_member() is None
+    with pytest.raises(RuntimeError):
+        tar.read_piece(1)
+    with pytest.raises(RuntimeError):
+        tar.read_data()
+
+
+def test_skip_data_after_some_pieces_and_a_cut_member():
+    data = kit.make_tar([("a.bin", b"a" * 1500), ("b.bin", b"b")])
+    tar = TarStream(chunked(data, 512))
+    tar.next_member()
+    tar.read_piece(10)
+    tar.skip_data()
+    assert tar.next_member().name == "b.bin"
+    cut = TarStream([data[:512 + 1000]], shard="ais://b/cut.tar")
+    cut.next_member()
+    assert len(cut.read_piece(5000)) == 1000
+    with pytest.raises(TruncatedShardError) as exc:
+        cut.read_piece(5000)
+    assert exc.value.offset == 0 and "inside member 'a.bin' (1000 of 1500" in str(exc.value)

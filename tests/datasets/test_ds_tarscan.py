@@ -295,13 +295,29 @@ def test_views_of_a_reused_buffer_read_as_bytes_chunks(seed, compiled):
             _outcome(chunks, skip, compiled), f"seed {seed}"
 
 
-def test_piece_hands_out_views_of_view_chunks():
+def test_pieces_are_views_of_view_chunks():
     data = kit.make_tar([("k.bin", b"x" * 3000)])
     tar = TarStream(_reused([data[:1000], data[1000:]]))
-    first = tar._piece(600)
-    assert type(first) is memoryview and bytes(first) == data[:600]
-    assert bytes(tar._piece(10_000)) == data[600:1000]  # the rest of that chunk only
-    assert bytes(tar._piece(10_000)) == data[1000:]
-    assert tar._piece(1) == b"" and tar.offset == len(data)
+    assert tar.next_member().size == 3000
+    first = tar.read_piece(88)
+    assert type(first) is memoryview and bytes(first) == data[512:600]
+    assert bytes(tar.read_piece(10_000)) == data[600:1000]  # the rest of that chunk only
+    assert bytes(tar.read_piece(10_000)) == data[1000:3512]  # no more than the member
+    assert tar.read_piece(1) == b"" and tar.offset == 3512
+    assert tar.next_member() is None and tar.offset == 4096  # its padding was skipped
     whole = TarStream([data])
-    assert whole._piece(len(data)) is data  # a bytes chunk taken whole: no copy
+    whole.next_member()
+    piece = whole.read_piece(3000)
+    assert type(piece) is bytes and piece == b"x" * 3000  # a bytes chunk: one slice
+
+
+@needs_fast
+@pytest.mark.parametrize("seed", range(10))
+def test_python_scan_is_the_compiled_scan(seed):
+    """Without the compiled scanner, the same whole-chunk scan runs in Python."""
+    rng = random.Random(2000 + seed)
+    for _ in range(25):
+        data = _mutate(rng, _archive(rng))
+        pos = rng.randrange(0, len(data) + 1, BLOCK) if data else 0
+        budget = rng.choice([1, 700, 1 << 20])
+        assert tario._scan_plain(data, pos, budget) == fast.scan(data, pos, budget)

@@ -1,0 +1,1 @@
+"""Tests of the shared tar header decoder (``ais_tar``) and of every reader built on it."""
