@@ -558,6 +558,12 @@ def _duplicate(tar: TarStream, name: str, key: str, offset: int) -> ShardReadErr
                           offset=offset)
 
 
+def _interleaved(tar: TarStream, name: str, key: str, offset: int) -> ShardReadError:
+    return ShardReadError(f"member {name!r} belongs to sample {key!r}, which ended "
+                          f"before: the members of a sample must be consecutive in the "
+                          f"shard (WebDataset order)", shard=tar.shard, offset=offset)
+
+
 def iter_samples(tar: TarStream, skip: int = 0,
                  status: Optional[dict[str, bool]] = None,
                  fields_type: type = dict) -> Iterator[Sample]:
@@ -565,7 +571,12 @@ def iter_samples(tar: TarStream, skip: int = 0,
 
     The first ``skip`` samples are passed over reading headers only (their data is
     skipped, not held). A key repeated with the same extension inside one sample raises
-    ``ShardReadError`` (the shard is inconsistent). When ``status`` is given,
+    ``ShardReadError`` (the shard is inconsistent), and so does a member whose key
+    belongs to a sample that ended earlier in the stream (keys interleaved, e.g. ``a.jpg
+    b.jpg a.cls``): grouping such a shard would need it whole in memory, and splitting
+    ``a`` in two would yield more samples than the shard's listing counts. The check
+    remembers the keys of the stream read so far (a stream resumed at a byte offset
+    checks from there on). When ``status`` is given,
     ``status["open"]`` says whether a sample has been started and not yet yielded, which
     tells a caller handling an error whether a sample was lost with it. ``fields_type``
     is the ``dict`` subclass a sample's fields are built in (made empty by its
@@ -583,6 +594,7 @@ def iter_samples(tar: TarStream, skip: int = 0,
     fields: dict[str, bytes] = {}
     offset = 0
     index = 0
+    ended: set[str] = set()  # keys of the samples already closed
     scan = _fast.scan if _fast is not None else None
     if tar._pending is not None:  # noqa: SLF001
         tar.skip_data()
@@ -598,9 +610,12 @@ def iter_samples(tar: TarStream, skip: int = 0,
                     fields[ext] = data
                     continue
                 if key is not None:
+                    ended.add(key)
                     status["open"] = False
                     yield new_sample(Sample, (key, fields, offset, base + at))
                     index += 1
+                if new_key in ended:
+                    raise _interleaved(tar, f"{new_key}.{ext}", new_key, base + at)
                 key, offset = new_key, base + at
                 fields = new_fields(fields_type)
                 status["open"] = True
@@ -624,6 +639,7 @@ def iter_samples(tar: TarStream, skip: int = 0,
                     skip_blocks(size, f"member {name!r}", head_offset)
                 continue
         if key is not None:
+            ended.add(key)
             if index >= skip:
                 next_offset = head[2] if head is not None else tar.offset
                 status["open"] = False
@@ -631,6 +647,8 @@ def iter_samples(tar: TarStream, skip: int = 0,
             index += 1
         if head is None:
             return
+        if new_key in ended:
+            raise _interleaved(tar, name, new_key, head_offset)
         key, offset = new_key, head_offset
         fields = new_fields(fields_type)  # an empty dict of that type, no __init__
         if index >= skip:
