@@ -100,11 +100,14 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         epoch = self._epoch if epoch is None else epoch
         even = self._even_for(topo)
         n = self._num_pairs()
+        how = {"shuffle": self._shuffle, "seed": self._seed, "epoch": epoch}
         dealt = deal(n, topo.rank, topo.world_size, topo.worker_id, topo.num_workers,
-                     even, shuffle=self._shuffle, seed=self._seed, epoch=epoch)
+                     even, **how)
         if even is None:
             return [u for _, u in dealt], None
-        reads = visits(dealt, self._pair_counts(range(n)), topo.world_size, even)
+        rank_units = [u for _, u in deal(n, topo.rank, topo.world_size, even=even, **how)]
+        reads = visits(dealt, self._pair_counts(range(n)), topo.world_size, even,
+                       rank_units)
         return [u for u, _ in reads], [q for _, q in reads]
 
     def _check_pairing(self, topo: Topology) -> None:

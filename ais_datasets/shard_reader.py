@@ -220,12 +220,14 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         even = self._even_for(topo)
         if not self._partitioned(topo):
             index = self._full_index()
+            how = {"shuffle": self._shuffle, "seed": self._seed, "epoch": epoch}
             pairs = deal(len(index), topo.rank, topo.world_size, topo.worker_id,
-                         topo.num_workers, even, shuffle=self._shuffle, seed=self._seed,
-                         epoch=epoch)
+                         topo.num_workers, even, **how)
             if even is None:
                 return [(index, u) for _, u in pairs], None
-            reads = visits(pairs, self._all_counts(), topo.world_size, even)
+            rank_units = [u for _, u in deal(len(index), topo.rank, topo.world_size,
+                                             even=even, **how)]
+            reads = visits(pairs, self._all_counts(), topo.world_size, even, rank_units)
             return [(index, u) for u, _ in reads], [q for _, q in reads]
         # whole sources are the units, dealt in listing order
         pairs = deal(len(self._ais_source_list), topo.rank, topo.world_size,

@@ -138,17 +138,30 @@ def spread(quota: int, sizes: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def visits(pairs: Sequence[tuple[int, int]], sizes: Sequence[int], world_size: int,
-           even: Optional[str]) -> list[tuple[int, Optional[int]]]:
+           even: Optional[str], rank_units: Sequence[int] = ()
+           ) -> list[tuple[int, Optional[int]]]:
     """``(unit, samples)`` reads of a reader's ``(round, unit)`` pairs under ``even``.
 
     ``samples`` is ``None`` where a unit is read whole; otherwise no more than the unit's
-    size, so a unit whose quota exceeds its size appears again (its next lap).
+    size, so a unit whose quota exceeds its size appears again (its next lap). The quota
+    of an empty unit is taken from the reader's other units in order, or when they are
+    all empty from ``rank_units`` (the rank's), or else from all units.
     """
     wanted = quotas([k for k, _ in pairs], sizes, world_size, even)
     if wanted is None:
         return [(u, None) for _, u in pairs]
-    return [(u, take) for (_, u), q in zip(pairs, wanted, strict=True)
-            for _, take in spread(q, [sizes[u]])]
+    mine = [u for _, u in pairs]
+    fallback: Optional[list[int]] = None
+    out: list[tuple[int, Optional[int]]] = []
+    for u, q in zip(mine, wanted, strict=True):
+        if sizes[u]:
+            out += [(u, take) for _, take in spread(q, [sizes[u]])]
+            continue
+        if fallback is None:
+            fallback = next((list(c) for c in (mine, rank_units, range(len(sizes)))
+                             if any(sizes[v] for v in c)), [])
+        out += [(fallback[i], take) for i, take in spread(q, [sizes[v] for v in fallback])]
+    return out
 
 
 def rank_total(sizes: Sequence[int], world_size: int, even: Optional[str],
