@@ -609,13 +609,13 @@ def iter_samples(tar: TarStream, skip: int = 0,
                         raise _duplicate(tar, f"{key}.{ext}", key, base + at)
                     fields[ext] = data
                     continue
+                if new_key in ended:
+                    raise _interleaved(tar, f"{new_key}.{ext}", new_key, base + at)
                 if key is not None:
                     ended.add(key)
                     status["open"] = False
                     yield new_sample(Sample, (key, fields, offset, base + at))
                     index += 1
-                if new_key in ended:
-                    raise _interleaved(tar, f"{new_key}.{ext}", new_key, base + at)
                 key, offset = new_key, base + at
                 fields = new_fields(fields_type)
                 status["open"] = True
@@ -638,6 +638,8 @@ def iter_samples(tar: TarStream, skip: int = 0,
                 else:
                     skip_blocks(size, f"member {name!r}", head_offset)
                 continue
+        if head is not None and new_key in ended:
+            raise _interleaved(tar, name, new_key, head_offset)
         if key is not None:
             ended.add(key)
             if index >= skip:
@@ -647,8 +649,6 @@ def iter_samples(tar: TarStream, skip: int = 0,
             index += 1
         if head is None:
             return
-        if new_key in ended:
-            raise _interleaved(tar, name, new_key, head_offset)
         key, offset = new_key, head_offset
         fields = new_fields(fields_type)  # an empty dict of that type, no __init__
         if index >= skip:
