@@ -10,8 +10,7 @@ from __future__ import annotations
 import ais_ds_test_kit as kit
 import pytest
 
-from ais_datasets import AISShardReader, ShardReadError
-from ais_datasets import tario
+from ais_datasets import AISShardReader, ShardReadError, tario
 from ais_datasets.sources import count_samples
 from ais_datasets.tario import TarStream, iter_samples
 
