@@ -25,7 +25,7 @@ Listing strategy. The object list is built once per process, lazily (first ``ite
 in the main process (e.g. ``len(ds)``) before the DataLoader starts means no worker lists
 at all; otherwise each worker lists once and then uses only its share. With
 ``partition_sources_by_worker=True`` each slot lists only its own sources (sources are
-dealt to slots round-robin), as upstream does for workers. The list is not refreshed:
+dealt to slots), as upstream does for workers. The list is not refreshed:
 objects added after the first listing are not seen by this dataset object.
 
 Order. Listing order, or with ``shuffle=True`` an order drawn from (seed, epoch) that

@@ -150,11 +150,12 @@ class EpochClock:
     def __getstate__(self):
         if get_spawning_popen() is not None:  # a worker process starting: share
             return {"cells": self._cells}
-        return {"values": list(self._cells)}
+        return {"values": {i: v for i, v in enumerate(self._cells) if v}}
 
     def __setstate__(self, state) -> None:
         if "cells" in state:
             self._cells = state["cells"]
         else:
             self._cells = multiprocessing.RawArray("q", _SIZE)
-            self._cells[:] = state["values"]
+            for i, v in state["values"].items():
+                self._cells[i] = v

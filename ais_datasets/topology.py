@@ -5,8 +5,10 @@ am I"; everything else here is a pure function of integers, unit-tested without 
 DataLoader or a process group::
 
     topo = current_topology()                     # e.g. rank 1 of 2, worker 0 of 4
-    mine = split_round_robin(range(100), topo.slot, topo.num_slots)
     order = permutation(len(shards), seed=0, epoch=3)
+
+How units are dealt to ranks and workers, with equal work per rank, is
+:mod:`ais_datasets.shares`.
 
 The splitting rule. Data is split across ranks when
 
@@ -35,9 +37,7 @@ import random
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, TypeVar
-
-T = TypeVar("T")
+from typing import Optional
 
 _MASK64 = (1 << 64) - 1
 
@@ -155,22 +155,6 @@ def current_topology(rank: Optional[int] = None, world_size: Optional[int] = Non
                                            inherited=inherited)
     worker_id, num_workers = worker_id_and_count()
     return Topology(rank, world_size, worker_id, num_workers)
-
-
-# --------------------------------------------------------------------------- splitting
-
-def split_round_robin(items: Sequence[T], slot: int, num_slots: int) -> Sequence[T]:
-    """Items ``slot, slot + num_slots, ...``: the slots together take every item once."""
-    if not 0 <= slot < num_slots:
-        raise ValueError(f"slot {slot} out of range for {num_slots} slots")
-    return items[slot::num_slots]
-
-
-def split_count(n: int, slot: int, num_slots: int) -> int:
-    """``len(split_round_robin(range(n), slot, num_slots))`` without building it."""
-    if not 0 <= slot < num_slots:
-        raise ValueError(f"slot {slot} out of range for {num_slots} slots")
-    return max(0, (n - slot + num_slots - 1) // num_slots)
 
 
 # --------------------------------------------------------------------------- shuffling

@@ -25,7 +25,6 @@ from torch.utils.data import DataLoader
 
 from ais_datasets import AISShardReader
 
-
 CONFIG = "AIS_DDP_TEST_CONFIG"  # JSON: endpoint, bucket, out, runs (settings of run())
 
 

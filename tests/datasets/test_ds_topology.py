@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
@@ -15,8 +13,6 @@ from ais_datasets.topology import (
     mix64,
     permutation,
     rank_and_world_size,
-    split_count,
-    split_round_robin,
 )
 
 
@@ -78,14 +74,6 @@ def test_slots_of_rank_tile_the_job():
     slots = [Topology(r, 3, w, 4).slot for r in range(3) for w in range(4)]
     assert slots == list(range(12))
     assert list(Topology(1, 3, 2, 4).slots_of_rank()) == [4, 5, 6, 7]
-
-
-@pytest.mark.parametrize("n, num_slots", [(0, 1), (10, 3), (7, 7), (3, 8), (100, 6)])
-def test_round_robin_split_is_a_partition(n, num_slots):
-    parts = [list(split_round_robin(range(n), s, num_slots)) for s in range(num_slots)]
-    assert sorted(itertools.chain(*parts)) == list(range(n))
-    assert [len(p) for p in parts] == [split_count(n, s, num_slots) for s in range(num_slots)]
-    assert max(map(len, parts)) - min(map(len, parts)) <= 1
 
 
 def test_permutation_depends_only_on_seed_epoch_and_salt():
