@@ -213,6 +213,15 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         index = self._full_index()
         return self._counts(index, range(len(index)))
 
+    def _counts_for(self, even: str) -> list[int]:
+        """Every shard's sample count, which equal work across ranks needs."""
+        try:
+            return self._all_counts()
+        except ValueError as err:
+            raise ValueError(f"even_ranks={even!r} needs the sample count of every shard: "
+                             f"{err}; pass even_ranks=None to read shards whole (ranks may "
+                             f"then yield different numbers)") from err
+
     def _slot_units(self, topo: Topology, epoch: Optional[int] = None
                     ) -> tuple[list[tuple[ObjectIndex, int]], Optional[list[int]]]:
         """This slot's ``(index, shard position)`` units and their quotas (or ``None``)."""
@@ -227,7 +236,7 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
                 return [(index, u) for _, u in pairs], None
             rank_units = [u for _, u in deal(len(index), topo.rank, topo.world_size,
                                              even=even, **how)]
-            reads = visits(pairs, self._all_counts(), topo.world_size, even, rank_units)
+            reads = visits(pairs, self._counts_for(even), topo.world_size, even, rank_units)
             return [(index, u) for u, _ in reads], [q for _, q in reads]
         # whole sources are the units, dealt in listing order
         pairs = deal(len(self._ais_source_list), topo.rank, topo.world_size,
@@ -237,7 +246,7 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
             n = len(index)
             order = permutation(n, self._seed, epoch) if self._shuffle else range(n)
             return [(index, p) for p in order], None
-        index, counts, ranges = self._full_index(), self._all_counts(), self._source_ranges()
+        index, counts, ranges = self._full_index(), self._counts_for(even), self._source_ranges()
         sizes = [sum(counts[a:b]) for a, b in ranges]
         units, wanted = [], []
         for (_, src), q in zip(pairs, quotas([k for k, _ in pairs], sizes,
