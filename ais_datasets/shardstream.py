@@ -350,9 +350,10 @@ class _UnitReader:
         n = len(self._units)
         if self.unit < n:
             return True
-        if self._ends is None or n == 0 or self.taken >= self._total:
+        if self._ends is None or n == 0 or self.taken >= self._total or self._idle > n:
             return False
-        if self._idle >= n:  # a whole round of the units gave nothing: give up
+        if self._idle == n:  # a whole round of the units gave nothing: give up
+            self._idle += 1
             warnings.warn(f"{n} units gave {self.taken} of the {self._total} samples this "
                           f"reader owes in the epoch (shards shorter than listed, or "
                           f"skipped by on_error); its rank yields fewer samples than "
