@@ -10,10 +10,14 @@ subclasses written for upstream keep working, plus what upstream lacks::
             for obj in objects:
                 yield obj.name
 
-Splitting. Work is split over *slots* (rank x DataLoader worker, see
-:mod:`ais_datasets.topology`), so every object is read exactly once per epoch across all
-workers of all ranks. Upstream splits only DataLoader workers; every DDP rank reads
-everything there.
+Splitting. Objects are dealt to *slots* (rank x DataLoader worker, see
+:mod:`ais_datasets.shares`), so every object is read once per epoch across all workers
+of all ranks; when the data is split across ranks (the rule is in
+:mod:`ais_datasets.topology`), ``even_ranks`` gives every rank the same number of
+samples (``"pad"``, the default: the ranks short of an object in the last round repeat
+one of their own; ``"drop"``: the last, partial round is not read; ``None``: ranks may
+differ by one). Upstream splits only DataLoader workers; every DDP rank reads everything
+there.
 
 Listing strategy. The object list is built once per process, lazily (first ``iter``,
 ``len``, or state computation), and kept for later epochs; it is a compact name table
@@ -21,11 +25,16 @@ Listing strategy. The object list is built once per process, lazily (first ``ite
 in the main process (e.g. ``len(ds)``) before the DataLoader starts means no worker lists
 at all; otherwise each worker lists once and then uses only its share. With
 ``partition_sources_by_worker=True`` each slot lists only its own sources (sources are
-dealt to slots round-robin), as upstream does for workers. The list is not refreshed:
+dealt to slots), as upstream does for workers. The list is not refreshed:
 objects added after the first listing are not seen by this dataset object.
 
-Order. Listing order (per source, per prefix), or with ``shuffle=True`` a permutation
-drawn from (seed, epoch) and identical in every process, dealt round-robin to the slots.
+Order. Listing order, or with ``shuffle=True`` an order drawn from (seed, epoch) that
+every process computes alike. With ``partition_sources_by_worker=True`` whole sources
+are dealt (in listing order, the same in every epoch) and each slot shuffles its own
+objects; with equal work across ranks every source is then listed, to count it.
+
+``len()`` is the number of samples this rank yields in an epoch (all of its DataLoader
+workers together): the whole dataset when the data is not split across ranks.
 """
 
 from __future__ import annotations
@@ -39,8 +48,9 @@ from aistore.sdk import AISSource
 from aistore.sdk.obj.object import Object
 
 from ais_datasets.resumable import Resumable
+from ais_datasets.shares import deal, quotas, rank_total
 from ais_datasets.sources import ObjectIndex, build_index, normalize_sources, prefixes_for
-from ais_datasets.topology import Topology, permutation, split_count, split_round_robin
+from ais_datasets.topology import Topology, permutation
 
 
 class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
@@ -52,7 +62,11 @@ class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
         partition_sources_by_worker: deal whole sources to slots (each lists only its
             own) instead of dealing objects.
         shuffle, seed: seeded per-epoch shuffling (keyword-only); see ``set_epoch``.
-        rank, world_size: override the distributed topology (keyword-only).
+        rank, world_size: split across these ranks (keyword-only; default: the
+            ``torch.distributed`` process group, see :mod:`ais_datasets.topology`).
+        ranks_from_env: also take ranks from ``RANK``/``WORLD_SIZE`` (keyword-only).
+        even_ranks: ``"pad"`` (default), ``"drop"`` or ``None``: equal samples per rank
+            when the data is split across ranks (keyword-only; :mod:`ais_datasets.shares`).
     """
 
     def __init__(
@@ -65,14 +79,18 @@ class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
         seed: int = 0,
         rank: Optional[int] = None,
         world_size: Optional[int] = None,
+        ranks_from_env: bool = False,
+        even_ranks: Optional[str] = "pad",
     ) -> None:
         self._ais_source_list = normalize_sources(ais_source_list, type(self).__name__)
         self._prefix_map = prefix_map
         self._obj_iterator = None
         self._partition_sources_by_worker = partition_sources_by_worker
         self._index: Optional[ObjectIndex] = None
-        self._slot_index: dict[tuple[int, int], ObjectIndex] = {}
-        self._init_resumable(shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
+        self._slot_index: dict[tuple[int, ...], ObjectIndex] = {}
+        self._ranges: Optional[list[tuple[int, int]]] = None
+        self._init_resumable(shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,
+                             ranks_from_env=ranks_from_env, even_ranks=even_ranks)
 
     # ------------------------------------------------------------- upstream helpers
 
@@ -87,8 +105,11 @@ class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
                 yield from source.list_all_objects_iter(prefix=prefix)
 
     def _get_worker_iter_info(self) -> tuple[Iterator[Object], str]:
-        """This slot's objects (rank x worker split) and a label for progress bars."""
-        topo = self._topology()
+        """This slot's objects (rank x worker split) and a label for progress bars.
+
+        Called once per iteration by upstream-style subclasses: it starts the epoch.
+        """
+        topo, _ = self._start_epoch()
         index, positions = self._slot_view(topo)
         label = f" (Worker {topo.worker_id})" if topo.in_worker else ""
         return (index.object(i) for i in positions), label
@@ -98,8 +119,17 @@ class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
         self._obj_iterator = self._create_objects_iter()
 
     def __len__(self) -> int:
-        """Number of objects in the whole dataset (all ranks and workers together)."""
-        return len(self._full_index())
+        """Samples this rank yields in an epoch (see the module docstring)."""
+        topo = self._topology()
+        even = self._even_for(topo)
+        if self._partition_sources_by_worker and topo.world_size > 1:
+            return rank_total(self._source_sizes(), topo.world_size, even, topo.rank)
+        n = len(self._full_index())
+        if even == "pad":
+            return -(-n // topo.world_size)
+        if even == "drop":
+            return n // topo.world_size
+        return len(range(topo.rank, n, topo.world_size))
 
     @abstractmethod
     def __iter__(self) -> Iterator:
@@ -115,36 +145,70 @@ class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
     def _partitioned(self, topo: Topology) -> bool:
         return self._partition_sources_by_worker and topo.num_slots > 1
 
-    def _index_for_slot(self, slot: int, num_slots: int) -> ObjectIndex:
-        if not (self._partition_sources_by_worker and num_slots > 1):
-            return self._full_index()
-        key = (slot, num_slots)
+    def _index_of_sources(self, numbers: Sequence[int]) -> ObjectIndex:
+        key = tuple(numbers)
         if key not in self._slot_index:
-            mine = split_round_robin(range(len(self._ais_source_list)), slot, num_slots)
             self._slot_index[key] = build_index(self._ais_source_list, self._prefix_map,
-                                                only=mine)
+                                                only=key)
         return self._slot_index[key]
 
-    def _positions_for_slot(self, slot: int, num_slots: int
-                            ) -> tuple[ObjectIndex, Sequence[int]]:
-        """The index slot ``slot`` of ``num_slots`` reads from and its positions, in order."""
-        index = self._index_for_slot(slot, num_slots)
-        n = len(index)
-        order: Sequence[int] = permutation(n, self._seed, self._epoch) if self._shuffle \
-            else range(n)
-        if self._partition_sources_by_worker and num_slots > 1:
-            return index, order
-        return index, split_round_robin(order, slot, num_slots)
+    def _source_ranges(self) -> list[tuple[int, int]]:
+        """``[start, end)`` of each source's objects in the full index (listed in order)."""
+        if self._ranges is None:
+            index = self._full_index()
+            ranges = [(0, 0)] * len(self._ais_source_list)
+            start = 0
+            for i in range(1, len(index) + 1):
+                if i == len(index) or index.source_no(i) != index.source_no(start):
+                    ranges[index.source_no(start)] = (start, i)
+                    start = i
+            self._ranges = ranges
+        return self._ranges
 
-    def _slot_view(self, topo: Topology) -> tuple[ObjectIndex, Sequence[int]]:
-        """The index this process's slot reads from and the positions it reads."""
-        return self._positions_for_slot(topo.slot, topo.num_slots)
+    def _source_sizes(self) -> list[int]:
+        return [b - a for a, b in self._source_ranges()]
+
+    def _slot_view(self, topo: Topology, epoch: Optional[int] = None
+                   ) -> tuple[ObjectIndex, Sequence[int]]:
+        """The index this process's slot reads from and the positions it reads, in order."""
+        epoch = self._epoch if epoch is None else epoch
+        even = self._even_for(topo)
+        if not self._partitioned(topo):
+            index = self._full_index()
+            pairs = deal(len(index), topo.rank, topo.world_size, topo.worker_id,
+                         topo.num_workers, even, shuffle=self._shuffle, seed=self._seed,
+                         epoch=epoch)
+            return index, [u for _, u in pairs]
+        # whole sources are the units, dealt in listing order
+        pairs = deal(len(self._ais_source_list), topo.rank, topo.world_size,
+                     topo.worker_id, topo.num_workers, even)
+        if even is None:
+            index = self._index_of_sources([u for _, u in pairs])
+            n = len(index)
+            return index, (permutation(n, self._seed, epoch) if self._shuffle else range(n))
+        return self._full_index(), self._spread_sources(pairs, even, epoch, topo.world_size)
+
+    def _spread_sources(self, pairs, even: str, epoch: int, world_size: int) -> list[int]:
+        """Positions that meet each source's quota: its objects, repeated where short."""
+        ranges = self._source_ranges()
+        sizes = [b - a for a, b in ranges]
+        positions: list[int] = []
+        wanted = quotas([k for k, _ in pairs], sizes, world_size, even)
+        for (_, src), q in zip(pairs, wanted, strict=True):
+            start, count = ranges[src][0], sizes[src]
+            if count == 0:
+                continue
+            order = permutation(count, self._seed, epoch, src) if self._shuffle \
+                else range(count)
+            positions += [start + order[i % count] for i in range(q)]
+        short = sum(wanted) - len(positions)  # quotas of empty sources: repeat others
+        fill = positions or list(range(len(self._full_index())))
+        if short > 0 and fill:
+            positions += [fill[i % len(fill)] for i in range(short)]
+        return positions
 
     def _slot_totals(self, topo: Topology, slots: list[int]) -> list[int]:
-        if not self._partitioned(topo):
-            n = len(self._full_index())
-            return [split_count(n, slot, topo.num_slots) for slot in slots]
-        return [len(self._index_for_slot(slot, topo.num_slots)) for slot in slots]
+        return [len(self._slot_view(self._data_topology(topo, slot))[1]) for slot in slots]
 
     def _initial_cursor(self) -> dict[str, int]:
         return {"position": 0}
@@ -153,6 +217,6 @@ class AISBaseIterDataset(Resumable, ABC, torch_utils.IterableDataset):
         return {"position": samples}
 
     def __getstate__(self):
-        state = self.__dict__.copy()
+        state = super().__getstate__()
         state["_obj_iterator"] = None  # a live generator does not pickle
         return state

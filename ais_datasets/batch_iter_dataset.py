@@ -14,7 +14,10 @@ requests not yet started are cancelled, no new one is sent, and the pool is shut
 them). An entry the server reports as failed raises ``RuntimeError``
 (``cont_on_err=False``) or is logged and skipped (``cont_on_err=True``), as upstream.
 Splitting, listing and order: see :mod:`ais_datasets.base_iter_dataset`; the cursor key
-``position`` counts this slot's objects consumed, skipped ones included.
+``position`` counts this slot's objects consumed, skipped ones included. Under equal work
+across ranks, objects skipped with ``cont_on_err`` are made up for by reading this
+reader's objects again from the start (one more pass at most), so the rank still yields
+its share's count.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ class AISBatchIterDataset(AISBaseIterDataset):
         max_batch_size: objects per GetBatch request (default 32).
         output_format, streaming, colocation, cont_on_err: passed to ``client.batch``.
         prefetch: GetBatch requests in flight per reading process (keyword-only).
-        shuffle, seed, rank, world_size: see :class:`AISBaseIterDataset`.
+        shuffle, seed, rank, world_size, ranks_from_env, even_ranks: see
+            :class:`AISBaseIterDataset` (keyword-only).
     """
 
     def __init__(
@@ -64,9 +68,12 @@ class AISBatchIterDataset(AISBaseIterDataset):
         seed: int = 0,
         rank: Optional[int] = None,
         world_size: Optional[int] = None,
+        ranks_from_env: bool = False,
+        even_ranks: Optional[str] = "pad",
     ):
         super().__init__(ais_source_list, prefix_map, partition_sources_by_worker,
-                         shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
+                         shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,
+                         ranks_from_env=ranks_from_env, even_ranks=even_ranks)
         if int(max_batch_size) < 1:
             raise ValueError("max_batch_size must be at least 1")
         self.client = client
@@ -95,15 +102,21 @@ class AISBatchIterDataset(AISBaseIterDataset):
 
     def _generate(self, topo, state, index, positions) -> Iterator[tuple[str, bytes]]:
         start = state["position"]
+        target = len(positions)
+        # objects skipped with cont_on_err would leave this rank short of the others:
+        # under equal work, make up for them with one more pass over its objects
+        span = 2 * target if self.cont_on_err and self._even_for(topo) else target
         step = self.max_batch_size
-        chunks = (positions[k:min(k + step, len(positions))]
-                  for k in range(start, len(positions), step))
+        chunks = ([positions[p % target] for p in range(k, min(k + step, span))]
+                  for k in range(start, span, step))
         pool = LazyPool(self._prefetch)
         batches = ordered_map(pool, lambda c: self._fetch(index, c), chunks, self._prefetch)
         try:
             for batch in progress(batches, enabled=self._show_progress,
                                   desc="AISBatchIterDataset", topo=topo):
                 for name, err_msg, data in batch:
+                    if state["samples_seen"] >= target:
+                        break
                     if err_msg:
                         if not self.cont_on_err:
                             raise RuntimeError(f"{name}: {err_msg}")
@@ -113,6 +126,13 @@ class AISBatchIterDataset(AISBaseIterDataset):
                     state["position"] += 1
                     state["samples_seen"] += 1
                     yield name, data
+                if state["samples_seen"] >= target:
+                    break
+            if state["samples_seen"] < target and span > target:
+                logger.warning("Yielded %d of the %d objects of this reader's share: its "
+                               "rank yields fewer than the others", state["samples_seen"],
+                               target)
+            self._finished(state)
         finally:
             batches.close()
             pool.shutdown()

@@ -1,19 +1,27 @@
 """``DynamicBatchSampler``: batches of indices that fit a byte budget.
 
 Drop-in for ``aistore.pytorch.DynamicBatchSampler`` (same arguments and batching rule),
-with three corrections::
+with these corrections::
 
     sampler = DynamicBatchSampler(ds, max_batch_size=convert_mb_to_bytes(64), shuffle=True)
-    sampler.set_epoch(epoch)
     loader = DataLoader(ds, batch_sampler=sampler)
     assert len(loader) == len(list(sampler))
 
 * ``shuffle`` is seeded: the order depends only on (``seed``, epoch), keyword-only
-  ``seed=0`` and ``set_epoch(epoch)`` (upstream draws an unseeded permutation).
+  ``seed=0`` (upstream draws an unseeded permutation). Each ``iter()`` starts the next
+  epoch (0, 1, 2, ...) unless ``set_epoch(epoch)`` pinned it.
 * ``len()`` is the number of batches the sampler yields (upstream returns the number of
-  samples). It is computed by running the batching rule over the sizes the listing
-  already returned (``props_cached.size``): no network access.
+  samples) in the epoch in progress, or else the next one. It is computed by running the
+  batching rule over the sizes the listing already returned (``props_cached.size``): no
+  network access.
 * The rule is evaluated in one place for ``len`` and ``iter``, so they always agree.
+* Under distributed training the batches are split across ranks by the splitting rule
+  of :mod:`ais_datasets.topology` (keyword-only ``rank``, ``world_size``,
+  ``ranks_from_env``): every rank plans the same batches and takes every
+  ``world_size``-th one, and ``even_ranks`` (``"pad"``, default: a rank short of a batch
+  in the last round repeats its first one; ``"drop"``: the last, partial round is left
+  out; ``None``) gives every rank the same number of batches, hence of steps.
+  Upstream yields every batch on every rank.
 
 The batching rule (as upstream): samples are taken in order (or shuffled order); a
 sample of size 0 is skipped with a warning; a sample larger than ``max_batch_size`` is
@@ -32,7 +40,8 @@ from typing import Optional
 import torch
 
 from ais_datasets.base_map_dataset import AISBaseMapDataset
-from ais_datasets.topology import permutation
+from ais_datasets.shares import check_even, deal
+from ais_datasets.topology import current_topology, permutation
 
 SATURATION_FACTOR = 0.8
 logger = getLogger(__name__)
@@ -49,6 +58,8 @@ class DynamicBatchSampler(torch.utils.data.Sampler):
         saturation_factor: fill ratio a last batch needs to be kept with ``drop_last``.
         shuffle: shuffle samples before batching, seeded by (``seed``, epoch).
         seed: the shuffle seed (keyword-only).
+        rank, world_size, ranks_from_env, even_ranks: splitting batches across ranks
+            (keyword-only; see the module docstring).
     """
 
     def __init__(
@@ -61,6 +72,10 @@ class DynamicBatchSampler(torch.utils.data.Sampler):
         shuffle: bool = False,
         *,
         seed: int = 0,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+        ranks_from_env: bool = False,
+        even_ranks: Optional[str] = "pad",
     ) -> None:
         super().__init__()
         if not 0 <= saturation_factor <= 1:
@@ -73,12 +88,28 @@ class DynamicBatchSampler(torch.utils.data.Sampler):
         self._saturation_factor = saturation_factor
         self._shuffle = shuffle
         self._seed = int(seed)
-        self._epoch = 0
+        self._epoch = 0  # the epoch the next iteration uses
+        self._pinned = False
+        self._active: Optional[int] = None  # the epoch of the iteration in progress
         self._cache: Optional[tuple[int, list[list[int]]]] = None
+        self._rank_override, self._world_size_override = rank, world_size
+        self._ranks_from_env = bool(ranks_from_env)
+        self._even = check_even(even_ranks)
+        self._topology()  # validate the rank options early
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch; with ``shuffle`` the order depends on (seed, epoch)."""
+        """Pin the epoch: every iteration uses ``epoch`` until the next ``set_epoch``."""
         self._epoch = int(epoch)
+        self._pinned = True
+
+    @property
+    def epoch(self) -> int:
+        """The epoch of the iteration in progress, or else of the next one."""
+        return self._active if self._active is not None else self._epoch
+
+    def _topology(self):
+        return current_topology(self._rank_override, self._world_size_override,
+                                from_env=self._ranks_from_env)
 
     def _sizes(self) -> list[int]:
         sizes = []
@@ -91,28 +122,45 @@ class DynamicBatchSampler(torch.utils.data.Sampler):
             sizes.append(int(size))
         return sizes
 
-    def _order(self) -> Sequence[int]:
+    def _order(self, epoch: int) -> Sequence[int]:
         n = len(self._samples_list)
-        return permutation(n, self._seed, self._epoch) if self._shuffle else range(n)
+        return permutation(n, self._seed, epoch) if self._shuffle else range(n)
 
-    def _batches(self, warn: bool) -> list[list[int]]:
-        key = self._epoch if self._shuffle else -1
+    def _batches(self, epoch: int, warn: bool) -> list[list[int]]:
+        """This rank's batches of ``epoch``."""
+        key = epoch if self._shuffle else -1
         if self._cache is not None and self._cache[0] == key and not warn:
-            return self._cache[1]
-        batches = plan_batches(self._sizes(), self._order(), self._max_batch_size,
-                               self._drop_last, self._allow_oversized_samples,
-                               self._saturation_factor,
-                               names=[o.name for o in self._samples_list] if warn else None)
-        self._cache = (key, batches)
-        return batches
+            batches = self._cache[1]
+        else:
+            batches = plan_batches(
+                self._sizes(), self._order(epoch), self._max_batch_size, self._drop_last,
+                self._allow_oversized_samples, self._saturation_factor,
+                names=[o.name for o in self._samples_list] if warn else None)
+            self._cache = (key, batches)
+        topo = self._topology()
+        if topo.world_size == 1:
+            return batches
+        return [batches[u] for _, u in deal(len(batches), topo.rank, topo.world_size,
+                                           even=self._even)]
 
     def __iter__(self) -> Iterator[list[int]]:
-        for batch in self._batches(warn=True):
-            yield list(batch)
+        epoch = self._epoch
+        if not self._pinned:
+            self._epoch += 1
+        self._active = epoch
+        return self._generate(epoch)
+
+    def _generate(self, epoch: int) -> Iterator[list[int]]:
+        try:
+            for batch in self._batches(epoch, warn=True):
+                yield list(batch)
+        finally:
+            if self._active == epoch:
+                self._active = None
 
     def __len__(self) -> int:
-        """Number of batches ``iter()`` yields for the current epoch."""
-        return len(self._batches(warn=False))
+        """Number of batches ``iter()`` yields in the epoch in progress, or the next one."""
+        return len(self._batches(self.epoch, warn=False))
 
 
 def plan_batches(sizes: Sequence[int], order: Sequence[int], max_batch_size: float,

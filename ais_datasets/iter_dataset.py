@@ -54,7 +54,8 @@ class AISIterDataset(AISBaseIterDataset):
             (keyword-only, default True).
         max_batch_size: objects per GetBatch request (keyword-only, default 64).
         prefetch: plain GETs in flight per reading process (keyword-only, default 8).
-        shuffle, seed, rank, world_size: see :class:`AISBaseIterDataset`.
+        shuffle, seed, rank, world_size, ranks_from_env, even_ranks: see
+            :class:`AISBaseIterDataset` (keyword-only).
     """
 
     def __init__(
@@ -72,9 +73,12 @@ class AISIterDataset(AISBaseIterDataset):
         seed: int = 0,
         rank: Optional[int] = None,
         world_size: Optional[int] = None,
+        ranks_from_env: bool = False,
+        even_ranks: Optional[str] = "pad",
     ):
         super().__init__(ais_source_list, prefix_map, partition_sources_by_worker,
-                         shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
+                         shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,
+                         ranks_from_env=ranks_from_env, even_ranks=even_ranks)
         if int(prefetch) < 1:
             raise ValueError("prefetch must be at least 1")
         if int(max_batch_size) < 1:
@@ -105,6 +109,7 @@ class AISIterDataset(AISBaseIterDataset):
                 state["position"] += 1
                 state["samples_seen"] += 1
                 yield name, data
+            self._finished(state)
         finally:
             results.close()
             pool.shutdown()

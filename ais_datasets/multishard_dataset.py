@@ -18,7 +18,9 @@ order, which is sorted by member name; for shards written in sorted member order
 usual case, and what WebDataset writers do) the two agree.
 
 Pairs are dealt to rank x worker slots, so every item is yielded once per epoch across
-ranks and workers (upstream splits neither). Sources with different numbers of shards,
+ranks and workers (upstream splits neither); across ranks, ``even_ranks`` gives every
+rank the same number of items (:mod:`ais_datasets.shares`; pad, the default, and drop
+count each pair's members with one ARCH_DIR listing per source). Sources with different numbers of shards,
 or a pair whose shards hold different numbers of members, are an error under
 ``on_error="raise"`` (upstream silently truncates and so mis-pairs the rest); with
 ``"warn"``/``"skip"`` the unmatched tail is dropped and counted. ``shuffle`` permutes the
@@ -37,13 +39,14 @@ from torch.utils.data import IterableDataset
 from ais_datasets.errors import ShardReadError
 from ais_datasets.reading import etl_config, open_tar, uri
 from ais_datasets.shardstream import PREFETCH_SHARDS, READAHEAD_BYTES, ShardStream
+from ais_datasets.shares import deal, visits
 from ais_datasets.sources import (
     ARCHIVE_EXTENSIONS,
     STREAMABLE_EXTENSIONS,
     make_object,
     shard_member_names,
 )
-from ais_datasets.topology import Topology, permutation, split_round_robin
+from ais_datasets.topology import Topology
 
 _END = object()
 
@@ -57,18 +60,21 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         on_error: ``"raise"`` | ``"warn"`` | ``"skip"``.
         readahead_bytes, prefetch_shards: bytes held and shards opened ahead of the
             reader, for all sources together (keyword-only; see ``AISShardReader``).
-        rank, world_size: override the distributed topology.
+        rank, world_size, ranks_from_env, even_ranks: splitting across ranks and equal
+            work (keyword-only): see :class:`~ais_datasets.AISBaseIterDataset`.
     """
 
     def __init__(self, data_sources: list[DataShard], *, shuffle: bool = False,
                  seed: int = 0, shuffle_buffer: int = 1000, on_error: str = "raise",
                  readahead_bytes: int = READAHEAD_BYTES,
                  prefetch_shards: int = PREFETCH_SHARDS,
-                 rank: Optional[int] = None, world_size: Optional[int] = None):
+                 rank: Optional[int] = None, world_size: Optional[int] = None,
+                 ranks_from_env: bool = False, even_ranks: Optional[str] = "pad"):
         self._data_sources = list(data_sources)
         self._shard_names: Optional[list[list[str]]] = None
         self._member_counts: dict[tuple[int, str], int] = {}
-        self._init_resumable(shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
+        self._init_resumable(shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,
+                             ranks_from_env=ranks_from_env, even_ranks=even_ranks)
         self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer,
                                 readahead_bytes=readahead_bytes,
                                 prefetch_shards=prefetch_shards)
@@ -88,10 +94,21 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         lengths = [len(names) for names in self._names()]
         return min(lengths) if lengths else 0
 
-    def _pairs_for_slot(self, slot: int, num_slots: int) -> Sequence[int]:
+    def _slot_pairs(self, topo: Topology, epoch: Optional[int] = None
+                    ) -> tuple[list[int], Optional[list[int]]]:
+        """This slot's pairs, in order, and their quotas (``None``: whole pairs)."""
+        epoch = self._epoch if epoch is None else epoch
+        even = self._even_for(topo)
         n = self._num_pairs()
-        order = permutation(n, self._seed, self._epoch) if self._shuffle else range(n)
-        return split_round_robin(order, slot, num_slots)
+        how = {"shuffle": self._shuffle, "seed": self._seed, "epoch": epoch}
+        dealt = deal(n, topo.rank, topo.world_size, topo.worker_id, topo.num_workers,
+                     even, **how)
+        if even is None:
+            return [u for _, u in dealt], None
+        rank_units = [u for _, u in deal(n, topo.rank, topo.world_size, even=even, **how)]
+        reads = visits(dealt, self._pair_counts(range(n)), topo.world_size, even,
+                       rank_units)
+        return [u for u, _ in reads], [q for _, q in reads]
 
     def _check_pairing(self, topo: Topology) -> None:
         lengths = [len(names) for names in self._names()]
@@ -112,8 +129,8 @@ class AISMultiShardStream(ShardStream, IterableDataset):
     def __iter__(self) -> Iterator[tuple[bytes, ...]]:
         topo, state = self._start_epoch()
         self._check_pairing(topo)
-        units = list(self._pairs_for_slot(topo.slot, topo.num_slots))
-        return self._iterate_units(units, state, salt=topo.slot)
+        units, wanted = self._slot_pairs(topo, state["epoch"])
+        return self._iterate_units(units, state, salt=topo.slot, quotas=wanted)
 
     def _objects(self, pair: int):
         return [make_object(ds.bucket, names[pair])
@@ -214,10 +231,12 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         return [min(self._member_counts[(src, names[src][p])]
                     for src in range(len(self._data_sources))) for p in pairs]
 
+    def _unit_counts(self, topo: Topology) -> list[int]:
+        pairs, wanted = self._slot_pairs(topo)
+        return list(wanted) if wanted is not None else self._pair_counts(pairs)
+
     def _slot_totals(self, topo: Topology, slots: list[int]) -> list[int]:
-        return [sum(self._pair_counts(self._pairs_for_slot(slot, topo.num_slots)))
-                for slot in slots]
+        return [sum(self._unit_counts(self._data_topology(topo, slot))) for slot in slots]
 
     def _cursor_after(self, topo: Topology, samples: int) -> dict[str, Any]:
-        pairs = self._pairs_for_slot(topo.slot, topo.num_slots)
-        return self._cursor_from_counts(self._pair_counts(pairs), samples)
+        return self._cursor_from_counts(self._unit_counts(topo), samples)

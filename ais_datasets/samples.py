@@ -51,6 +51,12 @@ def _duplicate(tar: TarStream, name: str, key: str, offset: int) -> ShardReadErr
                           offset=offset)
 
 
+def _interleaved(tar: TarStream, name: str, key: str, offset: int) -> ShardReadError:
+    return ShardReadError(f"member {name!r} belongs to sample {key!r}, which ended "
+                          f"before: the members of a sample must be consecutive in the "
+                          f"shard (WebDataset order)", shard=tar.shard, offset=offset)
+
+
 def iter_samples(tar: TarStream, skip: int = 0,
                  status: Optional[dict[str, bool]] = None,
                  fields_type: type = dict) -> Iterator[Sample]:
@@ -58,7 +64,12 @@ def iter_samples(tar: TarStream, skip: int = 0,
 
     The first ``skip`` samples are passed over reading headers only (their data is
     skipped, not held). A key repeated with the same extension inside one sample raises
-    ``ShardReadError`` (the shard is inconsistent). When ``status`` is given,
+    ``ShardReadError`` (the shard is inconsistent), and so does a member whose key
+    belongs to a sample that ended earlier in the stream (keys interleaved, e.g. ``a.jpg
+    b.jpg a.cls``): grouping such a shard would need it whole in memory, and splitting
+    ``a`` in two would yield more samples than the shard's listing counts. The check
+    remembers the keys of the stream read so far (a stream resumed at a byte offset
+    checks from there on). When ``status`` is given,
     ``status["open"]`` says whether a sample has been started and not yet yielded, which
     tells a caller handling an error whether a sample was lost with it. ``fields_type``
     is the ``dict`` subclass a sample's fields are built in (made empty by its
@@ -75,6 +86,7 @@ def iter_samples(tar: TarStream, skip: int = 0,
     fields: dict[str, bytes] = {}
     offset = 0
     index = 0
+    ended: set[str] = set()  # keys of the samples already closed
     scan = tar.scan_keyed
     tar.skip_data()  # a member left pending by the caller
     while True:
@@ -87,7 +99,10 @@ def iter_samples(tar: TarStream, skip: int = 0,
                         raise _duplicate(tar, f"{key}.{ext}", key, base + at)
                     fields[ext] = data
                     continue
+                if new_key in ended:
+                    raise _interleaved(tar, f"{new_key}.{ext}", new_key, base + at)
                 if key is not None:
+                    ended.add(key)
                     status["open"] = False
                     yield new_sample(Sample, (key, fields, offset, base + at))
                     index += 1
@@ -110,7 +125,10 @@ def iter_samples(tar: TarStream, skip: int = 0,
                         raise _duplicate(tar, name, key, head[2])
                     fields[ext] = read_data()
                 continue
+        if head is not None and new_key in ended:
+            raise _interleaved(tar, name, new_key, head[2])
         if key is not None:
+            ended.add(key)
             if index >= skip:
                 next_offset = head[2] if head is not None else tar.offset
                 status["open"] = False

@@ -28,14 +28,23 @@ Differences from upstream (on purpose):
   far (upstream pre-scans each whole shard, which needs the whole shard in memory). With
   ``shuffle=True`` all extensions of the current shuffle block are seen before its first
   sample is yielded.
-* **Exactly once across ranks and workers**: shards are dealt to rank x worker slots
-  (upstream splits workers only, and not ranks). With fewer shards than slots some slots
-  read nothing.
+* **Exactly once across ranks and workers**: shards are dealt whole to rank x worker
+  slots (upstream splits workers only, and not ranks); with fewer shards than slots some
+  workers read nothing. When the data is split across ranks, every rank yields the same
+  number of samples (``even_ranks="pad"``, the default, repeats samples of a rank's own
+  shards; ``"drop"`` leaves some out; ``None`` lets ranks differ): see
+  :mod:`ais_datasets.shares`. Equal work needs each shard's sample count, from one
+  ARCH_DIR listing per source and prefix in each reading process; ``len(reader)`` in the
+  main process before the DataLoader starts lists once there instead (the counts pickle
+  with the reader).
 * **Shuffle, resume, error policy**: ``shuffle`` (shard order from (seed, epoch), plus a
   ``shuffle_buffer`` block of samples), ``state_dict``/``load_state_dict``, ``on_error`` and
   ``error_stats``: see :mod:`ais_datasets.shardstream` and :mod:`ais_datasets.resumable`.
-* ``len()`` is the number of samples (upstream counts archive members), from one
-  ARCH_DIR listing per source and prefix (upstream lists each shard separately).
+* ``len()`` is the number of samples this rank yields in an epoch (upstream counts the
+  archive members of all shards), from one ARCH_DIR listing per source and prefix
+  (upstream lists each shard separately). It counts the distinct sample keys of each
+  shard; iteration agrees because a shard whose members interleave keys raises
+  (:func:`ais_datasets.tario.iter_samples`).
 """
 
 from __future__ import annotations
@@ -51,8 +60,9 @@ from ais_datasets.reading import open_tar, uri
 from ais_datasets.samples import iter_samples
 from ais_datasets.shardbatch import BatchLane
 from ais_datasets.shardstream import PREFETCH_SHARDS, READAHEAD_BYTES, ShardStream
+from ais_datasets.shares import deal, quotas, rank_total, spread, visits
 from ais_datasets.sources import ObjectIndex, count_samples, prefixes_for, shard_member_names
-from ais_datasets.topology import Topology
+from ais_datasets.topology import Topology, permutation
 
 
 class AISShardReader(ShardStream, AISBaseIterDataset):
@@ -75,7 +85,8 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         use_batch: without read-ahead, fetch up to 16 consecutive shards with one GetBatch
             request where the cluster serves it (keyword-only, default True); see
             :mod:`ais_datasets.shardbatch`.
-        rank, world_size: override the distributed topology.
+        rank, world_size, ranks_from_env, even_ranks: splitting across ranks and equal
+            work (keyword-only): see :class:`~ais_datasets.AISBaseIterDataset`.
     """
 
     class ZeroDict(dict):
@@ -118,9 +129,12 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         use_batch: bool = True,
         rank: Optional[int] = None,
         world_size: Optional[int] = None,
+        ranks_from_env: bool = False,
+        even_ranks: Optional[str] = "pad",
     ):
         super().__init__(bucket_list, prefix_map, partition_sources_by_worker,
-                         shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
+                         shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,
+                         ranks_from_env=ranks_from_env, even_ranks=even_ranks)
         self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer,
                                 readahead_bytes=readahead_bytes,
                                 prefetch_shards=prefetch_shards)
@@ -134,9 +148,8 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
 
     def __iter__(self) -> Iterator[tuple[str, AISShardReader.ZeroDict]]:
         topo, state = self._start_epoch()
-        index, positions = self._slot_view(topo)
-        units = [(index, pos) for pos in positions]
-        samples = self._iterate_units(units, state, salt=topo.slot)
+        units, wanted = self._slot_units(topo, state["epoch"])
+        samples = self._iterate_units(units, state, salt=topo.slot, quotas=wanted)
         return progress(samples, enabled=self._show_progress, desc="AISShardReader",
                         topo=topo)
 
@@ -196,18 +209,78 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
                 self._sample_counts[(source_no, name)] = count_samples(members[name])
         return [self._sample_counts[(index.source_no(p), index.name(p))] for p in positions]
 
-    def __len__(self) -> int:
-        """Number of samples in all shards (all ranks and workers together)."""
+    def _all_counts(self) -> list[int]:
         index = self._full_index()
-        return sum(self._counts(index, range(len(index))))
+        return self._counts(index, range(len(index)))
+
+    def _counts_for(self, even: str) -> list[int]:
+        """Every shard's sample count, which equal work across ranks needs."""
+        try:
+            return self._all_counts()
+        except ValueError as err:
+            raise ValueError(f"even_ranks={even!r} needs the sample count of every shard: "
+                             f"{err}; pass even_ranks=None to read shards whole (ranks may "
+                             f"then yield different numbers)") from err
+
+    def _slot_units(self, topo: Topology, epoch: Optional[int] = None
+                    ) -> tuple[list[tuple[ObjectIndex, int]], Optional[list[int]]]:
+        """This slot's ``(index, shard position)`` units and their quotas (or ``None``)."""
+        epoch = self._epoch if epoch is None else epoch
+        even = self._even_for(topo)
+        if not self._partitioned(topo):
+            index = self._full_index()
+            how = {"shuffle": self._shuffle, "seed": self._seed, "epoch": epoch}
+            pairs = deal(len(index), topo.rank, topo.world_size, topo.worker_id,
+                         topo.num_workers, even, **how)
+            if even is None:
+                return [(index, u) for _, u in pairs], None
+            rank_units = [u for _, u in deal(len(index), topo.rank, topo.world_size,
+                                             even=even, **how)]
+            reads = visits(pairs, self._counts_for(even), topo.world_size, even, rank_units)
+            return [(index, u) for u, _ in reads], [q for _, q in reads]
+        # whole sources are the units, dealt in listing order
+        pairs = deal(len(self._ais_source_list), topo.rank, topo.world_size,
+                     topo.worker_id, topo.num_workers, even)
+        if even is None:
+            index = self._index_of_sources([u for _, u in pairs])
+            n = len(index)
+            order = permutation(n, self._seed, epoch) if self._shuffle else range(n)
+            return [(index, p) for p in order], None
+        index, counts, ranges = self._full_index(), self._counts_for(even), self._source_ranges()
+        sizes = [sum(counts[a:b]) for a, b in ranges]
+        units, wanted = [], []
+        for (_, src), q in zip(pairs, quotas([k for k, _ in pairs], sizes,
+                                             topo.world_size, even), strict=True):
+            first, n = ranges[src][0], ranges[src][1] - ranges[src][0]
+            order = permutation(n, self._seed, epoch, src) if self._shuffle else range(n)
+            shards = [first + i for i in order]
+            for i, take in spread(q, [counts[p] for p in shards]):
+                units.append((index, shards[i]))
+                wanted.append(take)
+        return units, wanted
+
+    def _source_sizes(self) -> list[int]:
+        counts = self._all_counts()
+        return [sum(counts[a:b]) for a, b in self._source_ranges()]
+
+    def __len__(self) -> int:
+        """Samples this rank yields in an epoch (all its workers together)."""
+        topo = self._topology()
+        even = self._even_for(topo)
+        if self._partition_sources_by_worker and topo.world_size > 1:
+            sizes = self._source_sizes()
+        else:
+            sizes = self._all_counts()
+        return rank_total(sizes, topo.world_size, even, topo.rank)
+
+    def _unit_counts(self, units, wanted) -> list[int]:
+        if wanted is not None:
+            return list(wanted)
+        return [self._counts(index, [pos])[0] for index, pos in units]
 
     def _slot_totals(self, topo: Topology, slots: list[int]) -> list[int]:
-        totals = []
-        for slot in slots:
-            index, positions = self._positions_for_slot(slot, topo.num_slots)
-            totals.append(sum(self._counts(index, positions)))
-        return totals
+        return [sum(self._unit_counts(*self._slot_units(self._data_topology(topo, slot))))
+                for slot in slots]
 
     def _cursor_after(self, topo: Topology, samples: int) -> dict[str, Any]:
-        index, positions = self._slot_view(topo)
-        return self._cursor_from_counts(self._counts(index, positions), samples)
+        return self._cursor_from_counts(self._unit_counts(*self._slot_units(topo)), samples)

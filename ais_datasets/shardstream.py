@@ -12,8 +12,9 @@ samples::
             return self._iterate_units(my_units, state, salt=topo.slot)
 
 Cursor. The state keys ``shard`` (unit number within this slot's list), ``shard_sample``
-(items of that unit before the cursor) and ``shard_offsets`` (byte offset of the cursor
-in each of the unit's streams) say where reading resumes. A reader restarts a plain tar
+(items of that unit before the cursor), ``shard_offsets`` (byte offset of the cursor
+in each of the unit's streams) and ``cursor_samples`` (items of the slot before the
+cursor) say where reading resumes. A reader restarts a plain tar
 shard with a byte-range GET at the offset, so resuming costs no re-download; compressed
 or transformed shards are re-read from the start, skipping ``shard_sample`` items by
 their headers. An offset of 0 with ``shard_sample > 0`` means "offset unknown".
@@ -36,6 +37,15 @@ shuffle order and error policy are exactly the same either way; the thread belon
 one iteration and ends with it. It pays where fetching waits (a remote cluster, small
 shards); on a 2-core host against a loopback server (the server, the thread and the
 consumer then share two cores) it measured slower, hence the default.
+
+Quotas (equal work across ranks, :mod:`ais_datasets.shares`). A reader may be given a
+quota per unit: it stops reading a unit once it has taken that many items, and a unit
+may appear more than once (read again from its start). When a unit gives fewer items
+than its quota (a shard that is shorter than its listing said, or one the error policy
+skipped), the following units make up the difference, and after the last one the
+reader goes round its units again until the slot's total is met; a whole round that
+yields nothing ends the epoch short, with a :class:`~ais_datasets.errors.ShardReadWarning`
+(a rank that yields less than the others can leave them waiting in a collective).
 
 Errors. ``on_error="raise"`` (default) lets every error through: a malformed or truncated
 shard raises :class:`~ais_datasets.errors.ShardReadError` naming the shard and byte
@@ -60,6 +70,7 @@ from ais_datasets.errors import ShardReadError, ShardReadWarning
 from ais_datasets.readahead import ReadAhead
 from ais_datasets.reading import ObjectStream, can_seek
 from ais_datasets.resumable import Resumable
+from ais_datasets.shares import ends
 from ais_datasets.tario import READ_SIZE
 from ais_datasets.topology import permutation
 
@@ -119,7 +130,7 @@ class ShardStream(Resumable):
     # ----------------------------------------------------------------- cursor
 
     def _initial_cursor(self) -> dict[str, Any]:
-        return {"shard": 0, "shard_sample": 0, "shard_offsets": []}
+        return {"shard": 0, "shard_sample": 0, "shard_offsets": [], "cursor_samples": 0}
 
     def _block_size(self) -> int:
         return self._shuffle_buffer if self._shuffle else 1
@@ -127,11 +138,14 @@ class ShardStream(Resumable):
     def _cursor_from_counts(self, counts: Sequence[int], samples: int) -> dict[str, Any]:
         """Cursor for a slot whose units hold ``counts`` items, ``samples`` yielded."""
         position = (samples // self._block_size()) * self._block_size()
+        taken = position
         for unit, count in enumerate(counts):
             if position < count:
-                return {"shard": unit, "shard_sample": position, "shard_offsets": []}
+                return {"shard": unit, "shard_sample": position, "shard_offsets": [],
+                        "cursor_samples": taken}
             position -= count
-        return {"shard": len(counts), "shard_sample": 0, "shard_offsets": []}
+        return {"shard": len(counts), "shard_sample": 0, "shard_offsets": [],
+                "cursor_samples": taken}
 
     # ----------------------------------------------------------------- the loop
 
@@ -208,12 +222,20 @@ class ShardStream(Resumable):
     def _emit(self, item: Any) -> Any:
         return item
 
-    def _iterate_units(self, units: Sequence[Any], state: dict[str, Any],
-                       salt: int) -> Iterator[Any]:
-        reader = _UnitReader(self, units, state)
+    def _iterate_units(self, units: Sequence[Any], state: dict[str, Any], salt: int,
+                       quotas: Optional[Sequence[int]] = None) -> Iterator[Any]:
+        """Yield the items of ``units`` from the cursor in ``state``, updating it.
+
+        ``quotas``: items to take from each unit (``None``: every unit whole).
+        """
+        if state.get("end_of_epoch"):
+            return
         block_size = self._block_size()
         block_no, skip = divmod(state["samples_seen"], block_size)
+        state.setdefault("cursor_samples", block_no * block_size)
+        reader = _UnitReader(self, units, state, quotas)
         emit = self._emit
+        epoch = state["epoch"]
         try:
             if block_size == 1:  # no shuffle: items stream straight through
                 take_one = reader.take_one
@@ -221,19 +243,22 @@ class ShardStream(Resumable):
                     item = take_one()
                     if item is _NOTHING:
                         state.update(reader.cursor())
+                        self._finished(state)
                         return
                     state["samples_seen"] += 1
                     state["shard"] = reader.unit
                     state["shard_sample"] = reader.sample
                     state["shard_offsets"] = reader.offsets
+                    state["cursor_samples"] = reader.taken
                     yield emit(item)
             while True:
                 block = reader.take(block_size)
                 end = reader.cursor()
                 if not block:
                     state.update(end)
+                    self._finished(state)
                     return
-                order = permutation(len(block), self._seed, self._epoch, salt, block_no)
+                order = permutation(len(block), self._seed, epoch, salt, block_no)
                 last = len(block) - 1
                 for j in range(skip, len(block)):
                     state["samples_seen"] += 1
@@ -282,40 +307,83 @@ def _zero_stats() -> dict[str, Any]:
 
 
 class _UnitReader:
-    """Pulls items unit after unit, keeping the cursor and applying the error policy."""
+    """Pulls items unit after unit, keeping the cursor, quotas and the error policy."""
 
-    def __init__(self, owner: ShardStream, units: Sequence[Any], state: dict[str, Any]):
+    def __init__(self, owner: ShardStream, units: Sequence[Any], state: dict[str, Any],
+                 quotas: Optional[Sequence[int]] = None):
         self._owner = owner
         self._units = units
         self.unit = int(state["shard"])
         self.sample = int(state["shard_sample"])
         self.offsets = [int(o) for o in state["shard_offsets"]]
+        self.taken = int(state["cursor_samples"])
+        self._ends = ends(quotas)
+        self._total = self._ends[-1] if self._ends else 0
         self._items: Optional[UnitItems] = None
         self._status: dict[str, bool] = {}
+        self._unit_taken = 0  # items of the open unit taken by this reader
+        self._idle = 0  # make-up units in a row that gave nothing
         self._lanes = owner._lanes(units, self.unit, self.offsets)
+        self._lane_next = self.unit  # the unit the lanes hand out next
 
     def cursor(self) -> dict[str, Any]:
         """The position after the last item taken (``offsets`` lists are never mutated)."""
         return {"shard": self.unit, "shard_sample": self.sample,
-                "shard_offsets": list(self.offsets)}
+                "shard_offsets": list(self.offsets), "cursor_samples": self.taken}
 
     def _next_unit(self) -> None:
         self._close_items()
+        if self.unit >= len(self._units):  # making up: count the units that gave nothing
+            self._idle = 0 if self._unit_taken else self._idle + 1
         self.unit += 1
         self.sample = 0
         self.offsets = []
+        self._unit_taken = 0
+
+    def _end_of(self, unit: int) -> Optional[int]:
+        """``taken`` at which ``unit`` stops (``None``: at its own end)."""
+        if self._ends is None:
+            return None
+        return self._ends[unit] if unit < len(self._ends) else self._total
+
+    def _more_units(self) -> bool:
+        n = len(self._units)
+        if self.unit < n:
+            return True
+        if self._ends is None or n == 0 or self.taken >= self._total or self._idle > n:
+            return False
+        if self._idle == n:  # a whole round of the units gave nothing: give up
+            self._idle += 1
+            warnings.warn(f"{n} units gave {self.taken} of the {self._total} samples this "
+                          f"reader owes in the epoch (shards shorter than listed, or "
+                          f"skipped by on_error); its rank yields fewer samples than "
+                          f"the others", ShardReadWarning, stacklevel=4)
+            return False
+        return True
+
+    def _feeds(self, unit: int) -> Optional[list[Iterator[bytes]]]:
+        """The lanes' streams for ``unit`` when they hand it out next, else ``None``."""
+        if not self._lanes or unit != self._lane_next or unit >= len(self._units):
+            return None
+        self._lane_next += 1
+        return [lane.next_stream() for lane in self._lanes]
 
     def take_one(self) -> Any:
         """The next item, or ``_NOTHING`` after the last unit."""
-        while self.unit < len(self._units):
+        while self._more_units():
+            end = self._end_of(self.unit)
+            if end is not None and self.taken >= end:  # quota met
+                if self._items is None:
+                    for feed in self._feeds(self.unit) or ():
+                        feed.close()
+                self._next_unit()
+                continue
             items = self._items
+            unit = self._units[self.unit % len(self._units)]
             if items is None:
-                unit = self._units[self.unit]
                 self._status = {"open": False}
-                feeds = [lane.next_stream() for lane in self._lanes] if self._lanes \
-                    else None
-                items = self._items = self._owner._open_unit(unit, self.sample, self.offsets,
-                                                             self._status, feeds)
+                items = self._items = self._owner._open_unit(
+                    unit, self.sample, self.offsets, self._status, self._feeds(self.unit))
             try:
                 item, offsets = next(items)
             except StopIteration:
@@ -324,11 +392,12 @@ class _UnitReader:
             except Exception as err:  # noqa: BLE001 - the policy decides
                 lost = 1 if self._status.get("open") else 0
                 self._close_items()
-                unit = self._units[self.unit]
                 self._owner._unit_failed(err, self._owner._unit_name(unit), lost)
                 self._next_unit()
                 continue
             self.sample += 1
+            self.taken += 1
+            self._unit_taken += 1
             self.offsets = offsets
             return item
         return _NOTHING

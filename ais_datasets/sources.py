@@ -221,11 +221,10 @@ def _owning_shard(entry_name: str, shards: set) -> Optional[str]:
 
 
 def count_samples(member_names: Iterable[str]) -> int:
-    """Number of samples the members form when they are grouped in this order."""
-    count, last = 0, None
-    for name in member_names:
-        key, _ = split_key(name)
-        if key is not None and key != last:
-            count += 1
-            last = key
-    return count
+    """Number of samples the members form: their distinct keys, in any member order.
+
+    Iteration yields exactly this many from the shard, since it groups each key's
+    members into one sample and rejects a shard whose keys interleave
+    (:func:`ais_datasets.tario.iter_samples`).
+    """
+    return len({key for key, _ in map(split_key, member_names) if key is not None})

@@ -5,16 +5,27 @@ am I"; everything else here is a pure function of integers, unit-tested without 
 DataLoader or a process group::
 
     topo = current_topology()                     # e.g. rank 1 of 2, worker 0 of 4
-    mine = split_round_robin(range(100), topo.slot, topo.num_slots)
     order = permutation(len(shards), seed=0, epoch=3)
 
-Rank and world size come from ``torch.distributed`` when a process group is
-initialised, else from the ``RANK`` and ``WORLD_SIZE`` environment variables, else they
-are 0 and 1. Explicit ``rank=``/``world_size=`` arguments override all of those. The
-worker id and count come from ``torch.utils.data.get_worker_info()`` (0 and 1 outside a
-DataLoader worker). A *slot* is one (rank, worker) pair: ``slot = rank * num_workers +
-worker_id`` of ``num_slots = world_size * num_workers``. Every rank must use the same
-``num_workers`` for slots to tile the data exactly once.
+How units are dealt to ranks and workers, with equal work per rank, is
+:mod:`ais_datasets.shares`.
+
+The splitting rule. Data is split across ranks when
+
+1. the dataset was given ``rank=`` and ``world_size=`` (explicit keywords win; pass
+   ``rank=0, world_size=1`` to read everything on every rank, e.g. for a rank-0-only
+   evaluation or a tensor-parallel group whose members must see the same data), or
+2. ``torch.distributed`` is initialised with a world size above 1 (its rank and world
+   size; a spawned DataLoader worker, where the process group does not exist, uses the
+   values its main process had when the worker started), or
+3. the user opted in with ``ranks_from_env=True`` and the ``RANK`` / ``WORLD_SIZE``
+   environment variables are set (launchers such as ``torchrun`` set them).
+
+Otherwise every process reads everything: the environment alone, say a stale
+``WORLD_SIZE`` in a notebook, does not split the data. The worker id and count come from
+``torch.utils.data.get_worker_info()`` (0 and 1 outside a DataLoader worker). A *slot* is
+one (rank, worker) pair: ``slot = rank * num_workers + worker_id`` of ``num_slots =
+world_size * num_workers``. Every rank must use the same ``num_workers``.
 
 torch is imported lazily, so this module works without it.
 """
@@ -26,9 +37,7 @@ import random
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, TypeVar
-
-T = TypeVar("T")
+from typing import Optional
 
 _MASK64 = (1 << 64) - 1
 
@@ -73,22 +82,27 @@ def _int_env(name: str) -> Optional[int]:
         raise ValueError(f"environment variable {name}={value!r} is not an integer") from None
 
 
-def rank_and_world_size(rank: Optional[int] = None,
-                        world_size: Optional[int] = None) -> tuple[int, int]:
-    """Return ``(rank, world_size)`` for this process.
+def rank_and_world_size(rank: Optional[int] = None, world_size: Optional[int] = None, *,
+                        from_env: bool = False,
+                        inherited: Optional[tuple[int, int]] = None) -> tuple[int, int]:
+    """Return ``(rank, world_size)`` for this process by the splitting rule (module doc).
 
     Explicit arguments win; then an initialised ``torch.distributed`` process group; then
-    the ``RANK``/``WORLD_SIZE`` environment variables; then ``(0, 1)``. Raises
-    ``ValueError`` when the result is inconsistent (``not 0 <= rank < world_size``).
+    ``inherited`` (what the main process resolved, for a spawned DataLoader worker); then,
+    only with ``from_env``, the ``RANK``/``WORLD_SIZE`` environment variables; then
+    ``(0, 1)``. Raises ``ValueError`` when the result is inconsistent (``not 0 <= rank <
+    world_size``) or an environment variable is not an integer.
     """
     if rank is None or world_size is None:
-        dist_rank, dist_world = _from_torch_distributed()
-        if dist_world is None:
-            dist_rank, dist_world = _int_env("RANK"), _int_env("WORLD_SIZE")
+        found_rank, found_world = _from_torch_distributed()
+        if found_world is None and inherited is not None:
+            found_rank, found_world = inherited
+        if found_world is None and from_env:
+            found_rank, found_world = _int_env("RANK"), _int_env("WORLD_SIZE")
         if world_size is None:
-            world_size = dist_world if dist_world is not None else 1
+            world_size = found_world if found_world is not None else 1
         if rank is None:
-            rank = dist_rank if dist_rank is not None else 0
+            rank = found_rank if found_rank is not None and found_world is not None else 0
     rank, world_size = int(rank), int(world_size)
     if world_size < 1 or not 0 <= rank < world_size:
         raise ValueError(f"invalid rank {rank} for world size {world_size}")
@@ -110,42 +124,37 @@ def _from_torch_distributed() -> tuple[Optional[int], Optional[int]]:
     return None, None
 
 
-def worker_id_and_count() -> tuple[int, int]:
-    """Return ``(worker_id, num_workers)`` of the current DataLoader worker, or (0, 1)."""
+def _worker_info():
     data = sys.modules.get("torch.utils.data")
     if data is None:
         try:
             import torch.utils.data as data  # noqa: PLC0415 - optional dependency
         except ImportError:
-            return 0, 1
-    info = data.get_worker_info()
+            return None
+    return data.get_worker_info()
+
+
+def worker_id_and_count() -> tuple[int, int]:
+    """Return ``(worker_id, num_workers)`` of the current DataLoader worker, or (0, 1)."""
+    info = _worker_info()
     if info is None:
         return 0, 1
     return info.id, info.num_workers
 
 
-def current_topology(rank: Optional[int] = None,
-                     world_size: Optional[int] = None) -> Topology:
+def in_dataloader_worker() -> bool:
+    """True inside a DataLoader worker process (even the only one)."""
+    return _worker_info() is not None
+
+
+def current_topology(rank: Optional[int] = None, world_size: Optional[int] = None, *,
+                     from_env: bool = False,
+                     inherited: Optional[tuple[int, int]] = None) -> Topology:
     """The :class:`Topology` of the calling process (see the module docstring)."""
-    rank, world_size = rank_and_world_size(rank, world_size)
+    rank, world_size = rank_and_world_size(rank, world_size, from_env=from_env,
+                                           inherited=inherited)
     worker_id, num_workers = worker_id_and_count()
     return Topology(rank, world_size, worker_id, num_workers)
-
-
-# --------------------------------------------------------------------------- splitting
-
-def split_round_robin(items: Sequence[T], slot: int, num_slots: int) -> Sequence[T]:
-    """Items ``slot, slot + num_slots, ...``: the slots together take every item once."""
-    if not 0 <= slot < num_slots:
-        raise ValueError(f"slot {slot} out of range for {num_slots} slots")
-    return items[slot::num_slots]
-
-
-def split_count(n: int, slot: int, num_slots: int) -> int:
-    """``len(split_round_robin(range(n), slot, num_slots))`` without building it."""
-    if not 0 <= slot < num_slots:
-        raise ValueError(f"slot {slot} out of range for {num_slots} slots")
-    return max(0, (n - slot + num_slots - 1) // num_slots)
 
 
 # --------------------------------------------------------------------------- shuffling

@@ -218,12 +218,14 @@ def test_ranks_times_workers_read_everything_once(ais_server, server_bucket, kin
         expected = _multishard_corpus(server_bucket, shards=5, per_shard=2)
     for rank in range(2):
         if kind == "iter":
-            ds = AISIterDataset(server_bucket, shuffle=True, rank=rank, world_size=2)
+            ds = AISIterDataset(server_bucket, shuffle=True, rank=rank, world_size=2,
+                                even_ranks=None)
         elif kind == "shards":
-            ds = _shard_reader(server_bucket, shuffle=True, rank=rank, world_size=2)
+            ds = _shard_reader(server_bucket, shuffle=True, rank=rank, world_size=2,
+                               even_ranks=None)
         else:
             ds = _multishard(ais_server.url, server_bucket, shuffle=True, rank=rank,
-                             world_size=2)
+                             world_size=2, even_ranks=None)
         loader = DataLoader(ds, batch_size=None, num_workers=2,
                             multiprocessing_context="fork")
         got += [tuple(s) if kind == "multishard" else s[0] for s in loader]

@@ -111,6 +111,7 @@ def test_getbatch_resume_mid_batch(bucket, calls, stop):
     kit.object_corpus(bucket, 9)
     ds = AISIterDataset(bucket, max_batch_size=4, shuffle=True, seed=4)
     full = list(ds)
+    ds.set_epoch(0)  # iterations advance the epoch unless it is pinned
     it = iter(ds)
     head = [next(it) for _ in range(stop)]
     it.close()
@@ -147,7 +148,8 @@ def test_shuffle_is_a_seeded_permutation_per_epoch(bucket):
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_ranks_split_exactly_once(bucket, world, shuffle):
     corpus = kit.object_corpus(bucket, 17)
-    parts = [[n for n, _ in AISIterDataset(bucket, shuffle=shuffle, rank=r, world_size=world)]
+    parts = [[n for n, _ in AISIterDataset(bucket, shuffle=shuffle, rank=r, world_size=world,
+                                           even_ranks=None)]
              for r in range(world)]
     assert sorted(itertools.chain(*parts)) == [n for n, _ in corpus]
     assert max(map(len, parts)) - min(map(len, parts)) <= 1
@@ -159,7 +161,7 @@ def test_ranks_from_environment(bucket, monkeypatch):
     parts = []
     for r in range(3):
         monkeypatch.setenv("RANK", str(r))
-        parts.append([n for n, _ in AISIterDataset(bucket)])
+        parts.append([n for n, _ in AISIterDataset(bucket, ranks_from_env=True)])
     assert sorted(itertools.chain(*parts)) == [n for n, _ in corpus]
     assert parts[1] == [corpus[i][0] for i in (1, 4, 7)]
 
@@ -172,7 +174,7 @@ def test_partition_sources_by_slot(client, bucket):
     parts = []
     for r in range(2):
         ds = AISIterDataset([bucket] + others, partition_sources_by_worker=True, rank=r,
-                            world_size=2)
+                            world_size=2, even_ranks=None)
         parts.append([f"{o.bucket_name}/{o.name}" for o in ds._get_worker_iter_info()[0]])
     assert {n.split("/")[0] for n in parts[0]} == {"ds", "p1"}
     assert sorted(parts[0] + parts[1]) == sorted(names)
@@ -193,7 +195,12 @@ def test_resume_from_state_dict(bucket, shuffle, stop):
     fresh = AISIterDataset(bucket, shuffle=shuffle, seed=3)
     fresh.load_state_dict(state)
     assert head + [n for n, _ in fresh] == full
-    assert [n for n, _ in fresh] == full  # the loaded state is used once
+    # the loaded state is used once, and the next iteration starts the next epoch
+    reference = AISIterDataset(bucket, shuffle=shuffle, seed=3)
+    reference.set_epoch(3)
+    assert [n for n, _ in fresh] == [n for n, _ in reference] and fresh.epoch == 3
+    fresh.set_epoch(2)
+    assert [n for n, _ in fresh] == full
 
 
 def test_loader_level_state_and_set_epoch_discarding_it(bucket):
@@ -253,13 +260,15 @@ def test_batch_iter_resume_and_split(client, bucket, stop):
     ds = AISBatchIterDataset(bucket, client, max_batch_size=4, shuffle=True, seed=1)
     full = list(ds)
     assert sorted(full) == corpus
+    ds.set_epoch(0)
     it = iter(ds)
     head = [next(it) for _ in range(stop)]
     it.close()  # no prefetching thread outlives the test's emulator
     again = AISBatchIterDataset(bucket, client, max_batch_size=4, shuffle=True, seed=1)
     again.load_state_dict(ds.state_dict())
     assert head + list(again) == full
-    parts = [list(AISBatchIterDataset(bucket, client, rank=r, world_size=2)) for r in (0, 1)]
+    parts = [list(AISBatchIterDataset(bucket, client, rank=r, world_size=2, even_ranks=None))
+             for r in (0, 1)]
     assert sorted(parts[0] + parts[1]) == corpus
 
 
@@ -281,7 +290,10 @@ def test_upstream_style_subclass_works(bucket):
     assert [o.name for o in ds._create_objects_iter()] == [n for n, _ in corpus]
     assert [o.props_cached.size for o in ds._create_objects_iter()] == \
         [len(d) for _, d in corpus]
-    assert list(_Names(bucket, rank=1, world_size=2)) == [n for n, _ in corpus[1::2]]
+    assert list(_Names(bucket, rank=1, world_size=2, even_ranks=None)) == \
+        [n for n, _ in corpus[1::2]]
+    # equal work: rank 1 repeats its first object where rank 0 has a fifth
+    assert list(_Names(bucket, rank=1, world_size=2)) == [corpus[i][0] for i in (1, 3, 1)]
 
 
 def test_datasets_pickle_and_list_once(bucket, calls):

@@ -140,13 +140,19 @@ def test_sampler_matches_upstream_rule_without_shuffle(bucket):
 def test_sampler_seeded_shuffle_and_epochs(bucket):
     ds = _sized(bucket, [10 + (i * 7) % 40 for i in range(30)])
     a = DynamicBatchSampler(ds, 100, shuffle=True, seed=4)
+    expected = len(a)  # before an iteration: the next epoch's
     first = list(a)
     assert first == list(DynamicBatchSampler(ds, 100, shuffle=True, seed=4))
-    assert len(a) == len(first)
+    assert expected == len(first) and a.epoch == 1
     assert sorted(i for b in first for i in b) == list(range(30))
-    a.set_epoch(1)
-    second = list(a)
-    assert second != first and len(a) == len(second)
+    expected = len(a)
+    it = iter(a)
+    second = [next(it)]
+    assert a.epoch == 1 and len(a) == expected  # in progress: this epoch's
+    second += list(it)
+    assert second != first and expected == len(second)  # each iteration: the next epoch
+    a.set_epoch(0)
+    assert list(a) == first == list(a)  # pinned
     assert list(DynamicBatchSampler(ds, 100, shuffle=True, seed=5)) != first
 
 

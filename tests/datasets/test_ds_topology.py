@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
@@ -15,8 +13,6 @@ from ais_datasets.topology import (
     mix64,
     permutation,
     rank_and_world_size,
-    split_count,
-    split_round_robin,
 )
 
 
@@ -27,14 +23,16 @@ def test_defaults_without_distributed_or_env(monkeypatch):
     assert current_topology() == Topology(0, 1, 0, 1)
 
 
-def test_env_vars_and_overrides(monkeypatch):
+def test_env_vars_only_with_the_opt_in_and_overrides_win(monkeypatch):
     monkeypatch.setenv("RANK", "2")
     monkeypatch.setenv("WORLD_SIZE", "4")
-    assert rank_and_world_size() == (2, 4)
-    assert rank_and_world_size(rank=1) == (1, 4)
-    assert rank_and_world_size(rank=0, world_size=1) == (0, 1)
-    topo = current_topology()
+    assert rank_and_world_size() == (0, 1)  # a stale environment does not split
+    assert rank_and_world_size(from_env=True) == (2, 4)
+    assert rank_and_world_size(rank=1, from_env=True) == (1, 4)
+    assert rank_and_world_size(rank=0, world_size=1, from_env=True) == (0, 1)
+    topo = current_topology(from_env=True)
     assert (topo.slot, topo.num_slots) == (2, 4)
+    assert current_topology() == Topology(0, 1, 0, 1)
 
 
 @pytest.mark.parametrize("rank, world", [(2, 2), (-1, 2), (0, 0)])
@@ -47,7 +45,15 @@ def test_bad_env_value_raises(monkeypatch):
     monkeypatch.setenv("RANK", "first")
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(ValueError, match="RANK"):
-        rank_and_world_size()
+        rank_and_world_size(from_env=True)
+    assert rank_and_world_size() == (0, 1)  # not read without the opt-in
+
+
+def test_inherited_ranks_come_after_torch_distributed_and_before_env(monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert rank_and_world_size(inherited=(3, 4), from_env=True) == (3, 4)
+    assert rank_and_world_size(2, 8, inherited=(3, 4)) == (2, 8)
 
 
 def test_torch_distributed_wins_over_env(monkeypatch, tmp_path):
@@ -58,24 +64,16 @@ def test_torch_distributed_wins_over_env(monkeypatch, tmp_path):
     dist.init_process_group("gloo", init_method=f"file://{tmp_path}/pg", rank=0,
                             world_size=1)
     try:
-        assert rank_and_world_size() == (0, 1)
+        assert rank_and_world_size(from_env=True, inherited=(1, 2)) == (0, 1)
     finally:
         dist.destroy_process_group()
-    assert rank_and_world_size() == (5, 9)
+    assert rank_and_world_size(from_env=True) == (5, 9)
 
 
 def test_slots_of_rank_tile_the_job():
     slots = [Topology(r, 3, w, 4).slot for r in range(3) for w in range(4)]
     assert slots == list(range(12))
     assert list(Topology(1, 3, 2, 4).slots_of_rank()) == [4, 5, 6, 7]
-
-
-@pytest.mark.parametrize("n, num_slots", [(0, 1), (10, 3), (7, 7), (3, 8), (100, 6)])
-def test_round_robin_split_is_a_partition(n, num_slots):
-    parts = [list(split_round_robin(range(n), s, num_slots)) for s in range(num_slots)]
-    assert sorted(itertools.chain(*parts)) == list(range(n))
-    assert [len(p) for p in parts] == [split_count(n, s, num_slots) for s in range(num_slots)]
-    assert max(map(len, parts)) - min(map(len, parts)) <= 1
 
 
 def test_permutation_depends_only_on_seed_epoch_and_salt():
