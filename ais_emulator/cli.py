@@ -1,4 +1,5 @@
-"""Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]``.
+"""Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]
+[--promote-root DIR]``.
 
 Binds loopback by default, prints ``ais-emulator: serving AIStore API at <url>`` once
 ``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM.
@@ -10,6 +11,7 @@ Binds loopback by default, prints ``ais-emulator: serving AIStore API at <url>``
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -17,6 +19,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Optional
 
+from ais_emulator.emulator import Emulator
 from ais_emulator.transports.server import EmulatorServer
 
 DEFAULT_PORT = 51080
@@ -33,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-etl-code", action="store_true",
                        help="run the ETL classes clients send with init_class() (off by "
                             "default: they are code from whoever can reach the server)")
+    serve.add_argument("--promote-root", metavar="DIR", default=None,
+                       help="let clients promote the files under DIR into buckets "
+                            "(Object.promote, ais object promote); off by default: the "
+                            "emulator reads no local files")
     return p
 
 
@@ -43,7 +50,8 @@ def _wait_healthy(url: str, timeout: float = 10.0) -> None:
             raise RuntimeError(f"health check answered {resp.status}")
 
 
-def serve(host: str, port: int, allow_etl_code: bool = False) -> int:
+def serve(host: str, port: int, allow_etl_code: bool = False,
+          promote_root: Optional[str] = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -52,7 +60,9 @@ def serve(host: str, port: int, allow_etl_code: bool = False) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            server = EmulatorServer(host=host, port=port, allow_etl_code=allow_etl_code).start()
+            emulator = Emulator(promote_root=promote_root)
+            server = EmulatorServer(host=host, port=port, emulator=emulator,
+                                    allow_etl_code=allow_etl_code).start()
         except OSError as e:
             print(f"ais-emulator: cannot bind {host}:{port}: {e}", file=sys.stderr)
             return 1
@@ -73,7 +83,11 @@ def serve(host: str, port: int, allow_etl_code: bool = False) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return serve(args.host, args.port, args.allow_etl_code)
+        if args.promote_root is not None and not os.path.isdir(args.promote_root):
+            print(f"ais-emulator: --promote-root {args.promote_root}: not a directory",
+                  file=sys.stderr)
+            return 2
+        return serve(args.host, args.port, args.allow_etl_code, args.promote_root)
     return 2  # pragma: no cover (argparse enforces the sub-command)
 
 

@@ -36,6 +36,8 @@ import xxhash
 
 from ais_emulator.etl import EtlRegistry
 from ais_emulator.jobs import JobRegistry
+from ais_emulator.nodelog import NodeLog
+from ais_emulator.nodestats import NodeStats
 from ais_emulator.store import BucketId, ObjectRecord
 from ais_emulator.store.backed import BackedStore
 
@@ -65,18 +67,33 @@ class ClusterIdentity:
 class Emulator:
     """One emulated cluster. Thread-safe; share it between transports freely."""
 
-    def __init__(self, remote_s3=None):
+    def __init__(self, remote_s3=None, promote_root: Optional[str] = None):
         """``remote_s3``: True (in-process moto S3), a boto3 S3 client, or a backend
-        (e.g. ``ais_emulator.remote.S3Backend``) to serve ``aws`` buckets from."""
+        (e.g. ``ais_emulator.remote.S3Backend``) to serve ``aws`` buckets from.
+        ``promote_root``: the directory whose files clients may promote into buckets
+        (``Object.promote``); None (the default) refuses every promote."""
         self.store = BackedStore()
         self.etl = EtlRegistry()
-        self.jobs = JobRegistry()
+        self.log = NodeLog()
+        self.stats = NodeStats()
+        self.jobs = JobRegistry(on_event=self._job_event)
         self.identity = ClusterIdentity()
+        self.promote_root = promote_root
         self._reset_hooks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._pinned: dict = {}
         if remote_s3 is not None and remote_s3 is not False:
             self._pinned["aws"] = self.attach_s3(None if remote_s3 is True else remote_s3)
+        self.log.info(f"emulated cluster {self.identity.uuid} up: proxy "
+                      f"p[{self.identity.proxy_id}], target t[{self.identity.target_id}]")
+
+    def _job_event(self, job, event: str) -> None:
+        if event == "start":
+            self.log.info(f"{job.kind}[{job.id}] started")
+        elif job.err:
+            self.log.warning(f"{job.kind}[{job.id}] ended: {job.err}")
+        else:
+            self.log.info(f"{job.kind}[{job.id}] finished")
 
     # -- remote backends ------------------------------------------------------------------
 
@@ -158,6 +175,7 @@ class Emulator:
             hooks = list(self._reset_hooks)
         for hook in hooks:
             hook()
+        self.log.info("emulator reset: every bucket, object and job dropped")
 
     def __repr__(self) -> str:
         return f"Emulator(uuid={self.identity.uuid!r}, buckets={len(self.store.list_buckets())})"

@@ -33,6 +33,9 @@ IDLE_KINDS = frozenset({
     "copy-listrange", "etl-listrange", "archive", "put-copies", "download", "list",
     "get-batch", "ec-get", "ec-put", "ec-resp",
 })
+# AIS keeps an idle-kind xaction alive (listed as running) until its idle timeout, about
+# two minutes in v1.5.0, after its work is done; the emulator lists it as active as long.
+IDLE_LINGER_NS = 120 * 1_000_000_000
 _ID_PREFIX = {"copy-listrange": "tco-", "etl-listrange": "tco-", "etl-bck": "tcb-",
               "copy-bck": "tcb-", "get-batch": "gbt-", "etl": "etl-"}
 
@@ -70,10 +73,17 @@ class Job:
     details: dict = field(default_factory=dict)   # kind-specific facts (e.g. per-object errors)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
     _abort: threading.Event = field(default_factory=threading.Event, repr=False)
+    _ended: bool = field(default=False, repr=False)  # ``end`` was called (begin/end jobs)
+    _external: bool = field(default=False, repr=False)  # started with ``begin``
 
     @property
     def finished(self) -> bool:
         return self._done.is_set()
+
+    @property
+    def abort_requested(self) -> bool:
+        """A stop was asked for (the job's work should end soon)."""
+        return self._abort.is_set()
 
     @property
     def is_idle(self) -> bool:
@@ -83,6 +93,16 @@ class Job:
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block until the job ends (for tests and in-process callers)."""
         return self._done.wait(timeout)
+
+    def active(self, now_ns: Optional[int] = None) -> bool:
+        """Running, or an idle kind that ended cleanly less than ``IDLE_LINGER_NS`` ago
+        (AIS lists such an xaction as running until it times out)."""
+        if not self.finished:
+            return True
+        if self.kind not in IDLE_KINDS or self.err or self.aborted:
+            return False
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        return now_ns - self.end_ns < IDLE_LINGER_NS
 
 
 class JobContext:
@@ -119,9 +139,11 @@ def _new_id(kind: str) -> str:
 class JobRegistry:
     """Every job this emulator started. Thread-safe."""
 
-    def __init__(self):
+    def __init__(self, on_event: Optional[Callable[[Job, str], None]] = None):
+        """``on_event(job, "start" | "end")`` is called as jobs start and end."""
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
+        self._on_event = on_event
 
     def start(self, kind: str, work: Optional[Work] = None, *, bck=None, src_bck=None,
               dst_bck=None, sync: bool = False, details: Optional[dict] = None) -> Job:
@@ -130,6 +152,7 @@ class JobRegistry:
                   src_bck=src_bck, dst_bck=dst_bck, details=dict(details or {}))
         with self._lock:
             self._jobs[job.id] = job
+        self._event(job, "start")
         if work is None:
             self._finish(job, "")
         elif sync:
@@ -138,6 +161,24 @@ class JobRegistry:
             threading.Thread(target=self._run, args=(job, work), daemon=True,
                              name=f"ais-job-{job.id}").start()
         return job
+
+    def begin(self, kind: str, *, bck=None, details: Optional[dict] = None) -> Job:
+        """Record a running job whose work the caller does (e.g. a reply being streamed);
+        the caller ends it with ``end`` and checks ``job.abort_requested`` meanwhile."""
+        job = Job(id=_new_id(kind), kind=kind, bck=bck, details=dict(details or {}),
+                  _external=True)
+        with self._lock:
+            self._jobs[job.id] = job
+        self._event(job, "start")
+        return job
+
+    def end(self, job: Job, err: str = "") -> None:
+        """End a job started with ``begin`` (once; later calls do nothing)."""
+        with self._lock:
+            if job._ended:
+                return
+            job._ended = True
+        self._finish(job, err)
 
     def _run(self, job: Job, work: Work) -> None:
         err = ""
@@ -149,14 +190,21 @@ class JobRegistry:
             err = f"{type(e).__name__}: {e}"
         self._finish(job, err)
 
-    @staticmethod
-    def _finish(job: Job, err: str) -> None:
+    def _finish(self, job: Job, err: str) -> None:
         if job._abort.is_set():
             job.aborted = True
             err = err or "aborted"
         job.err = err
         job.end_ns = time.time_ns()
         job._done.set()
+        self._event(job, "end")
+
+    def _event(self, job: Job, event: str) -> None:
+        if self._on_event is not None:
+            try:
+                self._on_event(job, event)
+            except Exception:  # noqa: BLE001 - a listener never breaks a job
+                pass
 
     def get(self, job_id: str) -> Job:
         with self._lock:
@@ -194,6 +242,8 @@ class JobRegistry:
         for job in jobs:
             if not job.finished:
                 job._abort.set()
+                if job._external:  # its caller may be blocked (e.g. a stalled stream)
+                    self.end(job, "aborted")
         return jobs
 
     def reset(self) -> None:

@@ -36,6 +36,7 @@ from ais_emulator.etl import (
     EtlTransformFailed,
 )
 from ais_emulator.jobs import JobNotFound
+from ais_emulator.promote import InvalidPromoteSource, PromoteForbidden, PromoteSourceMissing
 from ais_emulator.store import errors as se
 from ais_emulator.store.backend import RemoteBackendError
 
@@ -96,6 +97,14 @@ def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dic
         return 400, err.message, "errInvalidPath", {}
     if isinstance(err, se.ObjectPathConflict):
         return 400, err.reason, "ErrMv", {}
+    if isinstance(err, InvalidPromoteSource):
+        return 400, err.message, "errInvalidPromoteSource", {}
+    if isinstance(err, PromoteForbidden):
+        return 403, err.message, "errInvalidPromoteSource", {}
+    if isinstance(err, PromoteSourceMissing):
+        return 404, err.message, "PathError", {}
+    if isinstance(err, se.ObjectBusy):
+        return 409, f"{tgt}: {err.message}", "ErrBusy", {}
     if isinstance(err, RemoteBackendError):
         # the backend's own 4xx passes through; anything else is a 400, never a 5xx the SDK
         # would retry for ~90 s (deviation: AIS answers a backend's 5xx as is)

@@ -12,6 +12,7 @@ from ais_emulator.store.errors import (
     InvalidPart,
     InvalidProvider,
     InvalidRequest,
+    ObjectBusy,
     ObjectNotFound,
     ObjectPathConflict,
     RangeNotSatisfiable,
@@ -26,6 +27,6 @@ __all__ = [
     "ArchiveMemberNotFound", "ArchiveUnreadable", "BucketAlreadyExists", "BucketId",
     "BucketNotFound", "InvalidAppendHandle", "InvalidBucketName", "InvalidObjectName",
     "InvalidPart", "InvalidProvider", "InvalidRequest", "ListEntry", "ListPage", "ListQuery",
-    "ObjectNotFound", "ObjectPathConflict", "ObjectRecord", "RangeNotSatisfiable", "Store", "StoreError",
+    "ObjectBusy", "ObjectNotFound", "ObjectPathConflict", "ObjectRecord", "RangeNotSatisfiable", "Store", "StoreError",
     "UploadNotFound", "parse_uname", "validate_bucket_name",
 ]

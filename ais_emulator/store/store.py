@@ -33,6 +33,7 @@ from ais_emulator.store.errors import (
     BucketAlreadyExists,
     BucketNotFound,
     InvalidAppendHandle,
+    ObjectBusy,
     ObjectNotFound,
     ObjectPathConflict,
 )
@@ -217,6 +218,51 @@ class Store:
                              rec.custom, digest)
             bucket.insert(new)
             return new
+
+    def rename_object(self, bck: BucketId, name: str, new_name: str) -> ObjectRecord:
+        """Move an object to ``new_name`` in the same bucket, atomically: same bytes,
+        version, checksum and metadata; an object already at ``new_name`` is replaced.
+        The destination must not conflict with another path (ObjectPathConflict)."""
+        name, new_name = object_name(name), object_name(new_name)
+        with self._lock:
+            bucket = self.bucket(bck)
+            rec = bucket.objects.get(name)
+            if rec is None:
+                raise ObjectNotFound(bck, name)
+            if new_name == name:
+                return rec
+            bucket.remove(name)
+            try:
+                _check_path(bucket, new_name)
+            except ObjectPathConflict:
+                bucket.insert(rec)
+                raise
+            new = rec.evolve(name=new_name)
+            bucket.insert(new)
+            return new
+
+    def update_object(self, bck: BucketId, name: str, build, attempts: int = 16) -> ObjectRecord:
+        """Replace an object with ``build(current record or None) -> bytes`` as a new
+        version (custom metadata kept), atomically: ``build`` runs outside the lock, and
+        if the object changed meanwhile it runs again on the new version (ObjectBusy
+        after ``attempts``)."""
+        name = object_name(name)
+        for _ in range(attempts):
+            with self._lock:
+                current = self.bucket(bck).objects.get(name)
+            data = build(current)
+            data = bytes(data) if not isinstance(data, bytes) else data
+            digest = checksum(data)
+            with self._lock:
+                bucket = self.bucket(bck)
+                if bucket.objects.get(name) is not current:
+                    continue
+                _check_path(bucket, name)
+                custom = current.custom if current is not None else None
+                rec = new_record(name, data, next_version(current), custom, digest)
+                bucket.insert(rec)
+                return rec
+        raise ObjectBusy(bck, name)
 
     # -- append / flush -------------------------------------------------------------
 
