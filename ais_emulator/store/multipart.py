@@ -18,6 +18,7 @@ rejects them with a 500, which the SDK would retry for about 90 s).
 from __future__ import annotations
 
 import threading
+import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ class Upload:
     name: str
     id: str
     parts: dict = field(default_factory=dict)  # part number -> bytes
+    created_ns: int = field(default_factory=time.time_ns)
 
 
 class Uploads:
@@ -95,6 +97,19 @@ class Uploads:
                 raise InvalidPart(f"part {missing[0]} was never uploaded")
             del self._by_id[upload_id]
             return [up.parts[n] for n in ordered]
+
+    def get(self, bucket, name: str, upload_id: str) -> Upload:
+        """A snapshot of one open upload (its parts as they are now)."""
+        with self._lock:
+            up = self._get(bucket, name, upload_id)
+            return Upload(up.bucket, up.name, up.id, dict(up.parts), up.created_ns)
+
+    def list(self, bucket) -> list:
+        """Snapshots of the bucket's open uploads, by object name then start time."""
+        with self._lock:
+            ups = [Upload(u.bucket, u.name, u.id, dict(u.parts), u.created_ns)
+                   for u in self._by_id.values() if u.bucket == bucket]
+        return sorted(ups, key=lambda u: (u.name, u.created_ns))
 
     def abort(self, bucket, name: str, upload_id: str) -> None:
         with self._lock:

@@ -325,12 +325,12 @@ class Store:
         self.uploads.put_part(bck, name, upload_id, number, bytes(data))
 
     def mpt_complete(self, bck: BucketId, name: str, upload_id: str,
-                     part_numbers: Iterable[int]) -> ObjectRecord:
+                     part_numbers: Iterable[int], custom: Optional[dict] = None) -> ObjectRecord:
         name = object_name(name)
         self.bucket(bck)
         parts = self.uploads.take(bck, name, upload_id, part_numbers)
         chunks = (len(parts), max(len(p) for p in parts))
-        return self.put_object(bck, name, b"".join(parts), chunks=chunks)
+        return self.put_object(bck, name, b"".join(parts), custom=custom, chunks=chunks)
 
     def mpt_abort(self, bck: BucketId, name: str, upload_id: str) -> None:
         name = object_name(name)

@@ -12,8 +12,10 @@ from ais_emulator.api.handlers import (  # noqa: F401
     promote,
     remote,
     rename,
+    s3,
+    s3objects,
     xbucket,
 )
 
 __all__ = ["batch", "buckets", "cluster", "etl", "jobs", "multiobj", "nodes", "objects", "promote",
-           "remote", "rename", "xbucket"]
+           "remote", "rename", "s3", "s3objects", "xbucket"]
