@@ -19,8 +19,10 @@ relative to it, a leading ``/`` is dropped, and an unclean one (``../x``, ``./x`
 ``archmime`` (``errUnknownMime``) are 400s; a name already in the shard is appended again.
 
 Deviations: a shard that cannot be read is a 400 (AIS: 500, which the SDK would retry
-for about 90 s); ``.tar.lz4`` is not written (501); the appended shard gets a checksum
-(AIS leaves a tar it appended to without one).
+for about 90 s), and so is a tar truncated in the padding after its last member (AIS
+appends after it); an ``archpath`` with repeated slashes (``a//b``) is a 400 (AIS
+stores it as given); ``.tar.lz4`` is not written (501); the appended shard gets a
+checksum (AIS leaves a tar it appended to without one).
 """
 
 from __future__ import annotations
