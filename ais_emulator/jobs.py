@@ -232,8 +232,9 @@ class JobRegistry:
         return sorted(out, key=lambda j: j.start_ns)
 
     def abort(self, job_id: str = "", kind: str = "", bck=None) -> list[Job]:
-        """Ask matching running jobs to stop; they end with ``aborted``. AIS: 400 without
-        an ID or a kind."""
+        """Ask matching running jobs to stop; they end with ``aborted``, and so does an
+        idle-kind job that is done but still active (AIS aborts the idle xaction). AIS:
+        400 without an ID or a kind."""
         if not job_id and not kind:
             raise InvalidRequest("abort needs a job ID or a kind")
         jobs = self.find(job_id, kind, bck)
@@ -244,6 +245,10 @@ class JobRegistry:
                 job._abort.set()
                 if job._external:  # its caller may be blocked (e.g. a stalled stream)
                     self.end(job, "aborted")
+            elif job.active():  # an idle xaction AIS still holds: it ends aborted
+                job._abort.set()
+                job.aborted, job.err = True, job.err or "aborted"
+                self._event(job, "end")
         return jobs
 
     def reset(self) -> None:
