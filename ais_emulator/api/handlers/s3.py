@@ -11,7 +11,7 @@ same object through ``/v1``.
                                          continuation-token / marker, start-after
     GET    /s3/<b>?uploads               ListMultipartUploads
     GET    /s3/<b>?versioning            GetBucketVersioning (Enabled)
-    POST   /s3/<b>?delete                DeleteObjects (Quiet honoured)
+    POST   /s3/<b>?delete                DeleteObjects
 
 A bucket name resolves as AIS resolves it (``InitByNameOnly``): the ais bucket of that
 name, else a bucket of another provider the cluster has. Requests are not
@@ -21,7 +21,8 @@ S3 XML (see ``errors.s3_error_reply``).
 As in AIS (v1.5.0, checked): ListBuckets' owner is ``ID 1``; creating an existing bucket
 is 409 ``BucketAlreadyExists``; DeleteBucket answers 200 and destroys a bucket that
 still has objects; listing entries carry no ETag or storage class; ListMultipartUploads
-reports ``MaxUploads`` 0; DeleteObjects reports a key that does not exist as deleted.
+reports ``MaxUploads`` 0; DeleteObjects reports a key that does not exist as deleted,
+and reports every deleted key even in ``Quiet`` mode.
 
 Deviations: AIS answers object requests with a 307 redirect to a target (clients need
 AIS's botocore patch, or a redirect-following client); the emulator answers them
@@ -35,7 +36,6 @@ served (501 NotImplemented).
 from __future__ import annotations
 
 from ais_emulator.api.errors import ApiError
-from ais_emulator.api.params import is_true
 from ais_emulator.api.routes import route
 from ais_emulator.api.s3xml import (
     S3_NS,
@@ -274,7 +274,6 @@ def post_bucket(emu, req: Request, bucket: str) -> Response:
         refuse_unsupported(req)
         raise not_implemented(req, "this bucket POST")
     doc = parse_xml(req.body, "Delete")
-    quiet = is_true(child_text(doc, "Quiet"))
     objects = children(doc, "Object")
     if len(objects) > MAX_DELETE:
         raise ApiError(400, f"at most {MAX_DELETE} keys per request, got {len(objects)}",
@@ -291,8 +290,7 @@ def post_bucket(emu, req: Request, bucket: str) -> Response:
             errors.append(el("Error", el("Key", key), el("Code", "InvalidArgument"),
                              el("Message", e.message)))
             continue
-        if not quiet:
-            deleted.append(el("Deleted", el("Key", key)))
+        deleted.append(el("Deleted", el("Key", key)))
     return xml_reply(el("DeleteResult", *deleted, *errors))
 
 
