@@ -71,9 +71,11 @@ def _tar_member(name: str, data: bytes, mtime: float) -> bytes:
 
 
 def _tar_end(blob, mode: str) -> int:
-    """Offset (in the tar stream) where the end-of-archive blocks begin."""
+    """Offset (in the tar stream) where the end-of-archive blocks begin; ``mode`` "r:" for
+    a tar, "r|gz" for a tgz (inflated here: every gzip member, as the reader does)."""
+    source = io.BytesIO(blob) if mode == "r:" else _Inflated(blob)
     try:
-        with tarfile.open(fileobj=io.BytesIO(blob), mode=mode) as tf:
+        with tarfile.open(fileobj=source, mode="r:" if mode == "r:" else "r|") as tf:
             for _ in tf:
                 pass
             return tf.offset
@@ -94,17 +96,21 @@ def _tgz_append(shard: Optional[bytes], member: bytes) -> bytes:
     return b"".join(out)
 
 
-def _inflate(blob: bytes, limit: int):
-    """The first ``limit`` inflated bytes of a gzip stream (members concatenated), in
-    chunks of at most 1 MiB."""
+def _inflate(blob: bytes, limit: Optional[int]):
+    """The first ``limit`` (None: all) inflated bytes of a gzip stream (members
+    concatenated), in chunks of at most 1 MiB."""
     view = memoryview(blob)
     pos, left = 0, limit
     dec = zlib.decompressobj(31)
-    while left > 0:
+    while left is None or left > 0:
         if dec.eof:
             rest = dec.unused_data
-            if not rest:
+            if not rest and pos >= len(view):
+                if left is None:
+                    return
                 raise ArchiveError(f"gzip stream ends {left} bytes before the tar's end")
+            if not rest:
+                rest, pos = bytes(view[pos:pos + _CHUNK]), pos + _CHUNK
             dec, pending = zlib.decompressobj(31), rest
         elif dec.unconsumed_tail:
             pending = dec.unconsumed_tail
@@ -112,10 +118,32 @@ def _inflate(blob: bytes, limit: int):
             if pos >= len(view):
                 raise ArchiveError("truncated gzip stream")
             pending, pos = bytes(view[pos:pos + _CHUNK]), pos + _CHUNK
-        piece = dec.decompress(pending, min(left, _CHUNK))
-        left -= len(piece)
+        piece = dec.decompress(pending, _CHUNK if left is None else min(left, _CHUNK))
+        if left is not None:
+            left -= len(piece)
         if piece:
             yield piece
+
+
+class _Inflated(io.RawIOBase):
+    """A readable stream of a gzip blob's inflated bytes (every member)."""
+
+    def __init__(self, blob: bytes):
+        super().__init__()
+        self._pieces = _inflate(blob, None)
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, out) -> int:
+        while not self._buf:
+            self._buf = next(self._pieces, b"")
+            if not self._buf:
+                return 0
+        n = min(len(out), len(self._buf))
+        out[:n], self._buf = self._buf[:n], self._buf[n:]
+        return n
 
 
 def _zip_append(shard: Optional[bytes], name: str, data: bytes, mtime: float) -> bytes:
