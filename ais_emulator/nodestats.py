@@ -31,6 +31,24 @@ _OPS = (
 )
 
 
+# counters every snapshot carries, zero until counted (the CLI's tables list them)
+_BASE = ("get.n", "get.size", "put.n", "put.size", "del.n", "head.n", "lst.n", "append.n",
+         "getbatch.n", "err.get.n", "err.put.n", "err.del.n", "err.head.n", "err.lst.n")
+
+
+def metric_kind(name: str) -> str:
+    """AIS's kind of a statistic (``what=metrics``): counter, size, latency, total, ..."""
+    if name == "up.ns.time":
+        return "special"
+    if name == "state.flags":
+        return "gauge"
+    for suffix, kind in ((".ns.total", "total"), (".ns", "latency"), (".size", "size"),
+                         (".n", "counter")):
+        if name.endswith(suffix):
+            return kind
+    return "gauge"
+
+
 def _op(method: str, path: str) -> str:
     if path.startswith("/s3/") and path.count("/") >= 3:  # an object of the S3 API
         return {"GET": "get", "HEAD": "head", "PUT": "put", "DELETE": "del"}.get(method, "")
@@ -68,7 +86,7 @@ class NodeStats:
     def snapshot(self) -> dict:
         """Every counter (AIS names), the mean latencies and ``up.ns.time``."""
         with self._lock:
-            out = dict(self._counts)
+            out = {**dict.fromkeys(_BASE, 0), **self._counts}
         for key in [k for k in out if k.endswith(".ns.total")]:
             op = key[: -len(".ns.total")]
             n = out.get(f"{op}.n", 0)

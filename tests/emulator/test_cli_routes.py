@@ -345,3 +345,24 @@ def test_promote_many_files_is_a_job_and_keeps_kept_sources(emu, root):
     assert emu.get_object("b", "p/f00") == b"already there"
     assert emu.get_object("b", "p/f19") == b"19"
     assert sorted(os.listdir(root)) == ["f00"]  # kept object: its source stays
+
+
+def test_metrics_and_disk_records(emu):
+    tid = emu.identity.target_id
+    kinds = json.loads(content(call(emu, "GET", "/v1/reverse/daemon", "what=metrics",
+                                    headers={"Ais-Node-Id": tid})))
+    assert kinds["get.n"] == "counter" and kinds["get.size"] == "size"
+    assert kinds["up.ns.time"] == "special" and kinds["state.flags"] == "gauge"
+    disk = json.loads(content(call(emu, "GET", "/v1/reverse/daemon", "what=disk",
+                                   headers={"Ais-Node-Id": tid})))
+    assert disk["AllDiskStats"] == {} and "/ais/mp1" in disk["mountpaths"]
+    packed = msgpack.unpackb(content(call(emu, "GET", "/v1/reverse/daemon", "what=disk",
+                                          headers={"Ais-Node-Id": tid,
+                                                   "Accept": "application/msgpack"})))
+    assert packed["AllDiskStats"] == {} and isinstance(packed["u"], int)
+
+
+def test_bucket_properties_are_fixed(emu):
+    resp = call(emu, "PATCH", "/v1/buckets/b", body=act("set-bprops", {"mirror": {}}))
+    assert resp.status == 501 and b"set-bprops" in content(resp)
+    assert call(emu, "PATCH", "/v1/buckets/nope", body=act("set-bprops", {})).status == 404

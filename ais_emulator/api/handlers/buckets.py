@@ -142,6 +142,15 @@ def put_bucket(emu, req: Request, bucket: str) -> Response:
     return _run_action(emu, req, bucket, parse_action(req.body, required=True))
 
 
+@route("PATCH", "/v1/buckets/{bucket}")
+def patch_bucket(emu, req: Request, bucket: str) -> Response:
+    """Registered bucket actions sent with PATCH. Deviation: bucket properties are fixed,
+    so ``set-bprops`` and ``reset-bprops`` (``ais bucket props set``) are a 501."""
+    msg = parse_action(req.body, required=True)
+    emu.store.bucket(bucket_of(req, bucket))
+    return _run_action(emu, req, bucket, msg)
+
+
 ACCESS_ALL = str((1 << 64) - 1)  # apc.AccessAll: every permission
 
 

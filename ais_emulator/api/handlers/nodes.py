@@ -4,7 +4,7 @@
     GET /v1/daemon?what=X                      the proxy answers about itself
     GET /v1/reverse/daemon?what=X              the node named by ``Ais-Node-Id`` answers
         what = smap | bmd | snode | config | sysinfo | node_status | mountpaths | remote
-               | log [&severity=info|warning|error] [&all=true: tar.gz of the log]
+               | metrics | disk | log [&severity=info|warning|error] [&all=true: tar.gz]
 
 ``node_status`` is Go's ``stats.NodeStatus``: JSON, or msgpack with Go's short keys
 when the client accepts ``application/msgpack`` (the CLI does). Its ``ais_version`` is
@@ -35,7 +35,7 @@ from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import MSGPACK, json_reply
 from ais_emulator.nodelog import parse_severity
-from ais_emulator.nodestats import host_memory, load_average, process_memory
+from ais_emulator.nodestats import host_memory, load_average, metric_kind, process_memory
 
 AIS_VERSION = "5.0.v1.5.0"  # the aisnode release whose behaviour the emulator follows
 STATE_OK = (1 << 1) | (1 << 2)  # cos.ClusterStarted | cos.NodeStarted: no alerts
@@ -138,6 +138,24 @@ def _remote(emu, req, node_id, role) -> Response:
     return json_reply({"a": [], "ver": 0})
 
 
+@node_what("metrics")
+def _metrics(emu, req, node_id, role) -> Response:
+    """Every statistic the node reports, with AIS's kind of it (the CLI's tables)."""
+    names = {**emu.stats.snapshot(), "state.flags": 0}
+    return json_reply({name: metric_kind(name) for name in sorted(names)})
+
+
+@node_what("disk")
+def _disk(emu, req, node_id, role) -> Response:
+    """Go's ``fs.TcdfExt``: disk statistics (none: the store is in memory) and capacity."""
+    doc = {"AllDiskStats": {}, **_capacity(role)}
+    if MSGPACK in req.header("accept"):
+        cap = node_status_msgpack({**_blank_status(), "capacity": _capacity(role)})["x"]
+        return Response(200, {"Content-Type": MSGPACK},
+                        msgpack.packb({"AllDiskStats": {}, **cap}, use_bin_type=True))
+    return json_reply(doc)
+
+
 @node_what("node_status")
 def _node_status(emu, req, node_id, role) -> Response:
     doc = node_status(emu, node_id, role, req.base_url)
@@ -214,6 +232,21 @@ def node_status(emu, node_id: str, role: str, base_url: str) -> dict:
         "sys_info": sys_info(),
         "smap_version": "1",
     }
+
+
+def _blank_status() -> dict:
+    """A node status with empty parts (to reuse ``node_status_msgpack`` for one part)."""
+    net = {"node_ip_addr": "", "daemon_port": "", "direct_url": ""}
+    return {"status": "", "deployment": "", "ais_version": "", "build_time": "",
+            "k8s_pod_name": "",
+            "snode": {"public_net": net, "intra_data_net": net, "intra_control_net": net,
+                      "daemon_type": "target", "daemon_id": "", "flags": 0, "id_digest": 0},
+            "tracker": {},
+            "cluster": {"smap": {"Primary": {"pub_url": "", "control_url": "", "id": ""},
+                                 "uuid": "", "version": "0"},
+                        "bmd": {"uuid": "", "version": "0"}, "config": {"version": "0"},
+                        "flags": 0},
+            "sys_info": sys_info(), "smap_version": "0"}
 
 
 def _net_mp(net: dict) -> dict:
