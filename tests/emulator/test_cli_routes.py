@@ -366,3 +366,14 @@ def test_bucket_properties_are_fixed(emu):
     resp = call(emu, "PATCH", "/v1/buckets/b", body=act("set-bprops", {"mirror": {}}))
     assert resp.status == 501 and b"set-bprops" in content(resp)
     assert call(emu, "PATCH", "/v1/buckets/nope", body=act("set-bprops", {})).status == 404
+
+
+def test_archive_put_and_s3_put_take_streamed_bodies(emu):
+    """Object data may reach a handler as an iterable of chunks (the server streams)."""
+    resp = dispatch(emu, Request("PUT", "/v1/objects/b/s.tar", "archpath=x",
+                                 {"Ais-Pine": "2"}, iter([b"ab", memoryview(b"cd")])))
+    assert resp.status == 200
+    with tarfile.open(fileobj=io.BytesIO(emu.get_object("b", "s.tar"))) as tf:
+        assert tf.extractfile("x").read() == b"abcd"
+    resp = dispatch(emu, Request("PUT", "/s3/b/k", "", {}, iter([b"ab", bytearray(b"cd")])))
+    assert resp.status == 200 and emu.get_object("b", "k") == b"abcd"

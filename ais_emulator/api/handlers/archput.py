@@ -31,6 +31,7 @@ import json
 import posixpath
 
 from ais_emulator.api.errors import ApiError, bucket_cname
+from ais_emulator.api.params import body_bytes
 from ais_emulator.api.types import Request, Response
 from ais_emulator.store import ArchiveUnreadable, BucketId, ObjectNotFound
 from ais_emulator.store.archive_append import append_member
@@ -82,7 +83,7 @@ def archive_put(emu, req: Request, bck: BucketId, obj: str) -> Response:
     cname = f"{bucket_cname(bck)}/{obj}"
     name = _member_name(req.param("archpath"), obj)
     flags = _flags(req, cname)
-    data = req.body if isinstance(req.body, bytes) else bytes(req.body)
+    data = body_bytes(req)
     if not data:
         raise ApiError(400, f'failed to archive {cname}: missing "Content-Length" in the '
                             "request")

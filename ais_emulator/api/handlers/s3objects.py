@@ -41,7 +41,7 @@ from urllib.parse import unquote
 from ais_emulator.api.errors import ApiError
 from ais_emulator.api.handlers.objects import etag, last_modified
 from ais_emulator.api.handlers.s3 import not_implemented, refuse_unsupported, s3_bucket
-from ais_emulator.api.params import parse_range_header
+from ais_emulator.api.params import body_bytes, parse_range_header
 from ais_emulator.api.routes import route
 from ais_emulator.api.s3xml import child_text, children, el, iso_time, parse_xml, xml_reply
 from ais_emulator.api.types import Request, Response
@@ -60,9 +60,7 @@ def _key(key: str) -> str:
 
 
 def _body(req: Request) -> bytes:
-    data = req.body if isinstance(req.body, (bytes, bytearray)) else b"".join(
-        bytes(c) for c in (req.body or ()))
-    data = bytes(data)
+    data = body_bytes(req)
     if "aws-chunked" in req.header("content-encoding").lower() or \
             req.header("x-amz-content-sha256").startswith("STREAMING-"):
         data = decode_aws_chunked(data)
