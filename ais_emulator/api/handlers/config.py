@@ -9,7 +9,8 @@ target. The CLI reads the defaults of new buckets from here.
 
 Deviations: the configuration is fixed (``ais config cluster KEY=VALUE`` is refused);
 sections that configure machinery the emulator does not have (transport, memsys, fshc,
-disk, tracing, ...) carry AIS's defaults and change nothing; ``config_version`` is 1.
+disk, rebalance, resilver, ...) carry AIS's defaults and change nothing (with one target
+nothing is ever rebalanced); ``config_version`` is 1.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def cluster_config(emu, base_url: str) -> dict:
         "keepalivetracker": {"proxy": {"name": "heartbeat", "interval": "10s", "factor": 3},
                              "target": {"name": "heartbeat", "interval": "10s", "factor": 3},
                              "num_retries": 3, "retry_factor": 4},
-        "rebalance": {**_xfer(2, 1024), "dest_retry_time": "2m", "enabled": False},
+        "rebalance": {**_xfer(2, 1024), "dest_retry_time": "2m", "enabled": True},
         "log": {"level": "3", "max_size": "64MiB", "max_total": "512MiB", "flush_time": "2s",
                 "stats_time": "3m", "to_stderr": False},
         "ec": {**_xfer(), "objsize_limit": 262144, "data_slices": 2, "parity_slices": 2,
@@ -89,7 +90,7 @@ def cluster_config(emu, base_url: str) -> dict:
         "features": "0",
         "config_version": "1",
         "versioning": {"enabled": True, "validate_warm_get": False, "synchronize": False},
-        "resilver": {"enabled": False},
+        "resilver": {"enabled": True},
     }
 
 

@@ -18,7 +18,8 @@ work is done, the idle kinds (AIS keeps an idle xaction alive until it times out
 
 Deviations: one snapshot per job under the single target; a finished idle-kind job
 reports its end time (AIS reports zero until the xaction times out); the ``node``
-filters are ignored.
+filters are ignored; listing objects starts no ``list`` job (AIS runs one per listing,
+which ``ais show job`` shows while it idles).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ais_emulator.api.errors import ApiError, bucket_cname
+from ais_emulator.api.handlers.archput import archive_put
 from ais_emulator.api.params import bucket_of, is_true, no_range, parse_range_header
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
@@ -284,8 +285,6 @@ def put_object(emu, req: Request, bucket: str, obj: str) -> Response:
     if "object_to" in params:
         return _copy(emu, req, bck, obj, params["object_to"])
     if params.get("archpath"):
-        from ais_emulator.api.handlers.archput import archive_put
-
         return archive_put(emu, req, bck, obj)
     if "append_type" in params:
         kind, handle = params["append_type"], params.get("append_handle", "")
