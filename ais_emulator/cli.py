@@ -1,6 +1,6 @@
 """Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]
 [--data-dir DIR] [--load PROVIDER://BUCKET=PATH ...] [--max-object-size 5GiB]
-[--allow-host NAME]... [--allow-origin ORIGIN]...``.
+[--allow-host NAME]... [--allow-origin ORIGIN]... [--promote-root DIR]``.
 
 Binds loopback by default, prints ``ais-emulator: serving AIStore API at <url>`` once
 ``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM. Binding any other address
@@ -17,6 +17,7 @@ A data dir that cannot be used, or a tree that cannot be loaded, exits 1 with th
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -63,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                        help="a browser origin (e.g. http://localhost:3000) allowed to call "
                             "the emulator (repeatable; '*' allows any)")
+    serve.add_argument("--promote-root", metavar="DIR", default=None,
+                       help="let clients promote the files under DIR into buckets "
+                            "(Object.promote, ais object promote); off by default: the "
+                            "emulator reads no local files")
     return p
 
 
@@ -87,9 +92,11 @@ def _wait_healthy(url: str, timeout: float = 10.0) -> None:
             raise RuntimeError(f"health check answered {resp.status}")
 
 
-def _open(data_dir: Optional[str], loads, max_object_size: int) -> Emulator:
+def _open(data_dir: Optional[str], loads, max_object_size: int,
+          promote_root: Optional[str] = None) -> Emulator:
     """The Emulator to serve, seeded; DataDirError/SeedError/StoreError on failure."""
-    emu = Emulator(data_dir=data_dir, max_object_size=max_object_size)
+    emu = Emulator(data_dir=data_dir, max_object_size=max_object_size,
+                   promote_root=promote_root)
     try:
         if data_dir is not None:
             buckets = emu.store.list_buckets()
@@ -110,7 +117,7 @@ def _open(data_dir: Optional[str], loads, max_object_size: int) -> Emulator:
 def serve(host: str, port: int, allow_etl_code: bool = False,
           max_object_size: int = MAX_OBJECT_SIZE, allowed_hosts: Sequence[str] = (),
           allowed_origins: Sequence[str] = (), data_dir: Optional[str] = None,
-          loads=()) -> int:
+          loads=(), promote_root: Optional[str] = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -119,7 +126,7 @@ def serve(host: str, port: int, allow_etl_code: bool = False,
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            emu = _open(data_dir, loads, max_object_size)
+            emu = _open(data_dir, loads, max_object_size, promote_root)
         except (DataDirError, SeedError, StoreError, OSError) as e:
             print(f"ais-emulator: {e}", file=sys.stderr)
             return 1
@@ -161,8 +168,13 @@ def _warn_exposed(host: str, allow_etl_code: bool) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
+        if args.promote_root is not None and not os.path.isdir(args.promote_root):
+            print(f"ais-emulator: --promote-root {args.promote_root}: not a directory",
+                  file=sys.stderr)
+            return 2
         return serve(args.host, args.port, args.allow_etl_code, args.max_object_size,
-                     args.allow_host, args.allow_origin, args.data_dir, args.load)
+                     args.allow_host, args.allow_origin, args.data_dir, args.load,
+                     args.promote_root)
     return 2  # pragma: no cover (argparse enforces the sub-command)
 
 

@@ -43,6 +43,8 @@ import xxhash
 from ais_emulator.etl import EtlRegistry
 from ais_emulator.jobs import JobRegistry
 from ais_emulator.limits import MAX_OBJECT_SIZE, MAX_RUNNING_JOBS
+from ais_emulator.nodelog import NodeLog
+from ais_emulator.nodestats import NodeStats
 from ais_emulator.store import BucketId, ObjectRecord
 from ais_emulator.store.backed import BackedStore
 
@@ -74,7 +76,8 @@ class Emulator:
 
     def __init__(self, remote_s3=None, data_dir: Optional[str] = None, *,
                  max_object_size: int = MAX_OBJECT_SIZE,
-                 max_running_jobs: int = MAX_RUNNING_JOBS):
+                 max_running_jobs: int = MAX_RUNNING_JOBS,
+                 promote_root: Optional[str] = None):
         """``remote_s3``: True (in-process moto S3), a boto3 S3 client, or a backend
         (e.g. ``ais_emulator.remote.S3Backend``) to serve ``aws`` buckets from.
         ``data_dir``: keep the store in this directory (created if missing; a directory
@@ -82,7 +85,9 @@ class Emulator:
         ``max_object_size``: the largest object (bytes) the store takes in memory (413
         past it; with a data dir objects stream to disk and only data the store must hold
         in memory is capped); ``max_running_jobs``: jobs running at once (429 past it).
-        See ``ais_emulator.limits``."""
+        See ``ais_emulator.limits``. ``promote_root``: the directory whose files clients
+        may promote into buckets (``Object.promote``); None (the default) refuses every
+        promote."""
         if data_dir is None:
             self.store = BackedStore(max_object_size)
         else:
@@ -91,13 +96,26 @@ class Emulator:
             self.store = DurableStore(data_dir, max_object_size)
         self.data_dir = None if data_dir is None else self.store.data_dir
         self.etl = EtlRegistry()
-        self.jobs = JobRegistry(max_running_jobs)
+        self.log = NodeLog()
+        self.stats = NodeStats()
+        self.jobs = JobRegistry(max_running_jobs, on_event=self._job_event)
         self.identity = ClusterIdentity()
+        self.promote_root = promote_root
         self._reset_hooks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._pinned: dict = {}
         if remote_s3 is not None and remote_s3 is not False:
             self._pinned["aws"] = self.attach_s3(None if remote_s3 is True else remote_s3)
+        self.log.info(f"emulated cluster {self.identity.uuid} up: proxy "
+                      f"p[{self.identity.proxy_id}], target t[{self.identity.target_id}]")
+
+    def _job_event(self, job, event: str) -> None:
+        if event == "start":
+            self.log.info(f"{job.kind}[{job.id}] started")
+        elif job.err:
+            self.log.warning(f"{job.kind}[{job.id}] ended: {job.err}")
+        else:
+            self.log.info(f"{job.kind}[{job.id}] finished")
 
     # -- remote backends ------------------------------------------------------------------
 
@@ -189,6 +207,7 @@ class Emulator:
             hooks = list(self._reset_hooks)
         for hook in hooks:
             hook()
+        self.log.info("emulator reset: every bucket, object and job dropped")
 
     def close(self) -> None:
         """Release the data dir (writes pending access times); idempotent, and a no-op

@@ -34,6 +34,9 @@ IDLE_KINDS = frozenset({
     "copy-listrange", "etl-listrange", "archive", "put-copies", "download", "list",
     "get-batch", "ec-get", "ec-put", "ec-resp",
 })
+# AIS keeps an idle-kind xaction alive (listed as running) until its idle timeout, about
+# two minutes in v1.5.0, after its work is done; the emulator lists it as active as long.
+IDLE_LINGER_NS = 120 * 1_000_000_000
 _ID_PREFIX = {"copy-listrange": "tco-", "etl-listrange": "tco-", "etl-bck": "tcb-",
               "copy-bck": "tcb-", "get-batch": "gbt-", "etl": "etl-"}
 
@@ -81,10 +84,17 @@ class Job:
     details: dict = field(default_factory=dict)   # kind-specific facts (e.g. per-object errors)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
     _abort: threading.Event = field(default_factory=threading.Event, repr=False)
+    _ended: bool = field(default=False, repr=False)  # ``end`` was called (begin/end jobs)
+    _external: bool = field(default=False, repr=False)  # started with ``begin``
 
     @property
     def finished(self) -> bool:
         return self._done.is_set()
+
+    @property
+    def abort_requested(self) -> bool:
+        """A stop was asked for (the job's work should end soon)."""
+        return self._abort.is_set()
 
     @property
     def is_idle(self) -> bool:
@@ -94,6 +104,16 @@ class Job:
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block until the job ends (for tests and in-process callers)."""
         return self._done.wait(timeout)
+
+    def active(self, now_ns: Optional[int] = None) -> bool:
+        """Running, or an idle kind that ended cleanly less than ``IDLE_LINGER_NS`` ago
+        (AIS lists such an xaction as running until it times out)."""
+        if not self.finished:
+            return True
+        if self.kind not in IDLE_KINDS or self.err or self.aborted:
+            return False
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        return now_ns - self.end_ns < IDLE_LINGER_NS
 
 
 class JobContext:
@@ -131,11 +151,14 @@ class JobRegistry:
     """Every job this emulator started. Thread-safe. At most ``max_running`` jobs run in
     threads at once; one more is refused (``TooManyJobs``) before it is recorded."""
 
-    def __init__(self, max_running: int = MAX_RUNNING_JOBS):
+    def __init__(self, max_running: int = MAX_RUNNING_JOBS,
+                 on_event: Optional[Callable[[Job, str], None]] = None):
+        """``on_event(job, "start" | "end")`` is called as jobs start and end."""
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._running = 0
         self.max_running = max_running
+        self._on_event = on_event
 
     def start(self, kind: str, work: Optional[Work] = None, *, bck=None, src_bck=None,
               dst_bck=None, sync: bool = False, details: Optional[dict] = None) -> Job:
@@ -149,6 +172,7 @@ class JobRegistry:
                     raise TooManyJobs(kind, self.max_running)
                 self._running += 1
             self._jobs[job.id] = job
+        self._event(job, "start")
         if work is None:
             self._finish(job, "")
         elif sync:
@@ -157,6 +181,24 @@ class JobRegistry:
             threading.Thread(target=self._run, args=(job, work, True), daemon=True,
                              name=f"ais-job-{job.id}").start()
         return job
+
+    def begin(self, kind: str, *, bck=None, details: Optional[dict] = None) -> Job:
+        """Record a running job whose work the caller does (e.g. a reply being streamed);
+        the caller ends it with ``end`` and checks ``job.abort_requested`` meanwhile."""
+        job = Job(id=_new_id(kind), kind=kind, bck=bck, details=dict(details or {}),
+                  _external=True)
+        with self._lock:
+            self._jobs[job.id] = job
+        self._event(job, "start")
+        return job
+
+    def end(self, job: Job, err: str = "") -> None:
+        """End a job started with ``begin`` (once; later calls do nothing)."""
+        with self._lock:
+            if job._ended:
+                return
+            job._ended = True
+        self._finish(job, err)
 
     def _run(self, job: Job, work: Work, counted: bool = False) -> None:
         err = ""
@@ -177,14 +219,21 @@ class JobRegistry:
         """Jobs running in their threads now."""
         return self._running
 
-    @staticmethod
-    def _finish(job: Job, err: str) -> None:
+    def _finish(self, job: Job, err: str) -> None:
         if job._abort.is_set():
             job.aborted = True
             err = err or "aborted"
         job.err = err
         job.end_ns = time.time_ns()
         job._done.set()
+        self._event(job, "end")
+
+    def _event(self, job: Job, event: str) -> None:
+        if self._on_event is not None:
+            try:
+                self._on_event(job, event)
+            except Exception:  # noqa: BLE001 - a listener never breaks a job
+                pass
 
     def get(self, job_id: str) -> Job:
         with self._lock:
@@ -212,8 +261,9 @@ class JobRegistry:
         return sorted(out, key=lambda j: j.start_ns)
 
     def abort(self, job_id: str = "", kind: str = "", bck=None) -> list[Job]:
-        """Ask matching running jobs to stop; they end with ``aborted``. AIS: 400 without
-        an ID or a kind."""
+        """Ask matching running jobs to stop; they end with ``aborted``, and so does an
+        idle-kind job that is done but still active (AIS aborts the idle xaction). AIS:
+        400 without an ID or a kind."""
         if not job_id and not kind:
             raise InvalidRequest("abort needs a job ID or a kind")
         jobs = self.find(job_id, kind, bck)
@@ -222,6 +272,12 @@ class JobRegistry:
         for job in jobs:
             if not job.finished:
                 job._abort.set()
+                if job._external:  # its caller may be blocked (e.g. a stalled stream)
+                    self.end(job, "aborted")
+            elif job.active():  # an idle xaction AIS still holds: it ends aborted
+                job._abort.set()
+                job.aborted, job.err = True, job.err or "aborted"
+                self._event(job, "end")
         return jobs
 
     def reset(self) -> None:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real single-node AIStore (one proxy, one target) on the loopback interface, for the
+# A real AIStore (one proxy, one target or AIS_LIVE_TARGETS) on the loopback interface, for the
 # live test tier (`tox -e live`, `make live`).
 #
 #   scripts/live-cluster.sh start    build aisnode once (cached), start both nodes, wait
@@ -29,7 +29,10 @@
 #   AIS_LIVE_HOST             public address (default 127.0.0.1)
 #   AIS_LIVE_INTRA_HOST       intra-cluster address (default 127.0.0.2)
 #   AIS_LIVE_PROXY_PORT       proxy port (default 51180), on both addresses
-#   AIS_LIVE_TARGET_PORT      target port (default 51181), on both addresses
+#   AIS_LIVE_TARGET_PORT      target port (default 51181), on both addresses; with several
+#                             targets, the first one's (the others take the next ports)
+#   AIS_LIVE_TARGETS          number of targets, 1 to 16 (default 1); tests that need more
+#                             than one target run against such a cluster
 #   AIS_LIVE_START_TIMEOUT    seconds to wait for readiness (default 120)
 #   GO                        the go command (default: `go` in PATH, else /usr/local/go/bin/go)
 
@@ -64,7 +67,24 @@ ENDPOINT="http://$HOST:$PROXY_PORT"
 [[ -r "$STATE/endpoint" ]] && ENDPOINT="$(head -n1 "$STATE/endpoint")"
 [[ -r "$STATE/intra-host" ]] && INTRA_HOST="$(head -n1 "$STATE/intra-host")"
 MARKER=".ais-live-state"
-NODES=(proxy target)
+# targets: "target", then "target2" ... "targetN" (N from AIS_LIVE_TARGETS, or from the
+# state of the running cluster so that status/stop find every one of its nodes)
+TARGETS="${AIS_LIVE_TARGETS:-1}"
+[[ -r "$STATE/targets" ]] && TARGETS="$(tr -dc '0-9' <"$STATE/targets")"
+target_nodes() {
+	local i
+	echo target
+	for ((i = 2; i <= TARGETS; i++)); do echo "target$i"; done
+}
+port_of() { # node -> its port
+	case "$1" in
+	proxy) echo "$PROXY_PORT" ;;
+	target) echo "$TARGET_PORT" ;;
+	*) echo $((TARGET_PORT + ${1#target} - 1)) ;;
+	esac
+}
+mapfile -t TARGET_NODES < <(target_nodes)
+NODES=(proxy "${TARGET_NODES[@]}")
 
 PROG="live-cluster"
 
@@ -262,8 +282,13 @@ EOF
 
 # intra-control on INTRA_HOST with the public port; intra-data unset = the same network
 write_local_config() { # node port path
-	local node="$1" port="$2" path="$3" count=0
-	[[ "$node" == target ]] && count=1
+	local node="$1" port="$2" path="$3" count=0 instance=0
+	[[ "$node" == target* ]] && count=1
+	# several targets: each its own mountpath, <root>/mp1/<n> (one target: <root>/mp1)
+	if [[ "$node" == target* ]] && ((TARGETS > 1)); then
+		instance="${node#target}"
+		instance="${instance:-1}"
+	fi
 	cat >"$path" <<EOF
 {
 	"confdir": "$STATE/$node/conf",
@@ -280,7 +305,7 @@ write_local_config() { # node port path
 	"test_fspaths": {
 		"root":     "$STATE/fs",
 		"count":    $count,
-		"instance": 0
+		"instance": $instance
 	}
 }
 EOF
@@ -324,10 +349,12 @@ running() { # 0 when both nodes are ours and alive
 	done
 }
 
-# ready: the primary says so and the cluster map has our target
+# ready: the primary says so and the cluster map has every target
 ready() {
 	[[ "$(http_code "$ENDPOINT/v1/health?prr=true")" == 200 ]] || return 1
-	curl -s --max-time 3 "$ENDPOINT/v1/daemon?what=smap" 2>/dev/null | grep -q '"tmap":{"'
+	local smap
+	smap="$(curl -s --max-time 3 "$ENDPOINT/v1/daemon?what=smap" 2>/dev/null)" || return 1
+	[[ "$(grep -o '"daemon_type":"target"' <<<"$smap" | wc -l)" -ge "$TARGETS" ]]
 }
 
 cmd_start() {
@@ -340,13 +367,19 @@ cmd_start() {
 	STATE="${AIS_LIVE_STATE:-$CACHE_ROOT/run}"
 	ENDPOINT="http://$HOST:$PROXY_PORT"
 	INTRA_HOST="${AIS_LIVE_INTRA_HOST:-127.0.0.2}"
+	TARGETS="${AIS_LIVE_TARGETS:-1}"
+	mapfile -t TARGET_NODES < <(target_nodes)
+	NODES=(proxy "${TARGET_NODES[@]}")
 
 	[[ "$HOST" == 127.* && "$INTRA_HOST" == 127.* ]] ||
 		die "AIS_LIVE_HOST and AIS_LIVE_INTRA_HOST must be loopback addresses (127.x.y.z)"
 	[[ "$HOST" != "$INTRA_HOST" ]] ||
 		die "AIS_LIVE_INTRA_HOST must differ from AIS_LIVE_HOST (with distinct ports instead, aisnode would listen on all interfaces)"
-	local hp
-	for hp in "$HOST:$PROXY_PORT" "$HOST:$TARGET_PORT" "$INTRA_HOST:$PROXY_PORT" "$INTRA_HOST:$TARGET_PORT"; do
+	[[ "$TARGETS" =~ ^[0-9]+$ ]] && ((TARGETS >= 1 && TARGETS <= 16)) ||
+		die "AIS_LIVE_TARGETS must be a number from 1 to 16, got '$TARGETS'"
+	local hp node_ports=("$PROXY_PORT") n
+	for n in "${TARGET_NODES[@]}"; do node_ports+=("$(port_of "$n")"); done
+	for hp in "${node_ports[@]/#/$HOST:}" "${node_ports[@]/#/$INTRA_HOST:}"; do
 		port_busy "${hp%:*}" "${hp##*:}" && die "address $hp is already in use (another AIStore or service?); set AIS_LIVE_PROXY_PORT/AIS_LIVE_TARGET_PORT"
 	done
 	command -v curl >/dev/null 2>&1 || die "curl is required (apt-get install curl)"
@@ -364,21 +397,22 @@ cmd_start() {
 	: >"$STATE/$MARKER"
 	echo "$ENDPOINT" >"$STATE/endpoint"
 	echo "$INTRA_HOST" >"$STATE/intra-host"
+	echo "$TARGETS" >"$STATE/targets"
 	echo "$STATE" >"$STATE_POINTER"
 	check_xattrs "$STATE/fs" ||
 		die "filesystem of $STATE does not support user extended attributes (tmpfs/overlay?); set AIS_LIVE_STATE to a dir on ext4/xfs"
 
 	local t0=$SECONDS node port
 	for node in "${NODES[@]}"; do
-		if [[ "$node" == proxy ]]; then port="$PROXY_PORT"; else port="$TARGET_PORT"; fi
+		port="$(port_of "$node")"
 		mkdir -p "$STATE/$node/conf" "$STATE/$node/log"
 		write_cluster_config "$STATE/$node/ais.json"
 		write_local_config "$node" "$port" "$STATE/$node/ais_local.json"
-		local args=(-config="$STATE/$node/ais.json" -local_config="$STATE/$node/ais_local.json" -role="$node")
-		# -ntargets=1: the primary waits for the target before it creates the cluster (the
+		local args=(-config="$STATE/$node/ais.json" -local_config="$STATE/$node/ais_local.json" -role="${node%%[0-9]*}")
+		# -ntargets=N: the primary waits for the targets before it creates the cluster (the
 		# membership-quiescence wait costs ~10 s; -skip_startup would save it, but then the
-		# cluster accepts requests before the target joins and rebalances on its arrival)
-		[[ "$node" == proxy ]] && args+=(-ntargets=1)
+		# cluster accepts requests before the targets join and rebalances on their arrival)
+		[[ "$node" == proxy ]] && args+=(-ntargets="$TARGETS")
 		# a clean environment: aisnode reads AIS_* variables (AIS_ENDPOINT among them)
 		setsid env -i PATH="/usr/local/bin:/usr/bin:/bin" HOME="$HOME" TMPDIR="${TMPDIR:-/tmp}" \
 			"$bin" "${args[@]}" </dev/null >"$STATE/$node/stdout.log" 2>&1 9>&- &
@@ -397,7 +431,7 @@ cmd_start() {
 			mkdir -p "$CACHE_ROOT"
 			echo "AIS_ENDPOINT=$ENDPOINT" >"$ENDPOINT_FILE"
 			CLEANUP_ON_DIE=0
-			info "up in $((SECONDS - t0))s: proxy pid $(pid_of proxy), target pid $(pid_of target), state $STATE"
+			info "up in $((SECONDS - t0))s: proxy pid $(pid_of proxy), $TARGETS target(s), state $STATE"
 			echo "AIS_ENDPOINT=$ENDPOINT"
 			return 0
 		fi
@@ -409,15 +443,15 @@ cmd_start() {
 
 _stop() { # [quiet]
 	local node pid stopped=0
-	# target first: the proxy then sees an orderly departure
-	for node in target proxy; do
+	# targets first: the proxy then sees an orderly departure
+	for node in "${TARGET_NODES[@]}" proxy; do
 		pid="$(pid_of "$node")"
 		if is_ours "$pid"; then
 			kill -TERM "$pid" 2>/dev/null && stopped=1
 		fi
 	done
 	local deadline=$((SECONDS + 30))
-	for node in target proxy; do
+	for node in "${TARGET_NODES[@]}" proxy; do
 		pid="$(pid_of "$node")"
 		while is_ours "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
 		if is_ours "$pid"; then
@@ -446,7 +480,7 @@ cmd_stop() { _stop; }
 cmd_status() {
 	if running; then
 		if ready; then
-			echo "up: AIS_ENDPOINT=$ENDPOINT (proxy pid $(pid_of proxy), target pid $(pid_of target), aisnode $VERSION, state $STATE)"
+			echo "up: AIS_ENDPOINT=$ENDPOINT (proxy pid $(pid_of proxy), $TARGETS target(s), aisnode $VERSION, state $STATE)"
 			return 0
 		fi
 		echo "starting or unhealthy: processes run but $ENDPOINT/v1/health?prr=true is not 200 (state $STATE)"

@@ -11,6 +11,10 @@ not exist`` -> ErrObjNotFound, ``bucket "ais://b" already exists`` -> ErrBckAlre
 any 409 on GET -> ErrGETConflict). A HEAD reply has no body; the JSON travels in the
 ``Hdr-Error`` header instead, as in AIS.
 
+Requests of the S3 API (``/s3/...``) get S3's XML error instead (``s3_error_reply``),
+with the code AIS's S3 layer picks: ``NoSuchBucket``, ``NoSuchKey``, ``NoSuchUpload``,
+``BucketAlreadyExists``, else the Go type name of AIS's error.
+
 Client and not-found conditions are always 4xx: the SDK silently retries 5xx for about
 90 s. Only an unexpected exception (an emulator bug) becomes a 500.
 
@@ -36,6 +40,7 @@ from ais_emulator.etl import (
     EtlTransformFailed,
 )
 from ais_emulator.jobs import JobNotFound, TooManyJobs
+from ais_emulator.promote import InvalidPromoteSource, PromoteForbidden, PromoteSourceMissing
 from ais_emulator.store import errors as se
 from ais_emulator.store.backend import RemoteBackendError
 
@@ -98,6 +103,14 @@ def _classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dic
         return 400, err.message, "errInvalidPath", {}
     if isinstance(err, se.ObjectPathConflict):
         return 400, err.reason, "ErrMv", {}
+    if isinstance(err, InvalidPromoteSource):
+        return 400, err.message, "errInvalidPromoteSource", {}
+    if isinstance(err, PromoteForbidden):
+        return 403, err.message, "errInvalidPromoteSource", {}
+    if isinstance(err, PromoteSourceMissing):
+        return 404, err.message, "PathError", {}
+    if isinstance(err, se.ObjectBusy):
+        return 409, f"{tgt}: {err.message}", "ErrBusy", {}
     if isinstance(err, RemoteBackendError):
         # the backend's own 4xx passes through; anything else is a 400, never a 5xx the SDK
         # would retry for ~90 s (deviation: AIS answers a backend's 5xx as is)
@@ -172,8 +185,43 @@ def _short(text: str, limit: int = 2048) -> str:
 
 
 def error_reply(emu, request: Request, err: Exception) -> Response:
+    if is_s3(request):
+        return s3_error_reply(emu, request, err)
     status, message, tcode, headers = _classify(emu, request, err)
     return error_response(emu, request, status, message, tcode, headers)
+
+
+# -- the S3 API's errors (``/s3/...``) ------------------------------------------------
+
+
+def is_s3(request: Request) -> bool:
+    return request.path == "/s3" or request.path.startswith("/s3/")
+
+
+def _s3_classify(emu, request: Request, err: Exception) -> tuple[int, str, str, dict]:
+    """(status, message, S3 code, headers), as AIS's ``s3.WriteErr`` picks them: the
+    well-known S3 codes for missing buckets, keys and uploads, else AIS's error type."""
+    if isinstance(err, se.BucketNotFound):
+        return 404, f'bucket "{err.bucket.name}" does not exist', "NoSuchBucket", {}
+    if isinstance(err, se.UploadNotFound):
+        msg = (f'upload "{err.upload_id}" not found\nList uploads in s3://{err.bucket.name} '
+               "to see available upload IDs")
+        return 404, msg, "NoSuchUpload", {}
+    if isinstance(err, se.ObjectNotFound):  # worded as a GET's, whatever the method
+        return (404, f"t[{emu.identity.target_id}]: {bucket_cname(err.bucket)}/{err.name} "
+                     "does not exist", "NoSuchKey", {})
+    return _classify(emu, request, err)
+
+
+def s3_error_reply(emu, request: Request, err: Exception) -> Response:
+    """An S3 XML error (no body on HEAD)."""
+    from ais_emulator.api.s3xml import CONTENT_XML, s3_error_body
+
+    status, message, code, extra = _s3_classify(emu, request, err)
+    headers = {"Content-Type": CONTENT_XML, "X-Content-Type-Options": "nosniff", **extra}
+    if request.method == "HEAD":
+        return Response(status, headers, b"")
+    return Response(status, headers, s3_error_body(code, message))
 
 
 def unknown_route(emu, request: Request, known: list[str]) -> Response:
@@ -182,9 +230,14 @@ def unknown_route(emu, request: Request, known: list[str]) -> Response:
     near = difflib.get_close_matches(wanted, known, n=3, cutoff=0.0)
     message = (f"the emulator does not serve {wanted}; nearest known routes: "
                + "; ".join(near))
+    if is_s3(request):
+        return s3_error_reply(emu, request, ApiError(501, message, "NotImplemented"))
     return error_response(emu, request, 501, message)
 
 
 def internal_error(emu, request: Request, exc: BaseException) -> Response:
     where = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    if is_s3(request):
+        return s3_error_reply(emu, request,
+                              ApiError(500, f"emulator internal error: {where}", "InternalError"))
     return error_response(emu, request, 500, f"emulator internal error: {where}")

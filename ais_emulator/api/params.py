@@ -31,6 +31,17 @@ def bucket_of(request: Request, name: str) -> BucketId:
     return _bucket(request.param("provider"), name, request.param("namespace"))
 
 
+def body_bytes(request: Request) -> bytes:
+    """The whole request body as bytes, whether the transport gave bytes or an iterable
+    of bytes-like chunks (object data may arrive as a stream)."""
+    body = request.body
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    return b"".join(bytes(chunk) for chunk in (body or ()))
+
+
 def no_range(request: Request, what: str) -> None:
     """A Range header together with an ETL is a 400."""
     if request.header("range"):

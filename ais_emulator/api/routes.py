@@ -19,6 +19,7 @@ server's) is checked against it before any handler runs.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
@@ -109,12 +110,33 @@ def route(method: str, template: str):
 
 
 def dispatch(emu, request: Request) -> Response:
-    """Serve one request against ``emu``; never raises."""
+    """Serve one request against ``emu``; never raises. The reply is counted in
+    ``emu.stats`` and, when it changed state or failed, written to ``emu.log``."""
+    started = time.perf_counter_ns()
     resp = _dispatch(emu, request)
     if request.method == "HEAD" and resp.content_length is None:
         resp.announce_length = False
     resp.headers = clean_headers(resp.headers)
+    _account(emu, request, resp, time.perf_counter_ns() - started)
     return resp
+
+
+def _account(emu, request: Request, resp: Response, elapsed_ns: int) -> None:
+    stats, log = getattr(emu, "stats", None), getattr(emu, "log", None)
+    if stats is not None:
+        if request.method in ("PUT", "POST"):
+            nbytes = request.content_length or 0  # declared (a body is read at most once)
+        else:
+            nbytes = resp.content_length or 0
+        stats.observe(request.method, request.path, resp.status, nbytes, elapsed_ns)
+    if log is None:
+        return
+    if resp.status >= 500:
+        log.error(f"{request.method} {request.path} -> {resp.status}")
+    elif resp.status >= 400:
+        log.warning(f"{request.method} {request.path} -> {resp.status}")
+    elif request.method not in ("GET", "HEAD"):
+        log.info(f"{request.method} {request.path} -> {resp.status}")
 
 
 def _dispatch(emu, request: Request) -> Response:

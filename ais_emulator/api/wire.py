@@ -10,6 +10,8 @@
   case-insensitively, as Go's JSON decoder does.
 * List-objects replies are msgpack maps with exactly ``UUID``, ``ContinuationToken``,
   ``Flags`` and ``Entries``; entries use Go's short keys, filled per the requested props.
+  An empty page has ``Entries`` as an empty array in msgpack and ``null`` in JSON, as
+  AIS (v1.5.0) encodes them.
 
     act = parse_action(request.body)          # ActMsg("list", "", {...})
     body = msgpack_listing(uuid, page, props)
@@ -251,7 +253,9 @@ def json_listing(list_id: str, token: str, entries: list) -> dict:
 
 
 def msgpack_listing(list_id: str, token: str, entries: list) -> bytes:
+    """Go's LsoRes in msgpack: an empty listing has an empty ``Entries`` array, as AIS
+    sends it (Go's generated decoder rejects a nil there)."""
     return msgpack.packb(
-        {"UUID": list_id, "ContinuationToken": token, "Flags": 0, "Entries": entries or None},
+        {"UUID": list_id, "ContinuationToken": token, "Flags": 0, "Entries": list(entries)},
         use_bin_type=True,
     )

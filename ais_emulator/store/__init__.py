@@ -12,6 +12,7 @@ from ais_emulator.store.errors import (
     InvalidPart,
     InvalidProvider,
     InvalidRequest,
+    ObjectBusy,
     ObjectNotFound,
     ObjectPathConflict,
     ObjectTooLarge,
@@ -27,6 +28,7 @@ __all__ = [
     "ArchiveMemberNotFound", "ArchiveUnreadable", "BucketAlreadyExists", "BucketId",
     "BucketNotFound", "InvalidAppendHandle", "InvalidBucketName", "InvalidObjectName",
     "InvalidPart", "InvalidProvider", "InvalidRequest", "ListEntry", "ListPage", "ListQuery",
-    "ObjectNotFound", "ObjectPathConflict", "ObjectRecord", "ObjectTooLarge", "RangeNotSatisfiable", "Store", "StoreError",
+    "ObjectBusy", "ObjectNotFound", "ObjectPathConflict", "ObjectRecord", "ObjectTooLarge",
+    "RangeNotSatisfiable", "Store", "StoreError",
     "UploadNotFound", "parse_uname", "validate_bucket_name",
 ]

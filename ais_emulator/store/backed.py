@@ -341,3 +341,21 @@ class BackedStore(Store):
         rec = super().head_object(src, name)
         data = rec.data if transform is None else bytes(transform(rec))
         return self.put_object(dst, dst_name, data, custom=rec.custom)
+
+    def rename_object(self, bck: BucketId, name: str, new_name: str) -> ObjectRecord:
+        """Deviation: objects of a bucket served from a backend cannot be renamed."""
+        if self._ensure(bck) is not None:
+            raise InvalidRequest(f"cannot rename {bck}/{name}: renaming objects of a remote "
+                                 "bucket is not supported by the emulator")
+        return super().rename_object(bck, name, new_name)
+
+    def update_object(self, bck: BucketId, name: str, build, attempts: int = 16) -> ObjectRecord:
+        """A backed remote bucket: the object is read (cold if need be), rebuilt and
+        written through; there the update is not atomic against concurrent writers."""
+        if self._ensure(bck) is None:
+            return super().update_object(bck, name, build, attempts)
+        try:
+            current = self.get_object(bck, name)
+        except ObjectNotFound:
+            current = None
+        return self.put_object(bck, name, build(current))

@@ -280,7 +280,8 @@ class DiskStore(Store):
         blob, _ = self._files.write(data)
         self.uploads.put_part(bck, name, upload_id, number, blob)
 
-    def mpt_complete(self, bck: BucketId, name: str, upload_id: str, part_numbers) -> ObjectRecord:
+    def mpt_complete(self, bck: BucketId, name: str, upload_id: str, part_numbers,
+                     custom: Optional[dict] = None) -> ObjectRecord:
         name = object_name(name)
         self.bucket(bck)
         parts = self.uploads.parts_for(bck, name, upload_id, part_numbers)
@@ -293,7 +294,7 @@ class DiskStore(Store):
                     bucket = self.bucket(bck)
                     _check_path(bucket, name)
                     old = bucket.objects.get(name)
-                    rec = new_record(name, body, next_version(old), None, digest, chunks)
+                    rec = new_record(name, body, next_version(old), custom, digest, chunks)
                 with self._catalog.transaction():
                     self.uploads.close(bck, name, upload_id, parts)
                     self._persist(bucket, rec, old)

@@ -236,6 +236,20 @@ class DiskUploads:
         if old is not None:
             old.retire()
 
+    def get(self, bucket, name: str, upload_id: str) -> Upload:
+        """A snapshot of one open upload (its part blobs as they are now)."""
+        with self._lock:
+            up = self._get(bucket, name, upload_id)
+            return Upload(up.bucket, up.name, up.id, dict(up.parts), up.created_ns)
+
+    def list(self, bucket) -> list:
+        """Snapshots of the bucket's open uploads, by object name then start time (the
+        start time of an upload from before a restart is the time it was loaded)."""
+        with self._lock:
+            ups = [Upload(u.bucket, u.name, u.id, dict(u.parts), u.created_ns)
+                   for u in self._by_id.values() if u.bucket == bucket]
+        return sorted(ups, key=lambda u: (u.name, u.created_ns))
+
     def parts_for(self, bucket, name: str, upload_id: str, requested) -> list[Blob]:
         """Validate a completion list; the part blobs in order (the upload stays open)."""
         with self._lock:

@@ -69,6 +69,14 @@ class ObjectNotFound(StoreError):
         super().__init__(f"{bucket}/{name} does not exist", bucket=bucket, name=name)
 
 
+class ObjectBusy(StoreError):
+    """An object changed under a read-modify-write too many times in a row."""
+
+    def __init__(self, bucket, name: str):
+        super().__init__(f"{bucket}/{name} is busy: it kept changing during the update",
+                         bucket=bucket, name=name)
+
+
 class RangeNotSatisfiable(StoreError):
     """No requested byte range overlaps the data (``ranges``: each as the request spelled
     it); worded as Go's ``cos.ErrRangeNotSatisfiable``."""

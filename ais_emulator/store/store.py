@@ -46,6 +46,7 @@ from ais_emulator.store.errors import (
     BucketAlreadyExists,
     BucketNotFound,
     InvalidAppendHandle,
+    ObjectBusy,
     ObjectNotFound,
     ObjectPathConflict,
     ObjectTooLarge,
@@ -76,6 +77,14 @@ def validate_object_name(name: str) -> str:
 
 _NOT_DIR = "destination contains an object in its path"
 _IS_DIR = "destination exists and is a virtual directory"
+
+
+def _same_version(a: Optional[ObjectRecord], b: Optional[ObjectRecord]) -> bool:
+    """Whether two records are the same stored version (a GET's access-time update
+    makes a new record of the same version)."""
+    if a is None or b is None:
+        return a is b
+    return a.version == b.version and a.body is b.body
 
 
 def _check_path(bucket: Bucket, name: str) -> None:
@@ -313,6 +322,69 @@ class Store:
         """A body with ``rec``'s content for a copy (the same immutable bytes here)."""
         return rec.body
 
+    def rename_object(self, bck: BucketId, name: str, new_name: str) -> ObjectRecord:
+        """Move an object to ``new_name`` in the same bucket: same bytes, version,
+        checksum and metadata; an object already at ``new_name`` is replaced. The
+        destination must not conflict with another path (ObjectPathConflict). The new
+        name is made durable before the old one is dropped (a crash in between leaves
+        both, never neither)."""
+        name, new_name = object_name(name), object_name(new_name)
+        with self._writing():
+            with self._lock:
+                bucket = self.bucket(bck)
+                rec = bucket.objects.get(name)
+                if rec is None:
+                    raise ObjectNotFound(bck, name)
+                if new_name == name:
+                    return rec
+                bucket.remove(name)  # the source does not block its own destination
+                try:
+                    _check_path(bucket, new_name)
+                finally:
+                    bucket.insert(rec)
+                old = bucket.objects.get(new_name)
+            new = rec.evolve(name=new_name, data=self._share(rec))
+            try:
+                self._persist(bucket, new, old)
+            except BaseException:
+                self._discard(new.body)
+                raise
+            self._persist_drop(bucket, rec)
+            with self._lock:
+                self._install(bucket, new, old)
+                self._uninstall(bucket, rec)
+            return new
+
+    def update_object(self, bck: BucketId, name: str, build, attempts: int = 16) -> ObjectRecord:
+        """Replace an object with ``build(current record or None) -> data`` as a new
+        version (custom metadata kept), atomically: ``build`` runs outside the locks, and
+        if the object changed meanwhile (another version) it runs again on the new one
+        (ObjectBusy after ``attempts``)."""
+        name = object_name(name)
+        for _ in range(attempts):
+            with self._lock:
+                current = self.bucket(bck).objects.get(name)
+            body, digest = self._ingest(bck, name, build(current))
+            try:
+                with self._writing():
+                    with self._lock:
+                        bucket = self.bucket(bck)
+                        now = bucket.objects.get(name)
+                        if not _same_version(now, current):
+                            self._discard(body)
+                            continue
+                        _check_path(bucket, name)
+                        custom = current.custom if current is not None else None
+                        rec = new_record(name, body, next_version(current), custom, digest)
+                    self._persist(bucket, rec, now)
+                    with self._lock:
+                        self._install(bucket, rec, now)
+                    return rec
+            except BaseException:
+                self._discard(body)
+                raise
+        raise ObjectBusy(bck, name)
+
     # -- append / flush -------------------------------------------------------------
 
     @staticmethod
@@ -387,7 +459,7 @@ class Store:
         self.uploads.put_part(bck, name, upload_id, number, self._collect(bck, name, data))
 
     def mpt_complete(self, bck: BucketId, name: str, upload_id: str,
-                     part_numbers: Iterable[int]) -> ObjectRecord:
+                     part_numbers: Iterable[int], custom: Optional[dict] = None) -> ObjectRecord:
         name = object_name(name)
         self.bucket(bck)
         parts = self.uploads.take(bck, name, upload_id, part_numbers)
@@ -395,7 +467,7 @@ class Store:
         if total > self.max_object_size:
             raise ObjectTooLarge(bck, name, total, self.max_object_size)
         chunks = (len(parts), max(len(p) for p in parts))
-        return self.put_object(bck, name, b"".join(parts), chunks=chunks)
+        return self.put_object(bck, name, b"".join(parts), custom=custom, chunks=chunks)
 
     def mpt_abort(self, bck: BucketId, name: str, upload_id: str) -> None:
         name = object_name(name)

@@ -1,6 +1,8 @@
-"""Transports: the in-process ``responses`` interceptor and the threaded HTTP server."""
+"""Transports: the in-process ``responses`` interceptor, the threaded HTTP server, and
+an in-process route for one boto3 client (``serve_boto3``)."""
 
+from ais_emulator.transports.botocore_hook import serve_boto3
 from ais_emulator.transports.responses_mock import MockAis, mock_ais
 from ais_emulator.transports.server import EmulatorServer
 
-__all__ = ["EmulatorServer", "MockAis", "mock_ais"]
+__all__ = ["EmulatorServer", "MockAis", "mock_ais", "serve_boto3"]

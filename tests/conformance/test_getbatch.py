@@ -299,3 +299,44 @@ def test_items_default_to_url_bucket(corpus, wire, shards):
     r = wire.get(f"/v1/ml/moss/{corpus.name}", params={"provider": "ais"}, json=body)
     assert r.status_code == 200
     assert shards.read_tar(r.content) == [(f"{corpus.name}/meta.json", OBJECTS["meta.json"])]
+
+
+# -- GetBatch as a job (upstream's job_wait_get_batch_* tests) ----------------------------
+
+
+def _batch_ids(client) -> set:
+    details = client.job(job_kind="get-batch").get_details()
+    return {s.id for s in details.list_snapshots() if s.id}
+
+
+def _new_batch_id(client, before: set, timeout: float = 20.0) -> str:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = _batch_ids(client) - before
+        if new:
+            return next(iter(new))
+        time.sleep(0.1)
+    raise AssertionError("no new get-batch job appeared")
+
+
+def test_get_batch_is_a_waitable_job(ais_backend, corpus):
+    client = ais_backend.client
+    before = _batch_ids(client)
+    names = ["img/0.jpg", "img/1.jpg", "meta.json"]
+    results = _results(client.batch(names, bucket=corpus, streaming_get=True))
+    assert len(results) == len(names)
+    job_id = _new_batch_id(client, before)
+    result = client.job(job_id=job_id, job_kind="get-batch").wait(timeout=30)
+    assert result.success, result.error
+
+
+def test_aborted_get_batch_wait_fails_promptly(ais_backend, corpus):
+    client = ais_backend.client
+    before = _batch_ids(client)
+    _results(client.batch(["img/0.jpg", "img/1.jpg"], bucket=corpus, streaming_get=True))
+    job_id = _new_batch_id(client, before)
+    client.job(job_id=job_id, job_kind="get-batch").abort()
+    result = client.job(job_id=job_id, job_kind="get-batch").wait(timeout=30)
+    assert not result.success and result.error

@@ -272,9 +272,9 @@ def test_list_props_selection(emu, props, flags, keys):
     assert set(doc["Entries"][0]) == keys
 
 
-def test_list_flags_accept_int_and_empty_bucket_gives_nil_entries(emu):
+def test_list_flags_accept_int_and_empty_bucket_gives_an_empty_array(emu):
     _, doc = lso(emu, flags=0)
-    assert doc["Entries"] is None and doc["ContinuationToken"] == ""
+    assert doc["Entries"] == [] and doc["ContinuationToken"] == ""
 
 
 def test_list_arch_dir_flags(emu):
@@ -597,8 +597,14 @@ def test_etl_hook(emu):
 def test_check_lock_and_unimplemented_object_actions(emu):
     emu.put_object("b", "o", b"x")
     assert call(emu, "POST", "/v1/objects/b/o", "", act("check-lock")).status == 200
-    assert call(emu, "POST", "/v1/objects/b", "", act("promote", {}, "/tmp/x")).status == 501
+    assert call(emu, "POST", "/v1/objects/b", "", act("blob-download", {}, "o")).status == 501
     assert call(emu, "POST", "/v1/objects/b/o", "", act("bogus")).status == 400
+
+
+def test_promote_is_refused_without_a_promote_root(emu):
+    resp = call(emu, "POST", "/v1/objects/b", "", act("promote", {"obj": "p/"}, "/tmp/x"))
+    assert resp.status == 403
+    assert b"promote is disabled" in content(resp)
 
 
 # -- archives ----------------------------------------------------------------------------

@@ -371,3 +371,38 @@ def test_destroying_a_bucket_ends_its_pending_writes(store, root):
         assert store.object_names(BCK) == [] and store._catalog.rows("parts") == []
     finally:
         store.close()
+
+
+def test_rename_and_update_are_durable_and_keep_one_file_each(store, root):
+    store.put_object(BCK, "old", b"renamed bytes", custom={"k": "v"})
+    store.put_object(BCK, "dst", b"replaced by the rename")
+    moved = store.rename_object(BCK, "old", "dst")
+    store.put_object(BCK, "shard", b"v1")
+    updated = store.update_object(BCK, "shard", lambda cur: bytes(cur.data) + b"+v2")
+    assert blobs(root) == 2  # the renamed object and the updated one, nothing left behind
+    store = reopen(store)
+    try:
+        assert store.object_names(BCK) == ["dst", "shard"]
+        rec = store.head_object(BCK, "dst")
+        assert content(rec) == b"renamed bytes" and rec.custom == {"k": "v"}
+        assert (rec.version, rec.cksum_value) == (moved.version, checksum(b"renamed bytes"))
+        rec = store.head_object(BCK, "shard")
+        assert content(rec) == b"v1+v2" and rec.version == updated.version == "2"
+        assert rec.cksum_value == checksum(b"v1+v2")
+    finally:
+        store.close()
+
+
+def test_update_sees_a_concurrent_write_and_rebuilds(store):
+    store.put_object(BCK, "shard", b"v1")
+    seen = []
+
+    def build(cur):
+        seen.append(bytes(cur.data))
+        if len(seen) == 1:  # another writer lands between the read and the write
+            store.put_object(BCK, "shard", b"v2")
+        return bytes(cur.data) + b"+appended"
+
+    store.update_object(BCK, "shard", build)
+    assert seen == [b"v1", b"v2"]
+    assert content(store.get_object(BCK, "shard")) == b"v2+appended"

@@ -325,7 +325,8 @@ def test_multipart_roundtrip_any_order(store, bck):
     ([1, 3], [1, 3], "exactly 1..2"),
     ([1, 2], [1, 1], "exactly 1..2"),
     ([1], None, "nil parts"),
-    ([], [], "no parts"),
+    ([], [], "no chunks"),
+    ([], None, "no chunks"),
 ])
 def test_multipart_completion_rules(store, bck, uploaded, requested, fragment):
     up = store.mpt_create(bck, "o")

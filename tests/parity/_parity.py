@@ -100,6 +100,7 @@ class Side:
     endpoint: str
     client: Client
     http: requests.Session = field(default_factory=requests.Session)
+    emulator: Any = None  # the Emulator behind the emulator side (None on the live side)
     _buckets: list = field(default_factory=list, repr=False)
 
     @staticmethod

@@ -41,7 +41,8 @@ def sides():
         pytest.skip("AIS_ENDPOINT is not set: the differential test needs a live cluster")
     with mock_ais(kit.EMULATOR_ENDPOINT, emulator=Emulator()) as m:
         live = kit.Side("live", endpoint, kit.retries_off_client(endpoint))
-        emulated = kit.Side("emulator", m.endpoint, kit.retries_off_client(m.endpoint))
+        emulated = kit.Side("emulator", m.endpoint, kit.retries_off_client(m.endpoint),
+                            emulator=m.emulator)
         try:
             yield live, emulated
         finally:

@@ -129,14 +129,6 @@ CORPUS_CUSTOM_MD = {"meta/x.json": {"owner": "team-a", "kind": "json"}}
 # intended thing). A fix on either side fails the test and names the entry to update.
 EXPECTED_DEVIATIONS = (
     # -- objects: GET, HEAD, ranges ------------------------------------------------------
-    Deviation("bucket/props",
-              {"keys": (["Renamed", "access", "backend_bck", "bid", "checksum", "chunks",
-                         "created", "ec", "extra", "features", "lru", "mirror", "provider",
-                         "rate_limit", "versioning", "write_policy"],
-                        ["backend_bck", "bid", "checksum", "created", "ec", "lru", "mirror",
-                         "provider", "versioning", "write_policy"])},
-              "deliberate", "Ais-Bucket-Props is a subset of AIS's Bprops: no Renamed, "
-                            "access, chunks, extra, features or rate_limit"),
     # -- list objects --------------------------------------------------------------------
     Deviation("list/arch-dir-unreadable-shard",
               {"arch-dir.names": (["a.tar", "a.tar/x", "b.tar"],

@@ -7,10 +7,15 @@ from ais_emulator.api.handlers import (  # noqa: F401
     etl,
     jobs,
     multiobj,
+    nodes,
     objects,
+    promote,
     remote,
+    rename,
+    s3,
+    s3objects,
     xbucket,
 )
 
-__all__ = ["batch", "buckets", "cluster", "etl", "jobs", "multiobj", "objects", "remote",
-           "xbucket"]
+__all__ = ["batch", "buckets", "cluster", "etl", "jobs", "multiobj", "nodes", "objects", "promote",
+           "remote", "rename", "s3", "s3objects", "xbucket"]

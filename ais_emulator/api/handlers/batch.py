@@ -11,10 +11,17 @@ Every item is resolved before the first byte is sent, so an unknown bucket, a ra
 beyond an item (400, ErrRangeNotSatisfiable, as in AIS) or, without ``coer``, a missing
 item is a clean 404/400 reply.
 
+Each request is a ``get-batch`` job (``emu.jobs``), as AIS runs GetBatch as an x-moss
+xaction: it is running while the reply streams and idle once the last byte is out, so
+``Job.wait()`` and ``job_kind="get-batch"`` queries see it. Stopping the job while it
+streams cuts the stream (the connection is closed mid-reply, never a short archive that
+looks complete) and the job ends aborted.
+
 Deviations: streaming, AIS has already answered 200 when it meets a missing item
 (``coer: false``: it truncates the stream) or a range beyond an item (it sends an empty
 tar); the emulator answers 404 or 400 up front. ``coloc`` is ignored. An unknown bucket
-is a 404 even with ``coer``. The soft-error limit is not enforced.
+is a 404 even with ``coer``. The soft-error limit is not enforced. Every request has
+its own job (AIS reuses one x-moss xaction while it is busy).
 """
 
 from __future__ import annotations
@@ -117,6 +124,8 @@ def get_batch(emu, req: Request, bucket: str | None = None) -> Response:
     except RangeNotSatisfiable as e:  # AIS: a 400 (the item's range, not the request's)
         raise ApiError(400, e.message, tcode="ErrRangeNotSatisfiable") from None
 
+    job = emu.jobs.begin("get-batch", bck=default)
+
     def entries():
         for r in results:
             name = entry_name(r.item, onob)
@@ -124,19 +133,64 @@ def get_batch(emu, req: Request, bucket: str | None = None) -> Response:
                 yield f"{MISSING_DIR}/{name}", 0, ()
             else:
                 yield name, r.size, r.chunks()
+                job.stats.objs += 1
+                job.stats.bytes += r.size
 
-    archive = write_archive(entries(), mime)
+    archive = _JobStream(emu, job, write_archive(entries(), mime))
     if strm:
         return Response(200, {"Content-Type": _MIME[mime]}, archive)
-    return _multipart(results, archive)
+    return _multipart(results, archive, job.id)
+
+
+class BatchAborted(Exception):
+    """The get-batch job was stopped while its reply streamed (the stream is cut)."""
+
+
+class _JobStream:
+    """Stream ``chunks`` as the work of ``job``: the job ends when they are all out, when
+    the reply is closed unread (``close``) or fails; a stop request cuts the stream with
+    ``BatchAborted``."""
+
+    def __init__(self, emu, job, chunks):
+        self.emu, self.job, self._chunks = emu, job, iter(chunks)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.job.abort_requested:
+            self._end("aborted")
+            raise BatchAborted(f"get-batch[{self.job.id}] aborted")
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            self._end("")
+            raise
+        except Exception as e:
+            self._end(f"{type(e).__name__}: {e}")
+            raise
+
+    def close(self) -> None:
+        closer = getattr(self._chunks, "close", None)
+        if callable(closer):
+            closer()
+        self._end("")
+
+    def _end(self, err: str) -> None:
+        self.emu.jobs.end(self.job, err)  # once: later calls do nothing
+
+    def __del__(self):  # a reply dropped unread still ends its job
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing to report to at collection time
+            pass
 
 
 route("GET", "/v1/ml/moss/{bucket}")(get_batch)
 
 
-def _multipart(results: list, archive) -> Response:
+def _multipart(results: list, archive, batch_id: str) -> Response:
     boundary = uuidlib.uuid4().hex
-    batch_id = "gbt-" + uuidlib.uuid4().hex[:10]
     out = []
     for r in results:
         item = r.item
@@ -158,7 +212,10 @@ def _multipart(results: list, archive) -> Response:
                'Content-Disposition: form-data; name="archive"; '
                f'filename="get-batch[{batch_id}]"\r\n'
                "Content-Type: application/octet-stream\r\n\r\n").encode()
-        yield from archive
+        try:
+            yield from archive
+        finally:
+            archive.close()
         yield f"\r\n--{boundary}--\r\n".encode()
 
     return Response(200, {"Content-Type": f"multipart/mixed; boundary={boundary}"}, body())

@@ -142,30 +142,54 @@ def put_bucket(emu, req: Request, bucket: str) -> Response:
     return _run_action(emu, req, bucket, parse_action(req.body, required=True))
 
 
+@route("PATCH", "/v1/buckets/{bucket}")
+def patch_bucket(emu, req: Request, bucket: str) -> Response:
+    """Registered bucket actions sent with PATCH. Deviation: bucket properties are fixed,
+    so ``set-bprops`` and ``reset-bprops`` (``ais bucket props set``) are a 501."""
+    msg = parse_action(req.body, required=True)
+    emu.store.bucket(bucket_of(req, bucket))
+    return _run_action(emu, req, bucket, msg)
+
+
+ACCESS_ALL = str((1 << 64) - 1)  # apc.AccessAll: every permission
+
+
 def bucket_props(emu, bck: BucketId) -> dict:
-    """A subset of Go's cmn.Bprops for a default bucket."""
+    """Go's cmn.Bprops of a bucket with the cluster's defaults (the emulator keeps no
+    per-bucket properties)."""
     b = emu.store.bucket(bck)
     return {
+        "backend_bck": {"name": "", "provider": "", "namespace": {"uuid": "", "name": ""}},
+        "write_policy": {"data": "immediate", "md": "immediate"},
         "provider": bck.provider,
-        "backend_bck": {"name": "", "provider": ""},
+        "Renamed": "",
         "checksum": {"type": CHECKSUM_TYPE, "validate_cold_get": False,
                      "validate_warm_get": False, "validate_obj_move": False,
                      "enable_read_range": False},
-        "versioning": {"enabled": True, "validate_warm_get": False, "synchronize": False},
-        "mirror": {"copies": 1, "burst_buffer": 128, "enabled": False},
-        "ec": {"objsize_limit": 262144, "compression": "never", "data_slices": 2,
-               "parity_slices": 2, "enabled": False, "disk_only": False},
-        "lru": {"dont_evict_time": "2h0m", "capacity_upd_time": "10m", "enabled": False},
-        "write_policy": {"data": "immediate", "md": "immediate"},
-        "created": str(b.created_ns),
+        "extra": {"aws": {}, "gcp": {}, "oci": {}},
+        "rate_limit": {"backend": {"interval": "1m", "max_tokens": 1000, "enabled": False,
+                                   "num_retries": 3},
+                       "frontend": {"interval": "1m", "max_tokens": 1000, "enabled": False,
+                                    "burst_size": 375}},
+        "ec": {"compression": "never", "bundle_multiplier": 2, "burst_buffer": 512,
+               "objsize_limit": 262144, "data_slices": 2, "parity_slices": 2,
+               "enabled": False, "disk_only": False},
+        "chunks": {"objsize_limit": "0B", "max_monolithic_size": "1TiB", "chunk_size": "1GiB"},
+        "mirror": {"copies": 2, "burst_buffer": 512, "enabled": False},
+        "lru": {"dont_evict_time": "2h0m", "capacity_upd_time": "10m", "batch_size": 32768,
+                "enabled": False},
+        "access": ACCESS_ALL,
+        "features": "0",
         "bid": str(b.bid),
+        "created": str(b.created_ns),
+        "versioning": {"enabled": True, "validate_warm_get": False, "synchronize": False},
     }
 
 
 @route("HEAD", "/v1/buckets/{bucket}")
 def head_bucket(emu, req: Request, bucket: str) -> Response:
     """200 with Ais-Bucket-Props, or the ``Bucket.info()`` polling protocol (``presence``,
-    see ``xbucket``). Deviation: the props JSON is a subset of Go's Bprops."""
+    see ``xbucket``)."""
     from ais_emulator.api.handlers.xbucket import bucket_info, is_info_request
 
     if is_info_request(req):

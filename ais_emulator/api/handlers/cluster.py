@@ -1,18 +1,24 @@
-"""Cluster endpoints: health and the cluster map (smap), plus the emulator's reset route.
+"""Cluster endpoints: health, the cluster map (smap) and BMD, ``GET /v1/cluster``, and the
+emulator's reset route.
 
     GET  /v1/health[?prr=true]        200, empty
-    GET  /v1/daemon?what=smap         one proxy and one target, both at the emulator's URL
+    GET  /v1/cluster?what=X           cluster_config, backends, remote, sysinfo, smap, bmd,
+                                      mountpaths, target_ips; the job queries (``jobs``)
     POST /v1/__emulator__/reset       emulator-only: drop all state (200)
+
+``GET /v1/cluster`` dispatches on ``what`` through a registry (``cluster_what``) that
+other modules extend; an unknown ``what`` is a 400 worded as AIS words it
+(``unexpected query [what=X]``). The node records (``/v1/daemon``) are in ``nodes``.
 
 Deviations: the emulator is always ready, so ``prr``/``readiness`` are always 200; the
 smap's single proxy and single target share the address the client connected to (the
 server's own address, never the request's Host header), which makes direct (target)
-reads land back on the emulator. ``what`` values other than ``smap``
-(and ``snode``) are answered 400.
+reads land back on the emulator; smap and BMD versions are always 1.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ais_emulator.api.errors import ApiError
@@ -20,11 +26,34 @@ from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import json_reply
 
+ClusterWhat = Callable[..., Response]
+_WHAT: dict[str, ClusterWhat] = {}
+
+
+def cluster_what(name: str):
+    """Register ``handler(emu, request) -> Response`` for ``GET /v1/cluster?what=name``."""
+
+    def deco(fn: ClusterWhat) -> ClusterWhat:
+        _WHAT[name] = fn
+        return fn
+
+    return deco
+
 
 @route("GET", "/v1/health")
 def health(emu, req: Request) -> Response:
     """200, empty. Deviation: always ready, whatever ``prr``/``readiness`` ask."""
     return Response(200, {}, b"")
+
+
+@route("GET", "/v1/cluster")
+def cluster_get(emu, req: Request) -> Response:
+    """Cluster-wide queries by ``what`` (configuration, maps, jobs, ...)."""
+    what = req.param("what")
+    handler = _WHAT.get(what)
+    if handler is None:
+        raise ApiError(400, f"unexpected query [what={what}]")
+    return handler(emu, req)
 
 
 def _net(base_url: str) -> dict:
@@ -34,7 +63,8 @@ def _net(base_url: str) -> dict:
             "direct_url": f"{parts.scheme}://{parts.netloc}"}
 
 
-def _snode(emu, node_id: str, kind: str, base_url: str) -> dict:
+def snode(emu, node_id: str, kind: str, base_url: str) -> dict:
+    """Go's ``meta.Snode`` of one node (every node is at the address the client used)."""
     net = _net(base_url)
     return {"daemon_id": node_id, "daemon_type": kind, "public_net": net,
             "intra_control_net": net, "intra_data_net": net, "flags": 0,
@@ -43,25 +73,73 @@ def _snode(emu, node_id: str, kind: str, base_url: str) -> dict:
 
 def smap(emu, base_url: str) -> dict:
     ident = emu.identity
-    proxy = _snode(emu, ident.proxy_id, "proxy", base_url)
-    target = _snode(emu, ident.target_id, "target", base_url)
+    proxy = snode(emu, ident.proxy_id, "proxy", base_url)
+    target = snode(emu, ident.target_id, "target", base_url)
     return {"pmap": {ident.proxy_id: proxy}, "tmap": {ident.target_id: target},
             "proxy_si": proxy, "version": "1", "uuid": ident.uuid,
             "creation_time": ident.created}
 
 
-@route("GET", "/v1/daemon")
-def daemon(emu, req: Request) -> Response:
-    """``what=smap`` (and ``snode``). Deviation: other ``what`` values are a 400."""
-    what = req.param("what")
-    if what == "smap":
-        doc = smap(emu, req.base_url)
-    elif what == "snode":
-        doc = _snode(emu, emu.identity.proxy_id, "proxy", req.base_url)
-    else:
-        raise ApiError(400, f"invalid GET /v1/daemon request: unrecognized what={what!r} "
-                            "(the emulator serves what=smap and what=snode)")
-    return json_reply(doc)
+def bmd(emu) -> dict:
+    """Go's ``meta.BMD``: every bucket's properties by provider and namespace."""
+    from ais_emulator.api.handlers.buckets import bucket_props
+
+    providers: dict = {}
+    for bck in emu.store.list_buckets(remote=False):
+        ns = f"@{bck.ns_uuid}#{bck.ns_name}"
+        providers.setdefault(bck.provider, {}).setdefault(ns, {})[bck.name] = \
+            bucket_props(emu, bck)
+    providers.setdefault("ais", {}).setdefault("@#", {})
+    return {"providers": providers, "uuid": emu.identity.uuid, "version": "1"}
+
+
+@cluster_what("smap")
+def _cluster_smap(emu, req: Request) -> Response:
+    return json_reply(smap(emu, req.base_url))
+
+
+@cluster_what("bmd")
+def _cluster_bmd(emu, req: Request) -> Response:
+    return json_reply(bmd(emu))
+
+
+@cluster_what("cluster_config")
+def _cluster_config(emu, req: Request) -> Response:
+    from ais_emulator.api.handlers.config import cluster_config
+
+    return json_reply(cluster_config(emu, req.base_url))
+
+
+@cluster_what("backends")
+def _backends(emu, req: Request) -> Response:
+    """The remote providers the emulator serves (``Emulator.attach_backend``)."""
+    return json_reply(sorted(emu.store.backends))
+
+
+@cluster_what("remote")
+def _remote_clusters(emu, req: Request) -> Response:
+    return json_reply({"a": None, "ver": 0})
+
+
+@cluster_what("sysinfo")
+def _sysinfo(emu, req: Request) -> Response:
+    from ais_emulator.api.handlers.nodes import cluster_sysinfo
+
+    return json_reply(cluster_sysinfo(emu))
+
+
+@cluster_what("mountpaths")
+def _mountpaths(emu, req: Request) -> Response:
+    from ais_emulator.api.handlers.config import MOUNTPATH
+
+    return json_reply({"targets": {emu.identity.target_id: {
+        "available": [MOUNTPATH], "waiting_dd": [], "disabled": []}}})
+
+
+@cluster_what("target_ips")
+def _target_ips(emu, req: Request) -> Response:
+    host = _net(req.base_url)["node_ip_addr"]
+    return Response(200, {"Content-Type": "text/plain; charset=utf-8"}, host.encode())
 
 
 @route("POST", "/v1/__emulator__/reset")

@@ -12,9 +12,14 @@ copy-listrange, etl-listrange, ...) and summaries answer 404 there and are queri
 ``qryxstats``; an unknown ID is 404 on both; ``stop`` of an unknown ID is 200 and of
 nothing (no ID, no kind) 400; ``start`` runs ``lru`` and ``cleanup`` only.
 
+A job query's bucket with an empty name matches every bucket (the CLI sends one).
+``running_all`` and ``show_active`` list running jobs and, for two minutes after their
+work is done, the idle kinds (AIS keeps an idle xaction alive until it times out).
+
 Deviations: one snapshot per job under the single target; a finished idle-kind job
-reports its end time (AIS keeps an idle xaction alive, end time zero, until it times
-out); ``running_all`` lists unfinished jobs only; the ``node`` filters are ignored.
+reports its end time (AIS reports zero until the xaction times out); the ``node``
+filters are ignored; listing objects starts no ``list`` job (AIS runs one per listing,
+which ``ais show job`` shows while it idles).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import time
 
 from ais_emulator.api.errors import ApiError
+from ais_emulator.api.handlers.cluster import cluster_what
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import ci_get, json_body, json_reply, parse_action, parse_json
@@ -107,7 +113,8 @@ def _args(body: bytes) -> tuple[str, str, object]:
 
 
 def _bck_of(doc):
-    if not doc:
+    """The job query's bucket; none when absent or unnamed (the CLI sends an empty one)."""
+    if not doc or (isinstance(doc, dict) and doc.get("name") == ""):
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
         raise ApiError(400, f"invalid bucket in job query: {doc!r}")
@@ -124,22 +131,29 @@ def _proxy(emu) -> str:
     return f"p[{emu.identity.proxy_id}]"
 
 
-@route("GET", "/v1/cluster")
-def cluster_get(emu, req: Request) -> Response:
-    what = req.param("what")
-    if what == "status":
-        return _status(emu, req)
-    if what == "qryxstats":
-        return _snaps(emu, req)
-    if what in ("status_all", "running_all"):
-        doc = parse_json(req.body, "job query") or {}
-        kind = ci_get(doc, "kind", "") if isinstance(doc, dict) else ""
-        jobs = emu.jobs.find(kind=kind or "", running_only=what == "running_all")
-        if what == "running_all":
-            return _json([f"{j.kind}[{j.id}]" for j in jobs])
-        return _json([status_doc(j) for j in jobs if j.kind not in UNTRACKED_KINDS])
-    raise ApiError(400, f"invalid GET /v1/cluster request: unrecognized what={what!r} (the "
-                        "emulator serves status, qryxstats, status_all and running_all)")
+@cluster_what("status")
+def _what_status(emu, req: Request) -> Response:
+    return _status(emu, req)
+
+
+@cluster_what("qryxstats")
+def _what_snaps(emu, req: Request) -> Response:
+    return _snaps(emu, req)
+
+
+@cluster_what("status_all")
+@cluster_what("running_all")
+def _what_all(emu, req: Request) -> Response:
+    """``status_all``: nl.Status of every tracked job; ``running_all``: ``kind[id]`` of
+    every active job (an idle kind stays listed for a while after its work is done)."""
+    doc = parse_json(req.body, "job query") or {}
+    kind = ci_get(doc, "kind", "") if isinstance(doc, dict) else ""
+    if req.param("what") == "running_all":
+        now = time.time_ns()
+        jobs = [j for j in emu.jobs.find(kind=kind or "") if j.active(now)]
+        return _json([f"{j.kind}[{j.id}]" for j in jobs])
+    jobs = emu.jobs.find(kind=kind or "")
+    return _json([status_doc(j) for j in jobs if j.kind not in UNTRACKED_KINDS])
 
 
 def _status(emu, req: Request) -> Response:
@@ -153,10 +167,15 @@ def _status(emu, req: Request) -> Response:
 
 
 def _snaps(emu, req: Request) -> Response:
+    """Snapshots of the matching jobs; ``show_active`` keeps the active ones only."""
     job_id, kind, bck = _args(req.body)
     jobs = emu.jobs.find(job_id, kind, bck)
     if job_id and not jobs:
         raise ApiError(404, f'"x-[{job_id}]" not found')
+    doc = parse_json(req.body, "job query")
+    if isinstance(doc, dict) and ci_get(doc, "show_active") is True:
+        now = time.time_ns()
+        jobs = [j for j in jobs if j.active(now)]
     return _json({emu.identity.target_id: [snap_doc(j) for j in jobs]})
 
 
@@ -194,3 +213,16 @@ def _start(emu, kind: str, bck) -> Response:
         emu.store.bucket(bck)
     job = emu.jobs.start(kind, None, bck=bck)
     return Response(200, {"Content-Type": "text/plain; charset=utf-8"}, job.id.encode())
+
+
+@route("GET", "/v1/download")
+def list_downloads(emu, req: Request) -> Response:
+    """Download jobs: none (the emulator has no downloader), so an empty list, as AIS
+    answers when there are none (``ais show job`` asks)."""
+    return _json([])
+
+
+@route("GET", "/v1/sort")
+def list_dsorts(emu, req: Request) -> Response:
+    """Distributed-sort jobs: none (the emulator has no dsort), so an empty list."""
+    return _json([])

@@ -3,10 +3,13 @@
     GET    /v1/objects/<b>/<o>[?archpath=|archregx=&archmode=|etl_name=]  [Range: bytes=..]
     HEAD   /v1/objects/<b>/<o>?props=<list>
     PUT    /v1/objects/<b>/<o>            body = bytes; also append/flush, copy (object_to),
-                                          multipart part (uploadId & partNumber)
+                                          multipart part (uploadId & partNumber), a file
+                                          into a shard (archpath: ``archput``)
     DELETE /v1/objects/<b>/<o>[?uploadId=]   delete, or abort a multipart upload
     PATCH  /v1/objects/<b>/<o>[?set-new-custom=true]   custom metadata merge/replace
-    POST   /v1/objects/<b>/<o>            mpt-upload, mpt-complete, check-lock
+    POST   /v1/objects/<b>/<o>            mpt-upload, mpt-complete, check-lock; registered
+                                          actions (rename-obj: ``rename``)
+    POST   /v1/objects/<b>                registered actions (promote: ``promote``)
 
 As in AIS, ``archregx`` without ``archmode`` is ignored (the whole object is served), a
 Range with an archive read is a 400 (ErrUnsupp), and an unclean ``archpath`` (``./a``)
@@ -28,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ais_emulator.api.errors import ApiError, bucket_cname
+from ais_emulator.api.handlers.archput import archive_put
 from ais_emulator.api.params import bucket_of, is_true, no_range, parse_range_header
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
@@ -292,6 +296,8 @@ def put_object(emu, req: Request, bucket: str, obj: str) -> Response:
         return Response(200, {}, b"")
     if "object_to" in params:
         return _copy(emu, req, bck, obj, params["object_to"])
+    if params.get("archpath"):
+        return archive_put(emu, req, bck, obj)
     if "append_type" in params:
         kind, handle = params["append_type"], params.get("append_handle", "")
         if kind == "append":
