@@ -26,7 +26,8 @@ from typing import Optional
 
 from ais_emulator.api.errors import ApiError, error_reply, internal_error, unknown_route
 from ais_emulator.api.headers import clean_headers
-from ais_emulator.api.types import BodyReadError, Request, Response
+from ais_emulator.api.types import BodyReadError, Request, Response, StreamAborted
+from ais_emulator.store.archives import ArchiveError
 from ais_emulator.store.errors import StoreError
 
 log = logging.getLogger("ais_emulator")
@@ -117,8 +118,35 @@ def dispatch(emu, request: Request) -> Response:
     if request.method == "HEAD" and resp.content_length is None:
         resp.announce_length = False
     resp.headers = clean_headers(resp.headers)
+    if not isinstance(resp.body, (bytes, bytearray, memoryview)):
+        resp.body = _Guarded(resp.body, request.path)
     _account(emu, request, resp, time.perf_counter_ns() - started)
     return resp
+
+
+class _Guarded:
+    """A streamed reply body whose store errors (found after the status went out: a
+    damaged archive member, an object gone mid-read) surface as ``StreamAborted``, so a
+    transport cuts the reply and logs one line instead of a traceback."""
+
+    __slots__ = ("_body", "_it", "_what")
+
+    def __init__(self, body, what: str):
+        self._body, self._it, self._what = body, iter(body), what
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._it)
+        except (StoreError, ArchiveError) as err:
+            raise StreamAborted(f"{self._what}: {err}") from err
+
+    def close(self) -> None:
+        closer = getattr(self._body, "close", None)
+        if callable(closer):
+            closer()
 
 
 def _account(emu, request: Request, resp: Response, elapsed_ns: int) -> None:

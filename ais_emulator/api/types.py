@@ -37,6 +37,13 @@ class BodyReadError(Exception):
         self.status, self.message, self.tcode, self.headers = status, message, "", {}
 
 
+class StreamAborted(Exception):
+    """A reply body ended early for a reason the protocol expects (a damaged archive
+    member found after the status was sent, a job stopped mid-stream): the transport cuts
+    the connection and logs one line, not a traceback. Any other exception from a body is
+    an emulator bug."""
+
+
 class Request:
     """One request. ``body`` is the control body as bytes (JSON action messages, queries):
     read from ``stream`` on first use, at most ``MAX_CONTROL_BODY`` bytes (413 past it).

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable
 from typing import Optional
 
-from ais_emulator.api import Request, Response, dispatch
+from ais_emulator.api import Request, Response, StreamAborted, dispatch
 from ais_emulator.api.guard import Guard
 from ais_emulator.emulator import Emulator
 from ais_emulator.limits import ServerLimits
@@ -126,6 +126,9 @@ class _Handler(socketserver.BaseRequestHandler):
                     chunk = next(it)
                 except StopIteration:
                     break
+                except StreamAborted as e:  # expected: the reply is cut, the client sees it
+                    log.warning("ais_emulator: %s reply cut short: %s", method, e)
+                    raise OSError("stream aborted") from None
                 except Exception:  # the body's producer failed: an emulator bug
                     log.exception("ais_emulator: streaming a %s reply failed; closing the "
                                   "connection", method)

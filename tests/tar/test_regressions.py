@@ -10,6 +10,7 @@ fails (too many samples, or ``Hang``) instead of hanging the suite.
 from __future__ import annotations
 
 import itertools
+import logging
 
 import msgpack
 import pytest
@@ -153,6 +154,27 @@ def test_emulator_server_answers_crafted_shards_and_keeps_serving(ais_server):
         r = http.get(f"{base}/v1/objects/crafted/good.tar",
                      params={"provider": "ais", "archpath": "g.txt"}, timeout=10)
         assert (r.status_code, r.content) == (200, b"good")
+
+
+def test_damage_after_a_match_cuts_the_reply_with_one_log_line(ais_server, caplog):
+    """archregx on a shard whose damage comes after a first match: the 200 went out, so
+    the reply is cut (as real AIS cuts it); the server logs one warning, no traceback."""
+    caplog.set_level(logging.WARNING, logger="ais_emulator")
+    emu, base = ais_server.emulator, ais_server.url
+    emu.reset()
+    emu.create_bucket("crafted")
+    emu.put_object("crafted", "late-damage.tar", negative_loop())
+    with requests.Session() as http:
+        with pytest.raises(requests.exceptions.RequestException):
+            r = http.get(f"{base}/v1/objects/crafted/late-damage.tar", timeout=10,
+                         params={"provider": "ais", "archregx": "", "archmode": "prefix"})
+            r.raise_for_status()
+            r.content  # noqa: B018 - reading the cut body is what raises
+        assert http.get(f"{base}/v1/health", timeout=5).status_code == 200
+    ours = [r for r in caplog.records if r.name == "ais_emulator"]
+    assert not [r for r in ours if r.exc_info], [r.getMessage() for r in ours]
+    assert any("reply cut short" in r.getMessage() and "crafted" in r.getMessage()
+               for r in ours), [r.getMessage() for r in ours]
 
 
 def test_pure_python_switch_is_what_parser_patches():

@@ -32,7 +32,7 @@ import uuid as uuidlib
 from ais_emulator.api.errors import ApiError
 from ais_emulator.api.params import bucket_of
 from ais_emulator.api.routes import route
-from ais_emulator.api.types import Request, Response
+from ais_emulator.api.types import Request, Response, StreamAborted
 from ais_emulator.api.wire import as_int, ci_get, json_body, parse_json
 from ais_emulator.store import BucketId, RangeNotSatisfiable
 from ais_emulator.store.archives import write_archive
@@ -142,7 +142,7 @@ def get_batch(emu, req: Request, bucket: str | None = None) -> Response:
     return _multipart(results, archive, job.id)
 
 
-class BatchAborted(Exception):
+class BatchAborted(StreamAborted):
     """The get-batch job was stopped while its reply streamed (the stream is cut)."""
 
 
