@@ -1,9 +1,13 @@
-"""Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]``.
+"""Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]
+[--fault SPEC ...]``.
 
 Binds loopback by default, prints ``ais-emulator: serving AIStore API at <url>`` once
-``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM.
+``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM. Each ``--fault`` installs
+one fault rule (``ais_emulator.faults``; one line as ``emu.faults.add`` takes it), printed
+at start; ``/v1/__emulator__/faults`` shows their counters and changes them later.
 
     ais-emulator serve --port 0          # any free port; the URL is printed
+    ais-emulator serve --fault "503 p=0.05 op=get" --fault "reset after=4096 p=0.02"
     python -m ais_emulator serve
 """
 
@@ -17,6 +21,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Optional
 
+from ais_emulator.faults import FaultSpecError, Rule, parse_spec
 from ais_emulator.transports.server import EmulatorServer
 
 DEFAULT_PORT = 51080
@@ -33,7 +38,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-etl-code", action="store_true",
                        help="run the ETL classes clients send with init_class() (off by "
                             "default: they are code from whoever can reach the server)")
+    serve.add_argument("--fault", action="append", default=[], metavar="SPEC", type=_fault,
+                       help="inject a fault: KIND [key=value ...], e.g. '503 p=0.05 op=get' "
+                            "or 'reset after=4096 p=0.02' (repeatable; see "
+                            "ais_emulator.faults)")
     return p
+
+
+def _fault(spec: str) -> str:
+    """Check a ``--fault`` spec (argparse reports the error and exits 2)."""
+    try:
+        Rule(**parse_spec(spec))
+    except (FaultSpecError, TypeError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return spec
 
 
 def _wait_healthy(url: str, timeout: float = 10.0) -> None:
@@ -43,7 +61,8 @@ def _wait_healthy(url: str, timeout: float = 10.0) -> None:
             raise RuntimeError(f"health check answered {resp.status}")
 
 
-def serve(host: str, port: int, allow_etl_code: bool = False) -> int:
+def serve(host: str, port: int, allow_etl_code: bool = False,
+          faults: Sequence[str] = ()) -> int:
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -59,6 +78,9 @@ def serve(host: str, port: int, allow_etl_code: bool = False) -> int:
         try:
             _wait_healthy(server.url)
             print(f"ais-emulator: serving AIStore API at {server.url}", flush=True)
+            for spec in faults:
+                rule = server.emulator.faults.add(spec)
+                print(f"ais-emulator: fault rule {rule.id}: {rule}", flush=True)
             while not stop.wait(0.5):
                 pass
         finally:
@@ -73,7 +95,7 @@ def serve(host: str, port: int, allow_etl_code: bool = False) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return serve(args.host, args.port, args.allow_etl_code)
+        return serve(args.host, args.port, args.allow_etl_code, args.fault)
     return 2  # pragma: no cover (argparse enforces the sub-command)
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ais_emulator.api import faulting
 from ais_emulator.api.errors import ApiError, error_reply, internal_error, unknown_route
 from ais_emulator.api.types import Request, Response
 from ais_emulator.store.errors import StoreError
@@ -106,11 +107,20 @@ def route(method: str, template: str):
 
 
 def dispatch(emu, request: Request) -> Response:
-    """Serve one request against ``emu``; never raises."""
-    resp = _dispatch(emu, request)
+    """Serve one request against ``emu``; never raises. Fault rules apply here (see
+    ``faulting``): the reply may carry a fault for the transport to execute."""
+    fault = faulting.decide(emu, request)
+    if fault is None:
+        resp = _dispatch(emu, request)
+    elif fault.kind == "status":
+        resp = faulting.status_reply(emu, request, fault)
+    elif fault.before_headers:
+        resp = Response(200, {}, b"")
+    else:
+        resp = _dispatch(emu, request)
     if request.method == "HEAD" and resp.content_length is None:
         resp.announce_length = False
-    return resp
+    return faulting.apply(fault, resp) if fault is not None else resp
 
 
 def _dispatch(emu, request: Request) -> Response:

@@ -68,6 +68,7 @@ class Response:
     body: Body = b""
     content_length: Optional[int] = None
     announce_length: bool = True  # False: no Content-Length header at all (HEAD replies)
+    fault: Optional[object] = None  # an injected fault the transport executes (faulting.py)
 
     def length(self) -> Optional[int]:
         """Content-Length to announce, or None (none to announce, or unknown: chunked /

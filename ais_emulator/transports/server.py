@@ -22,6 +22,7 @@ from typing import Optional
 
 from ais_emulator.api import Request, Response, dispatch
 from ais_emulator.emulator import Emulator
+from ais_emulator.transports import faultexec
 
 log = logging.getLogger("ais_emulator")
 _MAX_LINE = 65536
@@ -99,6 +100,8 @@ class _Handler(socketserver.StreamRequestHandler):
                       remote_addr=f"{self.client_address[0]}:{self.client_address[1]}",
                       allow_etl_code=self.server.allow_etl_code)
         resp = dispatch(self.server.emulator, req)
+        if resp.fault is not None:  # an injected reset, truncation or stall
+            return faultexec.serve(self, method, resp, keep, version)
         self._send(method, resp, keep, version)
         return keep
 

@@ -5,6 +5,7 @@ from ais_emulator.api.handlers import (  # noqa: F401
     buckets,
     cluster,
     etl,
+    faults,
     jobs,
     multiobj,
     objects,
@@ -12,5 +13,5 @@ from ais_emulator.api.handlers import (  # noqa: F401
     xbucket,
 )
 
-__all__ = ["batch", "buckets", "cluster", "etl", "jobs", "multiobj", "objects", "remote",
+__all__ = ["batch", "buckets", "cluster", "etl", "faults", "jobs", "multiobj", "objects", "remote",
            "xbucket"]
