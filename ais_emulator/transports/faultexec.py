@@ -195,7 +195,7 @@ class _BreakingRaw(io.RawIOBase):
         if kind == "reset":
             raise ConnectionResetError(104, "Connection reset by peer")
         if kind == "stall" and _wait(self._fault.stall, self._limit):
-            raise socket.timeout("timed out")
+            raise TimeoutError("timed out")
         if self._length is None:  # a chunked body without its last chunk
             raise http.client.IncompleteRead(b"")
 

@@ -62,3 +62,26 @@ def test_main_in_process_help(capsys):
         main(["serve", "--help"])
     assert exc.value.code == 0
     assert "--port" in capsys.readouterr().out
+
+
+def test_fault_option_installs_rules():
+    proc, line = start("--port", "0", "--fault", "503 op=list first=1", "--fault",
+                       "reset after=10 p=0.5")
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        assert "fault rule 1: 503" in proc.stdout.readline()
+        assert "fault rule 2: reset" in proc.stdout.readline()
+        requests.post(url + "/v1/buckets/x", json={"action": "create-bck"}, timeout=5)
+        assert requests.get(url + "/v1/buckets/x", json={"action": "list"},
+                            timeout=5).status_code == 503
+        rules = requests.get(url + "/v1/__emulator__/faults", timeout=5).json()["rules"]
+        assert [(r["kind"], r["fired"]) for r in rules] == [("status", 1), ("reset", 0)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+
+
+def test_bad_fault_option_is_a_usage_error():
+    proc = subprocess.run([sys.executable, "-m", "ais_emulator", "serve", "--fault",
+                           "reset p=3"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "probability must be within [0, 1]" in proc.stderr
