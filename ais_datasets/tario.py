@@ -13,7 +13,8 @@ names (``K``), PAX extended headers (``x``: ``path`` and ``size``; global ``g`` 
 read and ignored), base-256 sizes, gzip-compressed streams (:func:`gunzip_chunks`).
 Only regular files (types ``0``, ``\\0``, ``7``) are members; directories, links,
 devices and GNU sparse entries are skipped. Reading stops at the first all-zero block or
-at a clean end of stream on a header boundary. A stream that ends inside a header, a
+at a clean end of stream on a header boundary (``TarStream.terminated`` tells which: a
+shard without its end-of-archive blocks may have lost members at its end). A stream that ends inside a header, a
 member or its padding raises :class:`~ais_datasets.errors.TruncatedShardError`; a header
 whose checksum does not match raises :class:`~ais_datasets.errors.ShardReadError`. Both
 name the shard and the byte offset.
@@ -224,7 +225,7 @@ class TarStream:
     """
 
     __slots__ = ("_chunks", "_buf", "_pos", "_base", "shard", "_pending", "_done",
-                 "closer")
+                 "closer", "terminated")
 
     def __init__(self, source, *, offset: int = 0, shard: Optional[str] = None) -> None:
         self._chunks = iter(chunks_of(source))
@@ -234,7 +235,20 @@ class TarStream:
         self.shard = shard
         self._pending: Optional[MemberHeader] = None  # header whose data is unread
         self._done = False
+        self.terminated = False  # an end-of-archive (all-zero) block was read
         self.closer: Optional[Callable[[], None]] = None
+
+    def drain(self) -> int:
+        """Read the rest of the stream without parsing it (the padding after the
+        end-of-archive blocks), so that whatever checks the whole stream (a checksum at
+        its end) runs; returns the number of bytes read."""
+        n = len(self._buf) - self._pos
+        self._base += len(self._buf)
+        self._buf, self._pos = b"", 0
+        for chunk in self._chunks:
+            n += len(chunk)
+            self._base += len(chunk)
+        return n
 
     def close(self) -> None:
         """Release the underlying stream (calls ``closer`` once, when one is set)."""
@@ -422,6 +436,7 @@ class TarStream:
                     raise self._error(ShardReadError,
                                       "end-of-archive block after an extended header", start)
                 self._done = True
+                self.terminated = True
                 return None
             if not _checksum_ok(buf, pos):
                 raise self._error(ShardReadError, "invalid tar header (checksum mismatch)",
