@@ -21,8 +21,9 @@ Kinds (parameters in brackets):
 * ``latency`` [``delay`` s]: the reply is held back that long, then sent normally.
 * ``slow`` [``rate`` bytes/s]: the body is sent no faster than ``rate``.
 * ``reset`` [``after`` bytes]: the connection is reset (TCP RST) before the headers, or
-  after ``after`` bytes of the body.
-* ``truncate`` [``after`` bytes]: the body ends early (default: halfway) while the
+  after ``after`` bytes of the body (``after=random``: at a seeded position in the body).
+* ``truncate`` [``after`` bytes]: the body ends early (default: at a seeded position)
+  while the
   Content-Length announced the whole, then the connection is closed.
 * ``stall`` [``after`` bytes, ``delay`` s]: nothing more is sent (before the headers, or
   after ``after`` body bytes) until the client gives up or ``delay`` passes (default 30).
@@ -31,8 +32,10 @@ Kinds (parameters in brackets):
 
 Operations (``op``): ``get``, ``head``, ``put``, ``delete`` (objects), ``object`` (any
 object request), ``list`` (list objects), ``batch`` (GetBatch), ``bucket`` (other
-bucket requests), ``cluster`` (health, smap, jobs, ETL, ...), ``any`` (default). The
-emulator's own control routes (``/v1/__emulator__/...``) are never faulted.
+bucket requests), ``cluster`` (health, smap, jobs, ETL, ...), ``any`` (default), or
+several joined by ``|`` (``op=get|batch``). ``bucket`` matches the bucket the URL names
+(for a GetBatch without one, its first item's); ``object`` matches object requests
+only. The emulator's own control routes (``/v1/__emulator__/...``) are never faulted.
 
 Order and determinism. Rules are consulted in the order they were added; each one whose
 filters match counts the request (``matched``). ``latency`` and ``slow`` rules that fire
@@ -64,6 +67,7 @@ OPS = ("any", "get", "head", "put", "delete", "object", "list", "batch", "bucket
 OBJECT_OPS = ("get", "head", "put", "delete", "object")
 DEFAULT_STALL = 30.0
 NO_RETRY_AFTER = -1  # retry_after=none: a 429/503 without the header
+AFTER_RANDOM = -1  # after=random: a seeded position in the body
 _KEYS_KEPT = 1 << 16  # per rule: requests remembered for "seen before" counts
 
 
@@ -116,6 +120,7 @@ class Rule:
     fired: int = 0
     _seen: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
     _salt: str = field(default="", repr=False, compare=False)
+    _ops: frozenset = field(default=frozenset(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         kind = str(self.kind).strip().lower()
@@ -129,16 +134,22 @@ class Rule:
         self.kind = kind
         self._numbers()
         self.op = str(self.op or "any").lower()
-        if self.op not in OPS:
-            raise FaultSpecError(f"unknown op {self.op!r}; expecting one of {', '.join(OPS)}")
+        for op in self.op.split("|"):
+            if op not in OPS:
+                raise FaultSpecError(f"unknown op {op!r}; expecting one of {', '.join(OPS)} "
+                                     f"(or several joined by '|')")
+        self._ops = frozenset(self.op.split("|"))
         if self.method is not None:
             self.method = str(self.method).upper()
         if not 0.0 <= self.probability <= 1.0:
             raise FaultSpecError(f"probability must be within [0, 1], not {self.probability}")
+        if kind == "truncate" and self.after is None:
+            self.after = AFTER_RANDOM
         for name in ("first", "after", "at", "retry_after"):
             value = getattr(self, name)
-            if value is not None and value < 0 and not (name == "retry_after"
-                                                        and value == NO_RETRY_AFTER):
+            if value is not None and value < 0 and not (
+                    (name == "retry_after" and value == NO_RETRY_AFTER)
+                    or (name == "after" and value == AFTER_RANDOM)):
                 raise FaultSpecError(f"{name} must not be negative, not {value}")
         if self.every is not None and self.every < 1:
             raise FaultSpecError(f"every must be at least 1, not {self.every}")
@@ -163,6 +174,8 @@ class Rule:
         """Numeric fields as numbers (they may come from JSON or a spec as text)."""
         if isinstance(self.retry_after, str) and self.retry_after.strip().lower() == "none":
             self.retry_after = NO_RETRY_AFTER
+        if isinstance(self.after, str) and self.after.strip().lower() == "random":
+            self.after = AFTER_RANDOM
         for name in ("first", "every", "seed", "status", "retry_after", "after", "at"):
             value = getattr(self, name)
             if value is not None:
@@ -183,7 +196,8 @@ class Rule:
     def matches(self, method: str, op: str, bucket: Optional[str], obj: Optional[str]) -> bool:
         if self.method is not None and self.method != method:
             return False
-        if self.op != "any" and self.op != op and not (self.op == "object" and op in OBJECT_OPS):
+        ops = self._ops
+        if "any" not in ops and op not in ops and not ("object" in ops and op in OBJECT_OPS):
             return False
         if self.bucket is not None and (bucket is None
                                         or not fnmatch.fnmatchcase(bucket, self.bucket)):
@@ -218,8 +232,11 @@ class Rule:
                      "delay", "rate", "first", "every"):
             value = getattr(self, name)
             if value is not None:
-                out[name] = "none" if name == "retry_after" and value == NO_RETRY_AFTER \
-                    else value
+                if name == "retry_after" and value == NO_RETRY_AFTER:
+                    value = "none"
+                elif name == "after" and value == AFTER_RANDOM:
+                    value = "random"
+                out[name] = value
         out.update(probability=self.probability, seed=self.seed, matched=self.matched,
                    fired=self.fired)
         return out
@@ -268,6 +285,8 @@ def _convert(spec: str, key: str, value: str) -> Any:
     try:
         if key == "retry_after":
             return NO_RETRY_AFTER if value.lower() in ("none", "") else int(value)
+        if key == "after" and value.lower() == "random":
+            return AFTER_RANDOM
         if key in _INTS:
             return int(value)
         if key in _FLOATS:

@@ -21,19 +21,23 @@ reasons (a target down, a backend failing) with messages that differ.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Optional
 from urllib.parse import unquote
 
+import xxhash
+
 from ais_emulator.api.errors import error_response
 from ais_emulator.api.types import Request, Response
-from ais_emulator.faults import Fault
+from ais_emulator.faults import AFTER_RANDOM, Fault
 
 CONTROL_PREFIX = "/v1/__emulator__"
 _REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
             503: "Service Unavailable", 504: "Gateway Timeout"}
 _SLOW_STEPS = 20  # a slow body goes out in pieces of rate/_SLOW_STEPS bytes
+_UNKNOWN_SIZE = 1 << 16  # after=random in a body of unknown length: within its first 64 KiB
 
 
 class CutBody(BaseException):
@@ -63,9 +67,20 @@ def classify(req: Request) -> tuple[Optional[str], Optional[str], Optional[str]]
     if area == "buckets":
         return ("list" if method == "GET" and bucket else "bucket"), bucket, None
     if area == "ml":  # /v1/ml/moss[/<bucket>]
-        bucket = unquote(parts[3]) if len(parts) > 3 and parts[3] else None
+        bucket = unquote(parts[3]) if len(parts) > 3 and parts[3] else _batch_bucket(req)
         return "batch", bucket, None
     return "cluster", None, None
+
+
+def _batch_bucket(req: Request) -> Optional[str]:
+    """The bucket of a GetBatch request's first item (its URL names none)."""
+    try:
+        doc = json.loads(req.body) if req.body else None
+        first = doc["in"][0] if isinstance(doc, dict) and doc.get("in") else None
+        bucket = first.get("bucket") if isinstance(first, dict) else None
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+    return bucket if isinstance(bucket, str) else None
 
 
 def decide(emu, req: Request) -> Optional[Fault]:
@@ -79,11 +94,19 @@ def decide(emu, req: Request) -> Optional[Fault]:
     op, bucket, obj = classify(req)
     if op is None:
         return None
-    key = f"{req.method} {req.path}?{req.query} {req.header('range')}"
+    key = f"{req.method} {req.path}?{req.query} {req.header('range')} {_body_key(req.body)}"
     fault = faults.pick(req.method, op, bucket, obj, key)
     if fault is not None and fault.delay > 0:
         time.sleep(fault.delay)
     return fault
+
+
+def _body_key(body) -> str:
+    """A short digest of a request body (GetBatch names its objects there), so that two
+    requests to one URL draw their faults apart."""
+    if not isinstance(body, (bytes, bytearray, memoryview)) or not len(body):
+        return ""
+    return xxhash.xxh64_hexdigest(bytes(body[:4096]))
 
 
 def status_reply(emu, req: Request, fault: Fault) -> Response:
@@ -126,11 +149,10 @@ def apply(fault: Optional[Fault], resp: Response) -> Response:
         body = _paced(body, fault.rate)
     if kind in ("reset", "truncate", "stall"):
         after = fault.after
-        if kind == "truncate":
-            half = (size or 0) // 2
-            after = half if after is None else after
-            if size:
-                after = min(after, size - 1)  # fewer bytes than announced
+        if after == AFTER_RANDOM:  # a seeded position in the body
+            after = int(fault.draw * (size if size is not None else _UNKNOWN_SIZE))
+        if kind == "truncate" and size:
+            after = min(after, size - 1)  # fewer bytes than announced
         body = _cut(body, after or 0)
         resp.fault = fault
     resp.body = body

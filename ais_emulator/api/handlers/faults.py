@@ -53,7 +53,8 @@ def _build(doc) -> Rule:
             raise FaultSpecError("a fault rule needs a kind (or a spec)")
         for key in ("id", "matched", "fired"):
             kwargs.pop(key, None)
-        allowed = set(Rule.__dataclass_fields__) - {"id", "matched", "fired", "_seen", "_salt"}
+        allowed = {f for f in Rule.__dataclass_fields__ if not f.startswith("_")} - {
+            "id", "matched", "fired"}
         unknown = sorted(set(kwargs) - allowed)
         if unknown:
             raise FaultSpecError(f"unknown fault rule field(s) {unknown}; expecting "
