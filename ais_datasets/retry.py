@@ -58,13 +58,14 @@ from typing import Any, Optional, Union
 
 from requests.exceptions import ChunkedEncodingError
 from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import Timeout as RequestsTimeout
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0
-# a request that failed before its reply (ReadTimeout and ConnectTimeout are ConnectionErrors)
-REQUEST_ERRORS = (RequestsConnectionError, ChunkedEncodingError, ProtocolError,
-                  ReadTimeoutError)
+# a request that failed before (or while receiving) its reply: refused, reset, timed out
+REQUEST_ERRORS = (RequestsConnectionError, RequestsTimeout, ChunkedEncodingError,
+                  ProtocolError, ReadTimeoutError)
 
 Timeout = Union[float, tuple[Optional[float], Optional[float]], None]
 
