@@ -2,7 +2,7 @@
 
     GET  /v1/health[?prr=true]        200, empty
     GET  /v1/daemon?what=smap         one proxy and one target, both at the emulator's URL
-    POST /v1/__emulator__/reset       emulator-only: drop all state (200)
+    POST /v1/__emulator__/reset       emulator-only: drop all state, fault rules too (200)
 
 Deviations: the emulator is always ready, so ``prr``/``readiness`` are always 200; the
 smap's single proxy and single target share the address the client used, which makes
@@ -65,6 +65,6 @@ def daemon(emu, req: Request) -> Response:
 
 @route("POST", "/v1/__emulator__/reset")
 def reset(emu, req: Request) -> Response:
-    """Emulator-only: drop all state (buckets, objects, uploads, registrations)."""
+    """Emulator-only: drop all state (buckets, objects, uploads, registrations, fault rules)."""
     emu.reset()
     return Response(200, {}, b"")

@@ -66,11 +66,13 @@ def _build(doc) -> Rule:
 
 @route("GET", "/v1/__emulator__/faults")
 def list_faults(emu, req: Request) -> Response:
+    """Emulator-only: every fault rule with its matched/fired counters."""
     return json_reply({"rules": emu.faults.stats()})
 
 
 @route("GET", "/v1/__emulator__/faults/{rule_id}")
 def get_fault(emu, req: Request, rule_id: str) -> Response:
+    """Emulator-only: one fault rule with its counters (404 if there is none)."""
     rule = emu.faults.get(_rule_id(rule_id))
     if rule is None:
         raise ApiError(404, f"fault rule {rule_id} does not exist")
@@ -79,6 +81,7 @@ def get_fault(emu, req: Request, rule_id: str) -> Response:
 
 @route("POST", "/v1/__emulator__/faults")
 def add_faults(emu, req: Request) -> Response:
+    """Emulator-only: add fault rules (a rule, a spec, or a list; all or none)."""
     doc = parse_json(req.body, "fault rule")
     docs = doc if isinstance(doc, list) else [doc]
     if doc is None or not docs:
@@ -91,12 +94,14 @@ def add_faults(emu, req: Request) -> Response:
 
 @route("DELETE", "/v1/__emulator__/faults")
 def clear_faults(emu, req: Request) -> Response:
+    """Emulator-only: remove every fault rule."""
     emu.faults.clear()
     return Response(200, {}, b"")
 
 
 @route("DELETE", "/v1/__emulator__/faults/{rule_id}")
 def remove_fault(emu, req: Request, rule_id: str) -> Response:
+    """Emulator-only: remove one fault rule (404 if there is none)."""
     if not emu.faults.remove(_rule_id(rule_id)):
         raise ApiError(404, f"fault rule {rule_id} does not exist")
     return Response(200, {}, b"")
