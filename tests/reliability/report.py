@@ -29,9 +29,8 @@ from aistore.sdk import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for ``reliability``
 
-from reliability import chaos  # noqa: E402
-
 from ais_datasets import RetryPolicy  # noqa: E402
+from reliability import chaos  # noqa: E402
 
 
 class HttpSeeder:
