@@ -123,3 +123,55 @@ def test_shard_path_under_faults(benchmark, emulator_server, path, condition, wo
           f"{info['ratio_vs_clean']:.2f}x clean ({info['ratio_min']:.2f}-"
           f"{info['ratio_max']:.2f}), {faults.fired} faults fired, exact={info['exact']}")
     assert info["exact"], "a faulted round did not deliver every sample exactly once"
+
+
+CHECKED = {
+    "AISShardReader (own GETs)": "shards",
+    "AISShardReader (read-ahead)": "shards",
+    "AISIterDataset (plain GETs)": "small",
+}
+
+
+def _checked_reader(path: str, srv, manifest: dict, workers: int, verify: bool) -> c.Reader:
+    bucket = lambda: c._bucket(srv.url, manifest["bucket"])  # noqa: E731
+    if path.startswith("AISIterDataset"):
+        cls = c.dataset_class(c.OURS, "AISIterDataset")
+
+        def make():
+            return c._loader(cls(bucket(), use_batch=False, verify_checksum=verify), workers)
+
+        return c.Reader(make, c._first, lambda s: c.nbytes(s[1]))
+    cls = c.dataset_class(c.OURS, "AISShardReader")
+    kwargs = {"use_batch": False} if "own GETs" in path else {"readahead_bytes": 8 << 20}
+
+    def make():
+        return c._loader(cls(bucket(), verify_checksum=verify, **kwargs), workers)
+
+    return c.Reader(make, c._first, lambda s: c.nbytes(s[1]))
+
+
+@pytest.mark.parametrize("workers", [0])
+@pytest.mark.parametrize("path", list(CHECKED))
+def test_checksum_cost(benchmark, emulator_server, path, workers, n_rounds):
+    """Samples/s with ``verify_checksum=True`` over the same path with it off, paired."""
+    manifest = emulator_server.seed(CHECKED[path])
+    on = _checked_reader(path, emulator_server, manifest, workers, True)
+    off = _checked_reader(path, emulator_server, manifest, workers, False)
+
+    def consume(reader):
+        return lambda: measure.consume(reader.make, reader.key_of, reader.size_of)
+
+    refs: list[measure.Round] = []
+    rounds = measure.run_rounds(benchmark, consume(on), max(n_rounds, 3),
+                                f"checksum/{path}", before=consume(off), paired=refs)
+    ratios = [r.samples / r.seconds / (ref.samples / ref.seconds)
+              for r, ref in zip(rounds, refs, strict=True) if r.seconds and ref.seconds]
+    info = {"fault_group": f"checksum/{path}", "num_workers": workers,
+            "samples_per_s": statistics.median(r.samples / r.seconds for r in rounds),
+            "unchecked_samples_per_s": statistics.median(r.samples / r.seconds for r in refs),
+            "ratio_vs_unchecked": statistics.median(ratios), "ratio_min": min(ratios),
+            "ratio_max": max(ratios)}
+    benchmark.extra_info.update(info)
+    print(f"\n{path} [checksum on, workers={workers}]: {info['samples_per_s']:.0f} samples/s, "
+          f"{info['ratio_vs_unchecked']:.2f}x unchecked ({info['ratio_min']:.2f}-"
+          f"{info['ratio_max']:.2f})")

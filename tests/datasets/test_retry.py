@@ -159,3 +159,21 @@ def test_shard_reader_takes_the_policy(ais_mock, bucket, kit):
     assert rule.fired == 2
     with pytest.raises(TypeError, match="RetryPolicy"):
         AISShardReader(bucket, retry=3)
+
+
+def test_a_cut_getbatch_reply_is_asked_again_for_the_rest(ais_mock, bucket, kit, calls):
+    from ais_datasets import AISIterDataset
+
+    objects = kit.object_corpus(bucket, n=10)
+    rule = ais_mock.emulator.faults.add("reset", op="batch", after=3000, first=1)
+    calls.clear()
+    assert list(AISIterDataset(bucket, max_batch_size=10)) == objects
+    assert rule.fired == 1 and calls.batch_requests() == 2 and calls.gets() == []
+    # the map dataset's batch is a list: asked again whole, nothing was handed out
+    from ais_datasets import AISMapDataset
+
+    ds = AISMapDataset(bucket)
+    ais_mock.emulator.faults.add("truncate", op="batch", after=3000, first=1)
+    calls.clear()
+    assert ds.__getitems__(list(range(10))) == objects
+    assert calls.batch_requests() == 2 and calls.gets() == []
