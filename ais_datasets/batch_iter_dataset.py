@@ -35,10 +35,10 @@ from aistore.sdk.batch.batch import Batch
 from aistore.sdk.enums import Colocation
 
 from ais_datasets.base_iter_dataset import AISBaseIterDataset
-from ais_datasets.getbatch import batch_client, stream_failed
+from ais_datasets.getbatch import batch_client
 from ais_datasets.progress import progress
-from ais_datasets.reading import LazyPool, ordered_map
-from ais_datasets.retry import RetryPolicy, check
+from ais_datasets.reading import STREAM_ERRORS, LazyPool, ordered_map
+from ais_datasets.retry import REQUEST_ERRORS, RetryPolicy, check
 
 logger = getLogger(__name__)
 
@@ -111,12 +111,12 @@ class AISBatchIterDataset(AISBaseIterDataset):
         while True:
             batch = Batch(view, [index.object(i) for i in chunk], None, self.output_format,
                           self.cont_on_err, False, self.streaming, self.colocation)
+            entries = batch.get()  # the request (retried by the view or the client)
             try:
-                return [(info.obj_name, info.err_msg, data) for info, data in batch.get()]
-            except Exception as err:  # noqa: BLE001 - only broken replies are asked again
-                tries += 1
-                if not (stream_failed(err) or isinstance(err, tarfile.TarError)) \
-                        or tries >= policy.attempts:
+                return [(info.obj_name, info.err_msg, data) for info, data in entries]
+            except (*STREAM_ERRORS, *REQUEST_ERRORS, tarfile.TarError, EOFError):
+                tries += 1  # the reply broke off: nothing of it was handed out yet
+                if tries >= policy.attempts:
                     raise
                 policy.sleep(tries)
 

@@ -92,10 +92,15 @@ def batch_client(request_client, policy: Optional[RetryPolicy] = None):
     return lean_client(client, policy), policy
 
 
+class ReplyBroken(Exception):
+    """A GetBatch reply that broke off (or arrived mangled) after the request succeeded:
+    asking again for what is missing may succeed. The cause is ``__cause__``."""
+
+
 def stream_failed(err: BaseException) -> bool:
-    """Whether ``err`` is a GetBatch reply that broke off (or arrived mangled): asking
-    again for what is missing may succeed, where a refused request would not."""
-    return isinstance(err, (*STREAM_ERRORS, *REQUEST_ERRORS, ShardReadError))
+    """Whether ``err`` is a broken reply (:class:`ReplyBroken`). A request that failed
+    has been retried already, by the policy's view or by the client's own retries."""
+    return isinstance(err, ReplyBroken)
 
 
 def batch_stream(request_client, objects: Sequence[Object]) -> Iterator[Optional[bytes]]:
@@ -103,8 +108,9 @@ def batch_stream(request_client, objects: Sequence[Object]) -> Iterator[Optional
 
     Each object's bytes are yielded as soon as its entry has arrived (``None``: the
     server reports the entry as failed), so memory holds one read chunk, not the batch.
-    Raises the SDK's error when the request fails, and ``RuntimeError`` when the
-    archive does not hold exactly the requested entries in order.
+    Raises the SDK's error when the request fails, :class:`ReplyBroken` when the reply
+    breaks off or cannot be parsed, and ``RuntimeError`` when the archive does not hold
+    exactly the requested entries in order.
     """
     batch = Batch(request_client, objects=list(objects), output_format=".tar",
                   cont_on_err=True, streaming_get=True)
@@ -112,7 +118,11 @@ def batch_stream(request_client, objects: Sequence[Object]) -> Iterator[Optional
     try:
         tar = TarStream(receive(raw), shard="GetBatch")
         for k, obj in enumerate(objects):
-            entry = tar.next_entry()
+            try:
+                entry = tar.next_entry()
+            except (*STREAM_ERRORS, *REQUEST_ERRORS, ShardReadError) as err:
+                raise ReplyBroken(f"GetBatch reply broke off after {k} of {len(objects)} "
+                                  f"entries: {type(err).__name__}: {err}") from err
             if entry is None:
                 raise RuntimeError(f"GetBatch returned {k} entries for {len(objects)} "
                                    f"objects")
@@ -134,7 +144,7 @@ def batch_read(request_client, objects: Sequence[Object],
                policy: Optional[RetryPolicy] = None) -> list[Optional[bytes]]:
     """:func:`batch_stream` as a list (the whole batch in memory), through the policy's
     view of ``request_client``; a reply that breaks off is asked for again, up to
-    ``policy.attempts`` times in all."""
+    ``policy.attempts`` times in all (a request that fails is not: it was retried)."""
     client, policy = batch_client(request_client, policy)
     tries = 0
     while True:
