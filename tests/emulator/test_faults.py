@@ -324,3 +324,33 @@ def test_rest_route_adds_lists_and_removes_rules():
         assert requests.get(f"{base}/abc").status_code == 400
         assert requests.delete(base).status_code == 200
         assert requests.get(base).json() == {"rules": []}
+
+
+@pytest.mark.parametrize("spec", ["reset after=2000", "truncate after=2000",
+                                  "stall after=2000 delay=5"])
+def test_requests_sees_what_a_real_connection_gives(transport, spec):
+    """Through ``requests`` itself: a broken body is a ChunkedEncodingError (reset,
+    truncation) or a ConnectionError (read timeout), on both transports alike."""
+    emu, client = transport
+    emu.faults.add(spec, first=1)
+    url = client.bucket("b").object("o").get_url()
+    resp = requests.get(url, stream=True, timeout=(2, 0.5))
+    expected = requests.ConnectionError if spec.startswith("stall") else \
+        requests.exceptions.ChunkedEncodingError
+    with pytest.raises(expected):
+        for _ in resp.iter_content(1024):
+            pass
+
+
+def test_random_cut_points_are_seeded_and_inside_the_body(transport):
+    emu, client = transport
+    cuts = []
+    for seed in (1, 2, 3):
+        emu.faults.add("truncate", first=1, seed=seed)
+        got = b""
+        raw = get(client)
+        with pytest.raises(ProtocolError):
+            while piece := raw.read(4096):
+                got += piece
+        cuts.append(len(got))
+    assert len(set(cuts)) == 3 and all(0 <= n < len(DATA) for n in cuts)
