@@ -40,6 +40,11 @@ bench-quick: venv
 lint: venv
 	$(VENV)/bin/ruff check ais_emulator ais_datasets tests benchmarks
 
+# every dataset class under the fault mix, against a clean run (docs/faults.md)
+.PHONY: chaos-report
+chaos-report: venv
+	$(PY) tests/reliability/report.py $(ARGS)
+
 include scripts/live.mk
 include scripts/docs.mk
 
