@@ -83,21 +83,29 @@ class ReadRetriesExhausted(ObjectFileReaderMaxResumeError):
     """A body kept breaking off: ``failures`` tries in a row brought no new byte.
 
     Subclasses the SDK's ``ObjectFileReaderMaxResumeError`` (what upstream raises when a
-    stream cannot be resumed); ``original_error`` is the last failure.
+    stream cannot be resumed); ``original_error`` is the last failure. Built from a
+    message alone (as a DataLoader re-raises a worker's error), it carries just that.
     """
 
-    def __init__(self, where: str, position: int, failures: int, err: BaseException) -> None:
+    def __init__(self, where: str, position: Optional[int] = None,
+                 failures: Optional[int] = None, err: Optional[BaseException] = None) -> None:
         super().__init__(err, failures)
         self.where = where
         self.position = position
         self.failures = failures
-        self.args = (f"{where}: reading stopped at byte {position} after {failures} "
-                     f"failures in a row without progress; last: {type(err).__name__}: {err}",)
+        if position is None:
+            self.args = (where,)
+        else:
+            self.args = (f"{where}: reading stopped at byte {position} after {failures} "
+                         f"failures in a row without progress; last: "
+                         f"{type(err).__name__}: {err}",)
 
     def __str__(self) -> str:
         return self.args[0]
 
     def __reduce__(self):
+        if self.position is None:
+            return (ReadRetriesExhausted, (self.args[0],))
         return (_rebuild_exhausted, (self.where, self.position, self.failures,
                                      RuntimeError(f"{type(self.original_error).__name__}: "
                                                   f"{self.original_error}")))
