@@ -61,7 +61,6 @@ from typing import Any, Optional, Union
 import xxhash
 
 KINDS = ("status", "latency", "slow", "reset", "truncate", "stall", "corrupt")
-MODIFIERS = ("latency", "slow")  # they combine with each other and with one other fault
 STATUSES = (429, 500, 502, 503, 504)
 OPS = ("any", "get", "head", "put", "delete", "object", "list", "batch", "bucket", "cluster")
 OBJECT_OPS = ("get", "head", "put", "delete", "object")
