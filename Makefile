@@ -66,6 +66,10 @@ fuzz-tar: venv
 	  || $(PY) -m pip install -q -e ".[fuzz]" || echo "atheris is not installable here: coverage-guided step skipped"
 	@if $(PY) -c "import atheris" 2>/dev/null; then \
 	  cd tests && ../$(PY) -m tar.atheris_tar ../build/tar-corpus -max_total_time=$(FUZZ_SECONDS) -timeout=30; fi
+# every dataset class under the fault mix, against a clean run (docs/faults.md)
+.PHONY: chaos-report
+chaos-report: venv
+	$(PY) tests/reliability/report.py $(ARGS)
 
 include scripts/live.mk
 include scripts/docs.mk

@@ -18,20 +18,30 @@ Splitting, listing and order: see :mod:`ais_datasets.base_iter_dataset`; the cur
 across ranks, objects skipped with ``cont_on_err`` are made up for by reading this
 reader's objects again from the start (one more pass at most), so the rank still yields
 its share's count.
+
+Faults: requests go through the view of ``client`` that retries by the ``retry`` policy
+(:mod:`ais_datasets.retry`). A batch is extracted whole before any of its objects is
+yielded, so a reply that breaks off (or arrives mangled) is simply asked for again, up
+to ``policy.attempts`` times: no object is yielded twice or skipped. GetBatch entries
+carry no checksum and are not checked.
 """
 
 from __future__ import annotations
 
+import tarfile
 from collections.abc import Iterator, Sequence
 from logging import getLogger
 from typing import Optional, Union
 
 from aistore.sdk import AISSource, Client
+from aistore.sdk.batch.batch import Batch
 from aistore.sdk.enums import Colocation
 
 from ais_datasets.base_iter_dataset import AISBaseIterDataset
+from ais_datasets.getbatch import batch_client
 from ais_datasets.progress import progress
-from ais_datasets.reading import LazyPool, ordered_map
+from ais_datasets.reading import STREAM_ERRORS, LazyPool, ordered_map
+from ais_datasets.retry import REQUEST_ERRORS, RetryPolicy, check
 
 logger = getLogger(__name__)
 
@@ -46,6 +56,8 @@ class AISBatchIterDataset(AISBaseIterDataset):
         max_batch_size: objects per GetBatch request (default 32).
         output_format, streaming, colocation, cont_on_err: passed to ``client.batch``.
         prefetch: GetBatch requests in flight per reading process (keyword-only).
+        retry: the :class:`~ais_datasets.retry.RetryPolicy` (keyword-only; None: the
+            default for ``client``).
         shuffle, seed, rank, world_size, ranks_from_env, even_ranks: see
             :class:`AISBaseIterDataset` (keyword-only).
     """
@@ -64,6 +76,7 @@ class AISBatchIterDataset(AISBaseIterDataset):
         cont_on_err: bool = False,
         *,
         prefetch: int = 2,
+        retry: Optional[RetryPolicy] = None,
         shuffle: bool = False,
         seed: int = 0,
         rank: Optional[int] = None,
@@ -84,6 +97,7 @@ class AISBatchIterDataset(AISBaseIterDataset):
         self.colocation = colocation
         self.cont_on_err = cont_on_err
         self._prefetch = max(1, int(prefetch))
+        self._retry = check(retry)
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         topo, state = self._start_epoch()
@@ -91,14 +105,27 @@ class AISBatchIterDataset(AISBaseIterDataset):
         return self._generate(topo, state, index, positions)
 
     def _fetch(self, index, chunk: Sequence[int]) -> list[tuple[str, Optional[str], bytes]]:
-        batch = self.client.batch(
-            objects=[index.object(i) for i in chunk],
-            output_format=self.output_format,
-            streaming_get=self.streaming,
-            colocation=self.colocation,
-            cont_on_err=self.cont_on_err,
-        )
-        return [(info.obj_name, info.err_msg, data) for info, data in batch.get()]
+        request_client = getattr(self.client, "_request_client", None)
+        if request_client is None:  # not an SDK Client: its own batch(), its own retries
+            batch = self.client.batch(objects=[index.object(i) for i in chunk],
+                                      output_format=self.output_format,
+                                      streaming_get=self.streaming,
+                                      colocation=self.colocation,
+                                      cont_on_err=self.cont_on_err)
+            return [(info.obj_name, info.err_msg, data) for info, data in batch.get()]
+        view, policy = batch_client(request_client, self._retry)
+        tries = 0
+        while True:
+            batch = Batch(view, [index.object(i) for i in chunk], None, self.output_format,
+                          self.cont_on_err, False, self.streaming, self.colocation)
+            entries = batch.get()  # the request (retried by the view or the client)
+            try:
+                return [(info.obj_name, info.err_msg, data) for info, data in entries]
+            except (*STREAM_ERRORS, *REQUEST_ERRORS, tarfile.TarError, EOFError):
+                tries += 1  # the reply broke off: nothing of it was handed out yet
+                if tries >= policy.attempts:
+                    raise
+                policy.sleep(tries)
 
     def _generate(self, topo, state, index, positions) -> Iterator[tuple[str, bytes]]:
         start = state["position"]

@@ -19,6 +19,13 @@ in order. A cluster without GetBatch is detected once per process
 carries no transform), as with ``use_batch=False``. Either way the sample order does not
 depend on timing.
 
+Faults: every request follows the ``retry`` policy (:mod:`ais_datasets.retry`). A
+GetBatch reply that breaks off mid-way is asked for again for the objects not yet
+yielded (no object is yielded twice), up to ``policy.attempts`` times in a row without
+progress, then those objects are read with plain GETs. Plain GETs resume cut bodies with
+Range GETs and, with ``verify_checksum`` (default), are checked against the cluster's
+checksum before they are yielded (GetBatch entries carry none).
+
 Background work ends with the iteration. When the iterator is exhausted, closed or
 garbage-collected (or raises), the GETs not yet started are cancelled, no new request is
 sent, and the pool is shut down: its threads exit once the GETs already running return
@@ -37,9 +44,16 @@ from typing import Optional, Union
 from aistore.sdk import AISSource
 
 from ais_datasets.base_iter_dataset import AISBaseIterDataset
-from ais_datasets.getbatch import batch_available, batch_stream, note_failure
+from ais_datasets.getbatch import (
+    batch_available,
+    batch_client,
+    batch_stream,
+    note_failure,
+    stream_failed,
+)
 from ais_datasets.progress import progress
 from ais_datasets.reading import LazyPool, ordered_map, read_object
+from ais_datasets.retry import RetryPolicy, check
 from ais_datasets.sources import ObjectIndex
 
 
@@ -54,6 +68,9 @@ class AISIterDataset(AISBaseIterDataset):
             (keyword-only, default True).
         max_batch_size: objects per GetBatch request (keyword-only, default 64).
         prefetch: plain GETs in flight per reading process (keyword-only, default 8).
+        retry: the :class:`~ais_datasets.retry.RetryPolicy` (keyword-only; None: the
+            default for the client).
+        verify_checksum: check plain GETs against the cluster's checksum (keyword-only).
         shuffle, seed, rank, world_size, ranks_from_env, even_ranks: see
             :class:`AISBaseIterDataset` (keyword-only).
     """
@@ -69,6 +86,8 @@ class AISIterDataset(AISBaseIterDataset):
         use_batch: bool = True,
         max_batch_size: int = 64,
         prefetch: int = 8,
+        retry: Optional[RetryPolicy] = None,
+        verify_checksum: bool = True,
         shuffle: bool = False,
         seed: int = 0,
         rank: Optional[int] = None,
@@ -88,6 +107,8 @@ class AISIterDataset(AISBaseIterDataset):
         self._use_batch = bool(use_batch)
         self._max_batch_size = int(max_batch_size)
         self._prefetch = int(prefetch)
+        self._retry = check(retry)
+        self._verify = bool(verify_checksum)
 
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         topo, state = self._start_epoch()
@@ -117,11 +138,11 @@ class AISIterDataset(AISBaseIterDataset):
     def _gets(self, index: ObjectIndex, todo: Sequence[int], pool: LazyPool
               ) -> Iterator[tuple[str, bytes]]:
         """Plain GETs on ``pool``, up to ``prefetch`` in flight, in order."""
-        etl_name = self._etl_name
+        etl_name, policy, verify = self._etl_name, self._retry, self._verify
 
         def fetch(i: int) -> tuple[str, bytes]:
             obj = index.object(i)
-            return obj.name, read_object(obj, etl_name)
+            return obj.name, read_object(obj, etl_name, policy=policy, verify=verify)
 
         results = ordered_map(pool, fetch, todo, self._prefetch)
         try:
@@ -152,22 +173,40 @@ class AISIterDataset(AISBaseIterDataset):
             while end < limit and clients[index.source_no(todo[end])] is client:
                 end += 1
             objects = [index.object(i) for i in todo[k:end]]
-            done = 0
-            stream = batch_stream(client, objects)
+            done = yield from self._batch_of(client, objects)
+            if done < len(objects):
+                yield from self._gets(index, todo[k + done:end], pool)
+            k = end
+
+    def _batch_of(self, client, objects) -> Iterator[tuple[str, bytes]]:
+        """``objects`` from GetBatch requests, yielded in order; returns how many were.
+
+        A reply that breaks off is asked for again for the rest, up to the policy's
+        attempts in a row without progress; any other failure ends the batching.
+        """
+        view, policy = batch_client(client, self._retry)
+        done = failures = 0
+        while done < len(objects):
+            stream = batch_stream(view, objects[done:])
             try:
                 while done < len(objects):
                     try:
                         data = next(stream)
                     except Exception as err:  # noqa: BLE001 - any failure: plain GETs
                         note_failure(client, err)
+                        failures += 1
+                        if not stream_failed(err) or failures >= policy.attempts \
+                                or not batch_available(client):
+                            return done
+                        if failures > 1:
+                            policy.sleep(failures - 1)
                         break
                     obj = objects[done]
                     if data is None:  # failed entry: a GET raises the real error
-                        data = read_object(obj)
+                        data = read_object(obj, policy=self._retry, verify=self._verify)
                     done += 1
+                    failures = 0
                     yield obj.name, data
             finally:
                 stream.close()
-            if done < len(objects):
-                yield from self._gets(index, todo[k + done:end], pool)
-            k = end
+        return done

@@ -14,6 +14,13 @@ failed is fetched again with a plain GET (which raises the real error, e.g.
 for that batch; and when the cluster does not serve GetBatch at all (a 400/404/405/501 on the
 route), this process stops trying. With ``etl_name`` every item is a plain GET (GetBatch
 carries no transform).
+
+Faults: every request follows the ``retry`` policy (:mod:`ais_datasets.retry`): a 503 is
+retried with back-off, a body cut mid-way resumes with a Range GET, a GetBatch reply cut
+mid-way is asked for again. With ``verify_checksum`` (default) ``ds[i]`` (and every plain
+GET) is checked against the checksum the cluster sends before it is returned; a mismatch
+is read again, then raises :class:`~ais_datasets.errors.ChecksumError`. GetBatch
+entries carry no checksum and are not checked.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from aistore.sdk import AISSource
 from ais_datasets.base_map_dataset import AISBaseMapDataset
 from ais_datasets.getbatch import batch_available, batch_read, note_failure
 from ais_datasets.reading import read_object
+from ais_datasets.retry import RetryPolicy, check
 
 
 class AISMapDataset(AISBaseMapDataset):
@@ -34,6 +42,9 @@ class AISMapDataset(AISBaseMapDataset):
         ais_source_list: sources; prefix_map: per-source prefixes.
         etl_name: an ETL already running on the cluster, applied to every object.
         use_batch: fetch DataLoader batches with GetBatch (keyword-only, default True).
+        retry: the :class:`~ais_datasets.retry.RetryPolicy` (keyword-only; None: the
+            default for the client).
+        verify_checksum: check plain GETs against the cluster's checksum (keyword-only).
     """
 
     def __init__(
@@ -43,10 +54,14 @@ class AISMapDataset(AISBaseMapDataset):
         etl_name: str = None,
         *,
         use_batch: bool = True,
+        retry: Optional[RetryPolicy] = None,
+        verify_checksum: bool = True,
     ):
         super().__init__(ais_source_list, prefix_map)
         self._etl_name = etl_name
         self._use_batch = use_batch
+        self._retry = check(retry)
+        self._verify = bool(verify_checksum)
 
     def __len__(self) -> int:
         return len(self._obj_list)
@@ -60,7 +75,10 @@ class AISMapDataset(AISBaseMapDataset):
 
     def __getitem__(self, index: int) -> tuple[str, bytes]:
         obj = self._object(index)
-        return obj.name, read_object(obj, self._etl_name)
+        return obj.name, self._read(obj)
+
+    def _read(self, obj) -> bytes:
+        return read_object(obj, self._etl_name, policy=self._retry, verify=self._verify)
 
     def _batching(self) -> bool:
         return self._use_batch and not self._etl_name
@@ -79,11 +97,11 @@ class AISMapDataset(AISBaseMapDataset):
             if not batch_available(client):
                 continue
             try:
-                got = batch_read(client, [objects[k] for k in members])
+                got = batch_read(client, [objects[k] for k in members], self._retry)
             except Exception as err:  # noqa: BLE001 - any GetBatch failure: plain GETs
                 note_failure(client, err)
                 continue
             for k, data in zip(members, got, strict=True):
                 datas[k] = data
-        return [(obj.name, data if data is not None else read_object(obj, self._etl_name))
+        return [(obj.name, data if data is not None else self._read(obj))
                 for obj, data in zip(objects, datas, strict=True)]

@@ -31,13 +31,15 @@ errors: :mod:`ais_datasets.shardstream` and :mod:`ais_datasets.resumable`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from aistore.sdk import ArchiveConfig, DataShard, ListObjectFlag
 from torch.utils.data import IterableDataset
 
 from ais_datasets.errors import ShardReadError
-from ais_datasets.reading import etl_config, open_tar, uri
+from ais_datasets.failures import DEFAULT_BUDGET
+from ais_datasets.reading import etl_config, on_policy, open_tar, uri
+from ais_datasets.retry import RetryPolicy
 from ais_datasets.shardstream import PREFETCH_SHARDS, READAHEAD_BYTES, ShardStream
 from ais_datasets.shares import deal, visits
 from ais_datasets.sources import (
@@ -60,6 +62,7 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         on_error: ``"raise"`` | ``"warn"`` | ``"skip"``.
         readahead_bytes, prefetch_shards: bytes held and shards opened ahead of the
             reader, for all sources together (keyword-only; see ``AISShardReader``).
+        error_budget, retry, verify_checksum: as ``AISShardReader``'s.
         rank, world_size, ranks_from_env, even_ranks: splitting across ranks and equal
             work (keyword-only): see :class:`~ais_datasets.AISBaseIterDataset`.
     """
@@ -68,6 +71,8 @@ class AISMultiShardStream(ShardStream, IterableDataset):
                  seed: int = 0, shuffle_buffer: int = 1000, on_error: str = "raise",
                  readahead_bytes: int = READAHEAD_BYTES,
                  prefetch_shards: int = PREFETCH_SHARDS,
+                 error_budget: Union[int, float, None] = DEFAULT_BUDGET,
+                 retry: Optional[RetryPolicy] = None, verify_checksum: bool = True,
                  rank: Optional[int] = None, world_size: Optional[int] = None,
                  ranks_from_env: bool = False, even_ranks: Optional[str] = "pad"):
         self._data_sources = list(data_sources)
@@ -77,7 +82,8 @@ class AISMultiShardStream(ShardStream, IterableDataset):
                              ranks_from_env=ranks_from_env, even_ranks=even_ranks)
         self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer,
                                 readahead_bytes=readahead_bytes,
-                                prefetch_shards=prefetch_shards)
+                                prefetch_shards=prefetch_shards, error_budget=error_budget,
+                                retry=retry, verify_checksum=verify_checksum)
 
     # ------------------------------------------------------------------ listing
 
@@ -122,7 +128,7 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         if topo.slot == 0:  # report the unmatched shards once, not in every slot
             self._unit_failed(err, "sources", 0)  # counts one unmatched shard
             unmatched = sum(length - min(lengths) for length in lengths)
-            self._live_stats()["shards_failed"] += unmatched - 1
+            self._stats.add("", shards_failed=unmatched - 1)
 
     # ------------------------------------------------------------------ iteration
 
@@ -151,15 +157,18 @@ class AISMultiShardStream(ShardStream, IterableDataset):
         if not self._streamable(obj):
             yield from self._members_by_listing(obj, etl_name, skip)
             return
-        tar = open_tar(obj, etl_name, start, chunks=feed, closer=getattr(feed, "close", None))
+        tar = open_tar(obj, etl_name, start, chunks=feed, closer=getattr(feed, "close", None),
+                       policy=self._retry, verify=self._verify)
         try:
             for _ in range(skip):
                 if tar.next_member() is None:
+                    self._finish_tar(tar, uri(obj))
                     return
             entry = tar.next_entry
             while True:
                 item = entry()
                 if item is None:
+                    self._finish_tar(tar, uri(obj))
                     return
                 yield item[1], tar.offset
         finally:
@@ -170,6 +179,7 @@ class AISMultiShardStream(ShardStream, IterableDataset):
             prefix=obj.name, props="name", flags=[ListObjectFlag.ARCH_DIR])
         paths = [e.name[len(obj.name) + 1:] for e in entries if e.name != obj.name
                  and e.name.startswith(obj.name + "/")]
+        obj, _ = on_policy(obj, self._retry)
         for path in paths[skip:]:
             yield obj.get_reader(etl=etl_config(etl_name),
                                  archive_config=ArchiveConfig(archpath=path)).read_all(), 0
@@ -218,6 +228,9 @@ class AISMultiShardStream(ShardStream, IterableDataset):
                 stream.close()
 
     # ------------------------------------------------------------------ counting
+
+    def _unit_sample_count(self, unit) -> Optional[int]:
+        return self._pair_counts([unit])[0]
 
     def _pair_counts(self, pairs: Sequence[int]) -> list[int]:
         names = self._names()

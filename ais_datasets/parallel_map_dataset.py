@@ -19,8 +19,15 @@ Differences from upstream (on purpose):
   dataset also works inside DataLoader workers (daemonic processes may not fork, so
   upstream's cannot run there), and nothing needs unlinking if a buffer is not closed.
 * **Exact byte counts, resumed ranges.** Every range must deliver exactly its length;
-  a dropped connection re-requests the rest of the range (up to ``MAX_RESUME`` times)
-  before the error is raised, and a response longer or shorter than asked is an error.
+  a dropped connection or a stall re-requests the rest of the range, at once after
+  progress and with the ``retry`` policy's back-off after failures in a row (giving up
+  after ``policy.attempts`` of them, :mod:`ais_datasets.retry`), and a response longer
+  or shorter than asked is an error.
+* **Checked.** With ``verify_checksum`` (default) the whole buffer is hashed once its
+  ranges are in and compared with the checksum the HEAD reported; a mismatch reads the
+  object again (up to ``policy.attempts`` times), then raises
+  :class:`~ais_datasets.errors.ChecksumError`, as does a range reply whose checksum or
+  version differs from the HEAD's (the object changed while it was read).
 * The object size comes from one HEAD per object; ranges are ``chunk_size`` bytes
   (keyword-only, default 8 MiB as upstream). A zero-byte object is an empty buffer
   (upstream raises ``ValueError``).
@@ -33,12 +40,14 @@ from http.client import IncompleteRead
 from typing import Optional, Union
 
 from aistore.sdk import AISSource
-from aistore.sdk.obj.obj_file.errors import ObjectFileReaderMaxResumeError
 from requests.exceptions import ChunkedEncodingError
 from urllib3.exceptions import ProtocolError
 
 from ais_datasets.base_map_dataset import AISBaseMapDataset
-from ais_datasets.reading import MAX_RESUME, STREAM_ERRORS, LazyPool
+from ais_datasets.checksums import Digest
+from ais_datasets.errors import ChecksumError, ReadRetriesExhausted
+from ais_datasets.reading import STREAM_ERRORS, LazyPool, on_policy, uri
+from ais_datasets.retry import DEFAULT, RetryPolicy, check
 
 CHUNK_SIZE = 8 * 1024 * 1024
 
@@ -123,16 +132,23 @@ def _rebuild(data: Optional[bytearray]) -> ParallelBuffer:
     return buf
 
 
-def read_range_into(obj, start: int, view: memoryview, max_resume: int = MAX_RESUME) -> None:
-    """Fill ``view`` with the object's bytes from ``start`` (one range GET, resumed)."""
-    got, resumes = 0, 0
+def read_range_into(obj, start: int, view: memoryview,
+                    policy: RetryPolicy = DEFAULT, identity: Optional[tuple] = None) -> None:
+    """Fill ``view`` with the object's bytes from ``start`` (one range GET, resumed).
+
+    ``identity``: the (checksum, version) the object had when its size was read; a
+    reply that names another raises ``ChecksumError`` (the object changed).
+    """
+    got, failures = 0, 0
     need = len(view)
     while got < need:
         at, end = start + got, start + need - 1
         raw = obj.get_reader(byte_range=f"bytes={at}-{end}").raw()
         ok = False
         try:
-            length = raw.headers.get("Content-Length", "")
+            headers = raw.headers
+            _same_object(obj, identity, headers)
+            length = headers.get("Content-Length", "")
             if length.isdigit() and int(length) != need - got:
                 raise RangeLengthError(f"range [{at}, {end + 1}) answered with {length} "
                                        f"bytes; expected {need - got}")
@@ -143,21 +159,33 @@ def read_range_into(obj, start: int, view: memoryview, max_resume: int = MAX_RES
                     raise ProtocolError(f"range [{start}, {start + need}) ended after "
                                         f"{got} bytes")
                 got += n
+                failures = 0
             if readinto(bytearray(1)):
                 raise RangeLengthError(f"range [{start}, {start + need}) returned more "
                                        f"than {need} bytes")
             ok = True
-        except RangeLengthError:
+        except (RangeLengthError, ChecksumError):
             raise
         except _RANGE_ERRORS as err:
-            resumes += 1
-            if resumes > max_resume:
-                raise ObjectFileReaderMaxResumeError(err, resumes) from err
+            failures += 1
+            if failures >= policy.attempts:
+                raise ReadRetriesExhausted(uri(obj), start + got, failures, err) from err
+            if failures > 1:  # right after progress: at once
+                policy.sleep(failures - 1)
         finally:
             if ok:
                 raw.release_conn()
             else:
                 raw.close()
+
+
+def _same_object(obj, identity: Optional[tuple], headers) -> None:
+    if identity is None:
+        return
+    now = (headers.get("Ais-Checksum-Value", ""), headers.get("Ais-Version", ""))
+    if all(now) and all(identity) and now != identity:
+        raise ChecksumError(f"the object changed while it was being read (checksum/version "
+                            f"{'/'.join(identity)} -> {'/'.join(now)})", shard=uri(obj))
 
 
 def _direct_readinto(raw):
@@ -176,6 +204,9 @@ class AISParallelMapDataset(AISBaseMapDataset):
         ais_source_list: sources; prefix_map: per-source prefixes.
         num_workers: concurrent range reads per object (threads).
         chunk_size: bytes per range GET (keyword-only, default 8 MiB).
+        retry: the :class:`~ais_datasets.retry.RetryPolicy` (keyword-only; None: the
+            default for the client).
+        verify_checksum: check each object against the cluster's checksum (keyword-only).
     """
 
     def __init__(
@@ -185,6 +216,8 @@ class AISParallelMapDataset(AISBaseMapDataset):
         num_workers: int = 16,
         *,
         chunk_size: int = CHUNK_SIZE,
+        retry: Optional[RetryPolicy] = None,
+        verify_checksum: bool = True,
     ):
         super().__init__(ais_source_list or [], prefix_map or {})
         if int(num_workers) < 1:
@@ -194,6 +227,8 @@ class AISParallelMapDataset(AISBaseMapDataset):
         self._num_workers = int(num_workers)
         self._chunk_size = int(chunk_size)
         self._pool = LazyPool(self._num_workers)
+        self._retry = check(retry)
+        self._verify = bool(verify_checksum)
 
     @property
     def num_workers(self) -> int:
@@ -209,25 +244,51 @@ class AISParallelMapDataset(AISBaseMapDataset):
         except IndexError:
             raise IndexError(
                 f"<{self.__class__.__name__}> index must be in bounds of dataset") from None
-        size = obj.get_reader().head().size
+        obj, policy = on_policy(obj, self._retry)
+        attrs = obj.get_reader().head()
+        size = attrs.size
+        identity = (attrs.checksum_value, attrs.obj_version)
         data = allocate(size)
         view = memoryview(data)
+        tries = 0
+        while True:
+            self._read_ranges(obj, view, size, policy, identity)
+            digest = Digest.of(attrs.checksum_type, attrs.checksum_value) \
+                if self._verify else None
+            if digest is None:
+                break
+            digest.update(view)
+            if digest.matches():
+                break
+            tries += 1
+            if tries >= policy.attempts:
+                view.release()
+                raise ChecksumError(
+                    f"{digest.cksum_type} checksum mismatch after {tries} reads: the "
+                    f"cluster reported {digest.expected}, the {size} bytes read hash to "
+                    f"{digest.actual}", shard=uri(obj), expected=digest.expected,
+                    actual=digest.actual)
+            policy.sleep(tries)
+        view.release()
+        return obj.name, ParallelBuffer(data)
+
+    def _read_ranges(self, obj, view: memoryview, size: int, policy: RetryPolicy,
+                     identity: tuple) -> None:
         step = self._chunk_size
         ranges = [(pos, min(pos + step, size)) for pos in range(0, size, step)]
         if len(ranges) == 1 or self._num_workers == 1:
             for a, b in ranges:
-                read_range_into(obj, a, view[a:b])
-        else:
-            pool = self._pool.get()
-            futures = [pool.submit(read_range_into, obj, a, view[a:b]) for a, b in ranges]
-            try:
-                for fut in futures:
-                    fut.result()
-            finally:
-                for fut in futures:
-                    fut.cancel()
-                for fut in futures:  # never leave a thread writing into the buffer
-                    if not fut.cancelled():
-                        fut.exception()
-        view.release()
-        return obj.name, ParallelBuffer(data)
+                read_range_into(obj, a, view[a:b], policy, identity)
+            return
+        pool = self._pool.get()
+        futures = [pool.submit(read_range_into, obj, a, view[a:b], policy, identity)
+                   for a, b in ranges]
+        try:
+            for fut in futures:
+                fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
+            for fut in futures:  # never leave a thread writing into the buffer
+                if not fut.cancelled():
+                    fut.exception()

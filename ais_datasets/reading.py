@@ -12,11 +12,23 @@ when it finds itself in another process (after ``fork``), and never pickles it::
 Streams. :class:`ObjectStream` reads one object with a single GET (``ObjectReader.raw()``)
 in large pieces (``READ_SIZE``, 1 MiB) straight from the HTTP response: no per-chunk
 iterator layers, one copy from the socket; with ``reuse`` (the tar readers' own streams)
-those pieces land in one buffer per thread (:func:`receive`). When the connection drops
-or the body ends short of its ``Content-Length``, it re-opens the object at the byte it
-reached (a range GET; for a transformed object, a fresh GET whose first bytes are
-skipped), up to ``max_resume`` times, as the SDK's ``as_file()`` reader does. GetBatch
-lives in :mod:`ais_datasets.getbatch`, background read-ahead in
+those pieces land in one buffer per thread (:func:`receive`). When the connection drops,
+the body ends short of its ``Content-Length`` or a read times out, it re-opens the object
+at the byte it reached (a range GET; for a transformed object, a fresh GET whose first
+bytes are skipped): at once after progress, with the policy's back-off after failures in
+a row, giving up (:class:`~ais_datasets.errors.ReadRetriesExhausted`) after
+``policy.attempts`` failures without a new byte (:mod:`ais_datasets.retry`).
+
+Integrity. A stream that starts at byte 0 hashes what it delivers and, at its end,
+compares it with the checksum of the reply (:mod:`ais_datasets.checksums`); a mismatch
+raises :class:`~ais_datasets.errors.ChecksumError` *after* the last byte was delivered
+(a reader has already used them: see the datasets for what that means), and
+:func:`read_object` re-reads the object instead, up to ``policy.attempts`` times, before
+it raises. A resumed reply whose checksum or version differs from the first one (the
+object changed while being read) raises ``ChecksumError`` at once: two versions are
+never spliced. ETL output and content-encoded bodies are not checked.
+
+GetBatch lives in :mod:`ais_datasets.getbatch`, background read-ahead in
 :mod:`ais_datasets.readahead`.
 """
 
@@ -31,20 +43,22 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Optional, TypeVar, Union
 
 from aistore.sdk.etl.etl_config import ETLConfig
-from aistore.sdk.obj.obj_file.errors import ObjectFileReaderMaxResumeError
 from aistore.sdk.obj.object import Object
 from requests.exceptions import ChunkedEncodingError, ReadTimeout
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from ais_datasets.sources import lean_object
+from ais_datasets.checksums import Digest
+from ais_datasets.errors import ChecksumError, ReadRetriesExhausted
+from ais_datasets.retry import DEFAULT, RetryPolicy, resolve
+from ais_datasets.sessions import lean_client, origin_client
 from ais_datasets.tario import READ_SIZE, TarStream, gunzip_chunks
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 GZIP_EXTENSIONS = (".tgz", ".tar.gz")
-MAX_RESUME = 5
+MAX_RESUME = DEFAULT.attempts - 1  # resumes in a row without progress (the default policy)
 # what a dropped or stalled connection raises while a body is read
 STREAM_ERRORS = (RequestsConnectionError, ChunkedEncodingError, ProtocolError, ReadTimeout,
                  ReadTimeoutError)
@@ -112,14 +126,39 @@ def receive(raw, size: int = READ_SIZE) -> Iterator[Union[bytes, memoryview]]:
         _spare.view = view
 
 
-def read_object(obj: Object, etl_name: Optional[str] = None) -> bytes:
-    """The whole content of ``obj`` (one GET, optionally through an inline ETL).
+def on_policy(obj: Object, policy: Optional[RetryPolicy] = None
+              ) -> tuple[Object, RetryPolicy]:
+    """``obj`` on the view of its client that retries by ``policy``, and the policy in
+    effect (None: the default for that client, see :func:`~ais_datasets.retry.resolve`)."""
+    client = origin_client(obj._client)  # noqa: SLF001 - the SDK keeps no public accessor
+    policy = resolve(policy, client)
+    view = lean_client(client, policy)
+    if view is obj._client:  # noqa: SLF001
+        return obj, policy
+    return Object(view, obj._bck_details, obj.name), policy  # noqa: SLF001
 
-    The GET goes through the lean view of ``obj``'s client
-    (:func:`~ais_datasets.sessions.lean_client`).
+
+def read_object(obj: Object, etl_name: Optional[str] = None, *,
+                policy: Optional[RetryPolicy] = None, verify: bool = True) -> bytes:
+    """The whole content of ``obj`` (one GET, optionally through an inline ETL), resumed
+    with range GETs when the body breaks off and, with ``verify``, checked against the
+    reply's checksum: a mismatch is read again, up to ``policy.attempts`` times, then
+    raises :class:`~ais_datasets.errors.ChecksumError`. ``policy`` None: the default
+    for ``obj``'s client (:mod:`ais_datasets.retry`).
     """
-    obj = lean_object(obj, obj.name)
-    return obj.get_reader(etl=etl_config(etl_name)).read_all()
+    obj, policy = on_policy(obj, policy)
+    tries = 0
+    while True:
+        stream = ObjectStream(obj, etl_name, policy=policy, verify=verify, placed=True)
+        try:
+            pieces = list(stream.chunks())
+        except ChecksumError:
+            tries += 1
+            if tries >= policy.attempts:
+                raise
+            policy.sleep(tries)
+            continue
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def is_gzip(name: str) -> bool:
@@ -136,18 +175,31 @@ class ObjectStream:
 
     Iterate :meth:`chunks` (the GET is sent on the first ``next``, so HTTP errors such
     as ``ErrObjNotFound`` surface there); :meth:`close` releases the connection. See the
-    module docstring for how a broken connection is resumed.
+    module docstring for how a broken connection is resumed and what is verified.
+    ``policy``: the retry policy (None: the client's default; ``obj`` is moved onto the
+    policy's client view unless ``placed``, when ``policy`` must be the one in effect);
+    ``verify``: check the checksum (from byte 0 only).
     """
 
     def __init__(self, obj: Object, etl_name: Optional[str] = None, offset: int = 0, *,
-                 chunk: int = READ_SIZE, max_resume: int = MAX_RESUME,
-                 reuse: bool = False) -> None:
-        self.obj = obj
+                 chunk: int = READ_SIZE, max_resume: Optional[int] = None,
+                 reuse: bool = False, policy: Optional[RetryPolicy] = None,
+                 verify: bool = True, placed: bool = False) -> None:
+        if placed and policy is not None:
+            self.obj = obj
+        else:
+            obj, policy = on_policy(obj, policy)
+            self.obj = obj
         self.reuse = reuse  # pieces are views of one reused buffer (see receive)
         self.etl_name = etl_name
         self.offset = offset  # absolute position of the next byte delivered
         self.chunk = max(1, int(chunk))
-        self.max_resume = max_resume
+        self.policy = policy
+        # failures in a row without a new byte before giving up
+        self.max_resume = policy.attempts - 1 if max_resume is None else max_resume
+        self._verify = verify and not etl_name and not offset
+        self._digest: Optional[Digest] = None
+        self._identity: Optional[tuple[str, str]] = None  # (checksum, version) read first
         self._raw = None
         self._reader = None
         self._pos = 0  # absolute position of the open response's next byte
@@ -170,11 +222,24 @@ class ObjectStream:
             length = headers.get("Content-Length", "")
             if length.isdigit():
                 self._end = self._pos + int(length)
+        identity = (headers.get("Ais-Checksum-Value", ""), headers.get("Ais-Version", ""))
+        if self._identity is None:
+            self._identity = identity
+            if self._verify and not self._decode:
+                self._digest = Digest.expecting(headers)
+        elif identity != self._identity and all(identity) and all(self._identity):
+            self._release()
+            raise ChecksumError(
+                f"the object changed while it was being read (checksum/version "
+                f"{'/'.join(self._identity)} -> {'/'.join(identity)} at byte {self.offset})",
+                shard=uri(self.obj))
 
     def _resume_at(self) -> int:
         """Where a re-opened GET starts: the delivered position when AIS serves it."""
         if self.etl_name or not self.offset:
             return 0
+        if getattr(self.obj.bucket_provider, "value", self.obj.bucket_provider) == "ais":
+            return self.offset  # an ais bucket's object is always in the cluster
         try:
             # as the SDK: a remote object not (yet) cached in the cluster starts over
             return self.offset if self._reader.head().present else 0
@@ -190,10 +255,24 @@ class ObjectStream:
                 pass
 
     def _pieces(self) -> Iterator[Union[bytes, memoryview]]:
-        raw, chunk, decode = self._raw, self.chunk, self._decode
+        raw, decode = self._raw, self._decode
         if self.reuse:
-            return receive(raw, chunk)
+            return receive(raw, self.chunk)
+        if self._end is not None:  # exact reads: the last one ends the body, no extra call
+            return self._exact(raw)
+        chunk = self.chunk
         return iter(lambda: raw.read(chunk, decode_content=decode), b"")
+
+    def _exact(self, raw) -> Iterator[bytes]:
+        chunk = self.chunk
+        while True:
+            left = self._end - self._pos
+            if left <= 0:
+                return
+            data = raw.read(min(chunk, left), decode_content=False)
+            if not data:
+                return
+            yield data
 
     def chunks(self) -> Iterator[Union[bytes, memoryview]]:
         """The object's bytes from ``offset`` on, in pieces of up to ``chunk`` bytes.
@@ -201,9 +280,10 @@ class ObjectStream:
         With ``reuse``, each piece is a ``memoryview`` valid until the next one is asked
         for; otherwise pieces are ``bytes``.
         """
-        resumes = 0
+        failures = 0  # in a row, without a new byte
         self._open(self.offset)
         pieces = self._pieces()
+        digest = self._digest
         try:
             while True:
                 try:
@@ -213,14 +293,23 @@ class ObjectStream:
                 except STREAM_ERRORS as err:
                     if self._closed:
                         return
-                    resumes += 1
-                    if resumes > self.max_resume:
-                        raise ObjectFileReaderMaxResumeError(err, resumes) from err
+                    failures += 1
+                    if failures > self.max_resume:
+                        raise ReadRetriesExhausted(uri(self.obj), self.offset, failures,
+                                                   err) from err
                     self._release()
+                    if failures > 1:  # right after progress: at once
+                        self.policy.sleep(failures - 1)
                     self._open(self._resume_at())
                     pieces = self._pieces()
                     continue
                 if not data:
+                    if digest is not None and not digest.matches():
+                        raise ChecksumError(
+                            f"{digest.cksum_type} checksum mismatch: the cluster sent "
+                            f"{digest.expected}, the {self.offset} bytes read hash to "
+                            f"{digest.actual}", shard=uri(self.obj),
+                            expected=digest.expected, actual=digest.actual)
                     return
                 pos = self._pos
                 self._pos = pos + len(data)
@@ -228,7 +317,10 @@ class ObjectStream:
                     if self._pos <= self.offset:
                         continue
                     data = data[self.offset - pos:]
+                failures = 0
                 self.offset += len(data)
+                if digest is not None:
+                    digest.update(data)
                 yield data
         finally:
             self._release()
@@ -240,17 +332,19 @@ class ObjectStream:
 
 def open_tar(obj: Object, etl_name: Optional[str] = None, offset: int = 0, *,
              chunks: Optional[Iterable[bytes]] = None,
-             closer: Optional[Callable[[], None]] = None) -> TarStream:
+             closer: Optional[Callable[[], None]] = None,
+             policy: Optional[RetryPolicy] = None, verify: bool = True) -> TarStream:
     """A :class:`TarStream` over ``obj`` (gzip-decompressed for .tgz / .tar.gz).
 
     ``chunks``/``closer``: bytes of ``obj`` from ``offset`` already being fetched (by a
-    read-ahead), used instead of a new GET.
+    read-ahead or a GetBatch lane), used instead of a new GET.
     """
     if offset and not can_seek(obj, etl_name):
         raise ValueError(f"{uri(obj)}: cannot start a compressed or transformed read "
                          f"at byte {offset}")
     if chunks is None:
-        stream = ObjectStream(obj, etl_name, offset, reuse=True)
+        stream = ObjectStream(obj, etl_name, offset, reuse=True, policy=policy,
+                              verify=verify)
         chunks, closer = stream.chunks(), stream.close
     source = gunzip_chunks(chunks) if is_gzip(obj.name) else chunks
     tar = TarStream(source, offset=offset, shard=uri(obj))

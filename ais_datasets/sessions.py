@@ -23,6 +23,16 @@ whose proxy settings live outside the environment, as on macOS and Windows), or 
 is not the one this was written against, the user's client is returned unchanged. The
 environment is read once per process and client, when the first lean client is made for
 it: proxy variables set later in the process do not reach the datasets' reads.
+
+Retry policy. ``lean_client(client, policy)`` gives the view a dataset reads through
+under a :class:`~ais_datasets.retry.RetryPolicy` (see :mod:`ais_datasets.retry`): unless
+the policy leaves retries to the client (``client_retries``), the view's requests are
+retried by the policy alone: its session's adapters share the user's connection pools
+but carry no urllib3 retries, and its retry manager is the policy's loop, not the SDK's
+tenacity loop. A policy ``timeout`` replaces the user's timeout in the view. Such a view
+is made whatever the environment (with ``trust_env`` kept where it is not inert); only a
+client of another type than the SDK's ``RequestClient`` is returned unchanged (its own
+retries then apply).
 """
 
 from __future__ import annotations
@@ -35,7 +45,13 @@ from typing import Any, Optional
 
 from aistore.sdk.request_client import RequestClient
 from aistore.sdk.request_executor import RequestExecutor
+from aistore.sdk.retry_config import RetryConfig
 from requests import Session
+from requests.adapters import HTTPAdapter
+from tenacity import Retrying, stop_after_attempt
+from urllib3.util.retry import Retry
+
+from ais_datasets.retry import RetryPolicy, retrying
 
 _NETRC_FILES = ("~/.netrc", "~/_netrc")
 
@@ -57,24 +73,46 @@ def environment_is_inert() -> bool:
     return True
 
 
-def lean_session(session: Session) -> Session:
+def lean_session(session: Session, *, inert: bool = True, retries: bool = True) -> Session:
     """A session sharing ``session``'s settings and connection pools, ``trust_env`` off.
 
     For an inert environment (:func:`environment_is_inert`) it sends what ``session``
     sends: ``requests`` with ``trust_env`` replaces the verify setting of every request
     the caller leaves unset (the SDK does) by ``REQUESTS_CA_BUNDLE`` or
-    ``CURL_CA_BUNDLE`` when one is set, and so does this session's ``verify``.
+    ``CURL_CA_BUNDLE`` when one is set, and so does this session's ``verify``. With
+    ``inert=False`` it keeps ``session``'s ``trust_env`` (and reads the environment per
+    request, as it does). With ``retries=False`` its adapters share ``session``'s
+    connection pools without urllib3 retries.
     """
     lean = Session()
     lean.close()  # its own default adapters are replaced by the shared ones
     for attr in ("headers", "auth", "proxies", "hooks", "params", "stream", "verify",
                  "cert", "max_redirects", "cookies", "adapters"):
         setattr(lean, attr, getattr(session, attr))
+    if not retries:
+        lean.adapters = type(session.adapters)(
+            (prefix, _without_retries(adapter)) for prefix, adapter in session.adapters.items())
+    if not inert:
+        lean.trust_env = session.trust_env
+        return lean
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if bundle:
         lean.verify = bundle
     lean.trust_env = False
     return lean
+
+
+_NO_RETRIES = Retry(0, read=False, status=None, raise_on_status=False)
+
+
+def _without_retries(adapter):
+    """An adapter sending through ``adapter``'s connection pools, without urllib3 retries."""
+    if type(adapter) is not HTTPAdapter or adapter.max_retries.total == 0:
+        return adapter
+    clone = HTTPAdapter.__new__(HTTPAdapter)
+    clone.__dict__.update(adapter.__dict__)  # pool manager, proxy managers, pool settings
+    clone.max_retries = _NO_RETRIES
+    return clone
 
 
 class LeanSessions:
@@ -84,8 +122,10 @@ class LeanSessions:
     per such session, so a forked or spawned process gets its own.
     """
 
-    def __init__(self, origin: Any) -> None:
+    def __init__(self, origin: Any, *, inert: bool = True, retries: bool = True) -> None:
         self._origin = origin
+        self._inert = inert
+        self._retries = retries
         self._lock = threading.Lock()
         self._for: Optional[Session] = None
         self._lean: Optional[Session] = None
@@ -96,7 +136,9 @@ class LeanSessions:
         if session is not self._for:
             with self._lock:
                 if session is not self._for:
-                    self._lean, self._for = lean_session(session), session
+                    self._lean = lean_session(session, inert=self._inert,
+                                              retries=self._retries)
+                    self._for = session
         return self._lean
 
     def __getattr__(self, name: str) -> Any:  # retry, ca_cert, ...: the user's settings
@@ -106,10 +148,12 @@ class LeanSessions:
 class _LeanExecutor(RequestExecutor):
     """The user's executor (URL, token, timeout, header rules) over a lean session."""
 
-    def __init__(self, origin: RequestExecutor) -> None:
+    def __init__(self, origin: RequestExecutor, *, inert: bool = True, retries: bool = True,
+                 timeout: Any = None) -> None:
         # no super().__init__: every attribute it would set is a view of ``origin``
         self._origin = origin
-        self._lean = LeanSessions(origin.session_manager)
+        self._inert, self._retries, self._own_timeout = inert, retries, timeout
+        self._lean = LeanSessions(origin.session_manager, inert=inert, retries=retries)
 
     @property
     def _base_url(self) -> str:
@@ -125,7 +169,7 @@ class _LeanExecutor(RequestExecutor):
 
     @property
     def _timeout(self):
-        return self._origin.timeout
+        return self._own_timeout if self._own_timeout is not None else self._origin.timeout
 
     @_timeout.setter
     def _timeout(self, value) -> None:
@@ -135,7 +179,7 @@ class _LeanExecutor(RequestExecutor):
     def _session_manager(self) -> LeanSessions:
         origin = self._origin.session_manager
         if self._lean._origin is not origin:  # the user swapped their session manager
-            self._lean = LeanSessions(origin)
+            self._lean = LeanSessions(origin, inert=self._inert, retries=self._retries)
         return self._lean
 
     @_session_manager.setter
@@ -143,35 +187,70 @@ class _LeanExecutor(RequestExecutor):
         self._origin.session_manager = value
 
 
+class _PolicyRetries:
+    """A retry manager for the view: the policy's loop (:func:`~ais_datasets.retry.retrying`)."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+
+    @property
+    def retry_config(self) -> RetryConfig:
+        """What a ``clone()`` of the view retries with: nothing (the view's loop is the
+        policy; a clone made by the SDK, e.g. for a direct target URL, adds none)."""
+        return RetryConfig(http_retry=_NO_RETRIES,
+                           network_retry=Retrying(stop=stop_after_attempt(1), reraise=True))
+
+    def with_retry(self, request_func, *args, **kwargs):
+        return retrying(self._policy, lambda: request_func(*args, **kwargs))
+
+
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
-def lean_client(client: RequestClient) -> RequestClient:
-    """``client`` without per-request environment lookups (see the module docstring).
+def origin_client(client: Any) -> Any:
+    """The user's client behind a view made here (``client`` itself otherwise)."""
+    return getattr(client, "_ais_origin", client)
 
-    Cached per process and client (for as long as ``client`` lives); returns ``client``
-    itself where that is not safe.
+
+def lean_client(client: RequestClient, policy: Optional[RetryPolicy] = None) -> RequestClient:
+    """``client`` without per-request environment lookups (see the module docstring),
+    and, with ``policy``, retried by that policy alone.
+
+    Cached per process, client and policy (for as long as ``client`` lives); returns
+    ``client`` itself where no view is needed or none is safe. A view given back here
+    stands for the user's client it was made from.
     """
+    client = origin_client(client)
     pid = os.getpid()
     try:
         hit = _cache.get(client)
     except TypeError:  # not weakly referenceable: nothing to cache against
         return client
-    if hit is not None and hit[0] == pid:
-        return hit[1]
+    if hit is not None and hit[0] == pid and policy in hit[1]:
+        return hit[1][policy]
     with _cache_lock:
-        lean = _make(client)
-        _cache[client] = (pid, lean)
-    return lean
+        hit = _cache.get(client)
+        views = hit[1] if hit is not None and hit[0] == pid else {}
+        view = views[policy] = _make(client, policy)
+        _cache[client] = (pid, views)
+    return view
 
 
-def _make(client: RequestClient) -> RequestClient:
+def _make(client: RequestClient, policy: Optional[RetryPolicy]) -> RequestClient:
     executor = getattr(client, "_executor", None)
-    if type(client) is not RequestClient or type(executor) is not RequestExecutor \
-            or not environment_is_inert():
+    if type(client) is not RequestClient or type(executor) is not RequestExecutor:
+        return client
+    own = policy is not None and not policy.client_retries
+    timeout = policy.timeout if policy is not None else None
+    inert = environment_is_inert()
+    if not inert and not own and timeout is None:
         return client
     clone = object.__new__(RequestClient)
     clone.__dict__.update(client.__dict__)  # response handler, retry manager, smap
-    clone._executor = _LeanExecutor(executor)  # noqa: SLF001
+    clone._executor = _LeanExecutor(executor, inert=inert, retries=not own,  # noqa: SLF001
+                                    timeout=timeout)
+    if own:
+        clone._retry_manager = _PolicyRetries(policy)  # noqa: SLF001
+    clone._ais_origin = client  # noqa: SLF001
     return clone

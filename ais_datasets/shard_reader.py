@@ -38,13 +38,18 @@ Differences from upstream (on purpose):
   main process before the DataLoader starts lists once there instead (the counts pickle
   with the reader).
 * **Shuffle, resume, error policy**: ``shuffle`` (shard order from (seed, epoch), plus a
-  ``shuffle_buffer`` block of samples), ``state_dict``/``load_state_dict``, ``on_error`` and
-  ``error_stats``: see :mod:`ais_datasets.shardstream` and :mod:`ais_datasets.resumable`.
+  ``shuffle_buffer`` block of samples), ``state_dict``/``load_state_dict``, ``on_error``,
+  ``error_budget`` and ``error_stats`` (summed over DataLoader workers): see
+  :mod:`ais_datasets.shardstream` and :mod:`ais_datasets.resumable`.
+* **Faults**: requests are retried and cut shards resumed with a Range GET under one
+  ``retry`` policy (:mod:`ais_datasets.retry`); a shard read with its own GET is checked
+  against the cluster's checksum at its end (``verify_checksum``; see
+  :mod:`ais_datasets.shardstream` for the samples already yielded by then).
 * ``len()`` is the number of samples this rank yields in an epoch (upstream counts the
   archive members of all shards), from one ARCH_DIR listing per source and prefix
   (upstream lists each shard separately). It counts the distinct sample keys of each
   shard; iteration agrees because a shard whose members interleave keys raises
-  (:func:`ais_datasets.tario.iter_samples`).
+  (:func:`ais_datasets.samples.iter_samples`).
 """
 
 from __future__ import annotations
@@ -55,8 +60,10 @@ from typing import Any, Optional, Union
 from aistore.sdk import Bucket
 
 from ais_datasets.base_iter_dataset import AISBaseIterDataset
+from ais_datasets.failures import DEFAULT_BUDGET
 from ais_datasets.progress import progress
 from ais_datasets.reading import open_tar, uri
+from ais_datasets.retry import RetryPolicy
 from ais_datasets.samples import iter_samples
 from ais_datasets.shardbatch import BatchLane
 from ais_datasets.shardstream import PREFETCH_SHARDS, READAHEAD_BYTES, ShardStream
@@ -85,6 +92,13 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         use_batch: without read-ahead, fetch up to 16 consecutive shards with one GetBatch
             request where the cluster serves it (keyword-only, default True); see
             :mod:`ais_datasets.shardbatch`.
+        error_budget: with ``on_error`` "warn"/"skip", the failed shards one reading
+            process may skip per epoch: a count, or a fraction of its shards (default
+            0.1); None: no limit (:mod:`ais_datasets.failures`).
+        retry: the :class:`~ais_datasets.retry.RetryPolicy` (None: the default for the
+            client, see :mod:`ais_datasets.retry`).
+        verify_checksum: check each shard read from its start against the checksum the
+            cluster sends (default True).
         rank, world_size, ranks_from_env, even_ranks: splitting across ranks and equal
             work (keyword-only): see :class:`~ais_datasets.AISBaseIterDataset`.
     """
@@ -127,6 +141,9 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         readahead_bytes: int = READAHEAD_BYTES,
         prefetch_shards: int = PREFETCH_SHARDS,
         use_batch: bool = True,
+        error_budget: Union[int, float, None] = DEFAULT_BUDGET,
+        retry: Optional[RetryPolicy] = None,
+        verify_checksum: bool = True,
         rank: Optional[int] = None,
         world_size: Optional[int] = None,
         ranks_from_env: bool = False,
@@ -137,7 +154,8 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
                          ranks_from_env=ranks_from_env, even_ranks=even_ranks)
         self._init_shard_stream(on_error=on_error, shuffle_buffer=shuffle_buffer,
                                 readahead_bytes=readahead_bytes,
-                                prefetch_shards=prefetch_shards)
+                                prefetch_shards=prefetch_shards, error_budget=error_budget,
+                                retry=retry, verify_checksum=verify_checksum)
         self._etl_name = etl_name
         self._use_batch = bool(use_batch)
         self._show_progress = show_progress
@@ -163,7 +181,8 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         start = self._start_offsets(unit, offsets)[0]
         feed = feeds[0] if feeds else None
         tar = open_tar(obj, etl_name, start, chunks=feed,
-                       closer=getattr(feed, "close", None))
+                       closer=getattr(feed, "close", None), policy=self._retry,
+                       verify=self._verify)
         observed = self._observed_keys
         try:
             for sample in iter_samples(tar, 0 if start else skip, status, self.ZeroDict):
@@ -171,6 +190,7 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
                 if len(fields) > len(observed) or not observed.issuperset(fields):
                     observed.update(fields)
                 yield (sample.key, fields), [sample.next_offset]
+            self._finish_tar(tar, uri(obj))
         finally:
             tar.close()
 
@@ -181,7 +201,8 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
     def _batch_lanes(self, units, first: int, offsets: list[int]) -> Optional[list[BatchLane]]:
         if not self._use_batch or self._etl_name:
             return None
-        return [BatchLane(self._unit_specs(units, first, offsets))]
+        return [BatchLane(self._unit_specs(units, first, offsets), policy=self._retry,
+                          verify=self._verify)]
 
     def _emit(self, item):
         key, fields = item  # fields: a ZeroDict already
@@ -193,6 +214,10 @@ class AISShardReader(ShardStream, AISBaseIterDataset):
         return key, fields
 
     # ------------------------------------------------------------------ counting
+
+    def _unit_sample_count(self, unit) -> Optional[int]:
+        index, pos = unit
+        return self._counts(index, [pos])[0]
 
     def _counts(self, index: ObjectIndex, positions) -> list[int]:
         """Samples in each shard at ``positions`` (ARCH_DIR listings, cached)."""

@@ -28,6 +28,11 @@ GetBatch is not available on its cluster (learned once per process, see
 A stream the reader leaves before its end (an error policy skipping the rest of a
 shard) is skipped in the batch by its headers' sizes. The lane belongs to one iteration
 in one process; :meth:`BatchLane.close` closes the open request.
+
+Retries and checks. GetBatch requests and the shards' own GETs go through the view of
+the client that retries by the lane's ``policy`` (:mod:`ais_datasets.retry`); a shard
+read with its own GET from byte 0 is checked against its checksum (``verify``); a shard
+that comes from a GetBatch entry is not (GetBatch sends no per-entry checksum).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from aistore.sdk.request_client import RequestClient
 from ais_datasets.errors import ShardReadError, TruncatedShardError
 from ais_datasets.getbatch import MISSING_DIR, batch_available, entry_name, note_failure
 from ais_datasets.reading import STREAM_ERRORS, ObjectStream, receive
+from ais_datasets.retry import RetryPolicy, resolve
+from ais_datasets.sessions import lean_client, origin_client
 from ais_datasets.tario import Buffer, TarStream
 
 SHARDS_PER_BATCH = 16
@@ -51,17 +58,27 @@ Spec = tuple[Any, Optional[str], int]  # (Object, etl_name, start offset)
 class BatchLane:
     """Hands out the bytes of ``specs``' shards in order, batching their GETs (module doc)."""
 
-    def __init__(self, specs: Sequence[Spec], *, per_batch: int = SHARDS_PER_BATCH) -> None:
+    def __init__(self, specs: Sequence[Spec], *, per_batch: int = SHARDS_PER_BATCH,
+                 policy: Optional[RetryPolicy] = None, verify: bool = True) -> None:
         self._specs = specs
         self._per_batch = max(1, int(per_batch))
+        self._policy = policy
+        self._verify = verify
         self._next = 0  # the spec next_stream hands out next
         self._batch: Optional[_Batch] = None
         self._current: Optional[Union[_Member, _Plain]] = None  # the shard handed out last
         self._closed = False
 
     def _client(self, obj) -> Optional[RequestClient]:
-        client = getattr(obj, "_client", None)
-        return client if isinstance(client, RequestClient) else None
+        """The view of ``obj``'s client that retries by the lane's policy."""
+        client = origin_client(getattr(obj, "_client", None))
+        if not isinstance(client, RequestClient):
+            return None
+        return lean_client(client, resolve(self._policy, client))
+
+    def _own_get(self, spec: Spec) -> _Plain:
+        """The shard of ``spec`` read with its own streamed GET."""
+        return _Plain(ObjectStream(*spec, reuse=True, policy=self._policy, verify=self._verify))
 
     def _batchable(self, spec: Spec) -> bool:
         obj, etl_name, start = spec
@@ -85,7 +102,7 @@ class BatchLane:
         if batch is None and self._batchable(spec):
             batch = self._batch = self._open_batch(no, spec)
         if batch is None:
-            return _Plain.own_get(spec)
+            return self._own_get(spec)
         member = batch.member(no, spec)
         self._current = member
         return member
@@ -106,7 +123,7 @@ class BatchLane:
         except Exception as err:  # noqa: BLE001 - these shards are read with their own GETs
             note_failure(client, err)
             return None
-        return _Batch(raw, first, first + len(objects) - 1)
+        return _Batch(raw, first, first + len(objects) - 1, self)
 
     def close(self) -> None:
         self._closed = True
@@ -121,8 +138,9 @@ class BatchLane:
 class _Batch:
     """One GetBatch response: its tar, read entry by entry by :class:`_Member` streams."""
 
-    def __init__(self, raw, first: int, last: int) -> None:
+    def __init__(self, raw, first: int, last: int, lane: BatchLane) -> None:
         self.raw = raw
+        self.lane = lane
         self.tar = TarStream(receive(raw), shard="GetBatch")
         self.first, self.last = first, last
         self.broken = False  # the response failed: nothing more comes from it
@@ -140,14 +158,14 @@ class _Batch:
         expected = entry_name(obj)
         if head is None:
             self.broken = True
-            return _Plain.own_get(spec)
+            return self.lane._own_get(spec)  # noqa: SLF001
         name, size = head.name, head.size
         if name == MISSING_DIR + expected:
             self.tar.skip_data()
-            return _Plain.own_get(spec)  # its own GET raises the real error
+            return self.lane._own_get(spec)  # noqa: SLF001 - its own GET raises the real error
         if name != expected:
             self.broken = True  # not the archive we asked for: trust none of it
-            return _Plain.own_get(spec)
+            return self.lane._own_get(spec)  # noqa: SLF001
         return _Member(self, spec, size)
 
     def close(self) -> None:
@@ -200,8 +218,10 @@ class _Member:
         self._batch.close()
         self._done = True
         obj, etl_name, start = self._spec
+        lane = self._batch.lane
         self._stream = ObjectStream(obj, etl_name, start + self._size - self._left,
-                                    reuse=True)
+                                    reuse=True, policy=lane._policy,  # noqa: SLF001
+                                    verify=lane._verify)  # noqa: SLF001
         self._fallback = self._stream.chunks()
         return next(self._fallback)
 
@@ -222,11 +242,6 @@ class _Plain:
     def __init__(self, stream: Optional[ObjectStream]) -> None:
         self._stream = stream
         self._it = stream.chunks() if stream is not None else iter(())
-
-    @classmethod
-    def own_get(cls, spec: Spec) -> _Plain:
-        """The shard of ``spec`` read with its own streamed GET."""
-        return cls(ObjectStream(*spec, reuse=True))
 
     def __iter__(self) -> _Plain:
         return self

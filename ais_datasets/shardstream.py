@@ -43,33 +43,48 @@ quota per unit: it stops reading a unit once it has taken that many items, and a
 may appear more than once (read again from its start). When a unit gives fewer items
 than its quota (a shard that is shorter than its listing said, or one the error policy
 skipped), the following units make up the difference, and after the last one the
-reader goes round its units again until the slot's total is met; a whole round that
-yields nothing ends the epoch short, with a :class:`~ais_datasets.errors.ShardReadWarning`
+reader goes round its units again until the slot's total is met (a unit that failed in
+this iteration is not read again: it counts once against the error budget); a whole round
+that yields nothing ends the epoch short, with a :class:`~ais_datasets.errors.ShardReadWarning`
 (a rank that yields less than the others can leave them waiting in a collective).
 
 Errors. ``on_error="raise"`` (default) lets every error through: a malformed or truncated
 shard raises :class:`~ais_datasets.errors.ShardReadError` naming the shard and byte
-offset; HTTP and SDK errors keep their own type. ``"warn"`` and ``"skip"`` drop the rest of
-a failed unit and go on with the next one (``"warn"`` also issues a
-:class:`~ais_datasets.errors.ShardReadWarning`). :attr:`ShardStream.error_stats` counts
-failed units and the samples lost with them (a sample is counted when it had been
-started but not yet yielded; the unread remainder of a failed shard cannot be counted
-without reading it). The counters belong to the process that reads: with a DataLoader
-they live in each worker, and the copy in the main process counts only what the main
-process itself read.
+offset; HTTP and SDK errors keep their own type. Transient failures never get that far:
+requests are retried and cut bodies resumed by the reader's ``retry`` policy
+(:mod:`ais_datasets.retry`). ``"warn"`` and ``"skip"`` drop the rest of a failed unit and go
+on with the next one (``"warn"`` also issues a
+:class:`~ais_datasets.errors.ShardReadWarning`), within the reader's ``error_budget``, and
+never for a missing bucket, a refused credential or a programming error
+(:mod:`ais_datasets.failures`). :attr:`ShardStream.error_stats` counts failed units,
+the samples lost with them (the unit's sample count from the listing when the reader
+knows it, less the samples already yielded; otherwise the sample that was being read),
+and shards that ended without end-of-archive blocks, summed over the DataLoader worker
+processes (:class:`~ais_datasets.failures.SharedStats`).
+
+Integrity. With ``verify_checksum`` (default) a unit read with its own GET from byte 0
+is hashed as it streams and checked against the checksum of the reply once its last
+member has been read (the padding after the end-of-archive blocks is read for that).
+Its samples have been yielded by then: a mismatch fails the unit *after* them (under
+``on_error``, counted in ``shards_failed``), it cannot take them back. A stream that
+resumes a cursor at a byte offset, an ETL's output and a shard that comes from a
+GetBatch reply (which carries no per-entry checksum) are not checked. A shard that ends
+on a member boundary without its end-of-archive blocks (it may have lost members at its
+end) is reported: a ``ShardReadWarning`` (not with ``"skip"``) and ``shards_unterminated``.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Optional
 
 from ais_datasets.errors import ShardReadError, ShardReadWarning
+from ais_datasets.failures import DEFAULT_BUDGET, Budget, SharedStats, skippable
 from ais_datasets.readahead import ReadAhead
 from ais_datasets.reading import ObjectStream, can_seek
 from ais_datasets.resumable import Resumable
+from ais_datasets.retry import RetryPolicy, check
 from ais_datasets.shares import ends
 from ais_datasets.tario import READ_SIZE
 from ais_datasets.topology import permutation
@@ -87,7 +102,9 @@ class ShardStream(Resumable):
 
     def _init_shard_stream(self, *, on_error: str, shuffle_buffer: int,
                            readahead_bytes: int = READAHEAD_BYTES,
-                           prefetch_shards: int = PREFETCH_SHARDS) -> None:
+                           prefetch_shards: int = PREFETCH_SHARDS,
+                           error_budget=DEFAULT_BUDGET, retry: Optional[RetryPolicy] = None,
+                           verify_checksum: bool = True) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
         if int(shuffle_buffer) < 1:
@@ -98,34 +115,49 @@ class ShardStream(Resumable):
         self._shuffle_buffer = int(shuffle_buffer)
         self._readahead_bytes = int(readahead_bytes)
         self._prefetch_shards = int(prefetch_shards)
-        self._stats_pid = os.getpid()
-        self._stats = _zero_stats()
+        self._budget = Budget(error_budget)
+        self._retry = check(retry)
+        self._verify = bool(verify_checksum)
+        self._stats = SharedStats()
 
     # ----------------------------------------------------------------- errors
 
     @property
     def error_stats(self) -> dict[str, Any]:
-        """``{"shards_failed", "samples_skipped", "last_error"}`` for this process."""
-        return dict(self._live_stats())
+        """``{"shards_failed", "samples_skipped", "shards_unterminated", "last_error"}``,
+        summed over this process and the DataLoader workers reading this dataset."""
+        return self._stats.totals()
 
-    def _live_stats(self) -> dict[str, Any]:
-        if self._stats_pid != os.getpid():  # inherited from the parent: start over
-            self._stats_pid, self._stats = os.getpid(), _zero_stats()
-        return self._stats
+    def reset_error_stats(self) -> None:
+        """Zero :attr:`error_stats` (while no DataLoader worker is reading)."""
+        self._stats.reset()
 
     def _unit_failed(self, err: BaseException, unit_name: str, lost: int) -> None:
         """Apply the error policy to a failed unit; returns only when reading goes on."""
-        if self._on_error == "raise":
+        if self._on_error == "raise" or not skippable(err):
             raise err
         message = str(err) if isinstance(err, ShardReadError) else \
             f"{unit_name}: {type(err).__name__}: {err}"
-        stats = self._live_stats()
-        stats["shards_failed"] += 1
-        stats["samples_skipped"] += lost
-        stats["last_error"] = message
+        self._stats.add(message, shards_failed=1, samples_skipped=lost)
         if self._on_error == "warn":
             warnings.warn(f"skipping the rest of a shard: {message}", ShardReadWarning,
                           stacklevel=3)
+
+    def _unit_sample_count(self, unit: Any) -> Optional[int]:
+        """Items in ``unit`` when the reader knows (or can list) them; None otherwise."""
+        return None
+
+    def _finish_tar(self, tar, name: str) -> None:
+        """At the end of a unit's stream: read its tail (so that its checksum is checked)
+        and report a missing end-of-archive."""
+        tar.drain()
+        if not tar.terminated:
+            message = (f"{name}: the shard ends at byte {tar.offset} on a member boundary "
+                       f"without its end-of-archive blocks; members at its end may be "
+                       f"missing")
+            self._stats.add(message, shards_unterminated=1)
+            if self._on_error != "skip":
+                warnings.warn(message, ShardReadWarning, stacklevel=3)
 
     # ----------------------------------------------------------------- cursor
 
@@ -201,7 +233,8 @@ class ShardStream(Resumable):
                     yield _no_stream
                 else:
                     yield lambda obj=obj, etl=etl, at=starts[k]: ObjectStream(
-                        obj, etl, at, chunk=piece)
+                        obj, etl, at, chunk=piece, policy=self._retry,
+                        verify=self._verify)
 
         return [ReadAhead(openers(k), budget=budget, ahead=self._prefetch_shards,
                           piece=piece) for k in range(width)]
@@ -302,10 +335,6 @@ def _no_stream() -> None:
     return None
 
 
-def _zero_stats() -> dict[str, Any]:
-    return {"shards_failed": 0, "samples_skipped": 0, "last_error": None}
-
-
 class _UnitReader:
     """Pulls items unit after unit, keeping the cursor, quotas and the error policy."""
 
@@ -323,6 +352,8 @@ class _UnitReader:
         self._status: dict[str, bool] = {}
         self._unit_taken = 0  # items of the open unit taken by this reader
         self._idle = 0  # make-up units in a row that gave nothing
+        self._failed = 0  # units failed in this iteration (the error budget)
+        self._broken: set[int] = set()  # those units: make-up rounds do not read them again
         self._lanes = owner._lanes(units, self.unit, self.offsets)
         self._lane_next = self.unit  # the unit the lanes hand out next
 
@@ -380,6 +411,9 @@ class _UnitReader:
                 continue
             items = self._items
             unit = self._units[self.unit % len(self._units)]
+            if items is None and self.unit % len(self._units) in self._broken:
+                self._next_unit()  # failed earlier in this iteration: gives nothing now
+                continue
             if items is None:
                 self._status = {"open": False}
                 items = self._items = self._owner._open_unit(
@@ -390,9 +424,8 @@ class _UnitReader:
                 self._next_unit()
                 continue
             except Exception as err:  # noqa: BLE001 - the policy decides
-                lost = 1 if self._status.get("open") else 0
                 self._close_items()
-                self._owner._unit_failed(err, self._owner._unit_name(unit), lost)
+                self._failed_unit(err)
                 self._next_unit()
                 continue
             self.sample += 1
@@ -401,6 +434,24 @@ class _UnitReader:
             self.offsets = offsets
             return item
         return _NOTHING
+
+    def _failed_unit(self, err: BaseException) -> None:
+        """The error policy and the budget for the unit being read (returns to go on)."""
+        owner = self._owner
+        unit = self._units[self.unit % len(self._units)]  # make-up rounds go round again
+        started = 1 if self._status.get("open") else 0
+        if owner._on_error != "raise" and skippable(err):
+            try:
+                count = owner._unit_sample_count(unit)
+            except Exception:  # noqa: BLE001 - counting is best effort (the network failed)
+                count = None
+            lost = max(started, count - self.sample) if count is not None else started
+        else:
+            lost = started
+        owner._unit_failed(err, owner._unit_name(unit), lost)
+        self._failed += 1
+        self._broken.add(self.unit % len(self._units))
+        owner._budget.check(self._failed, len(self._units), err)
 
     def take(self, n: int) -> list[Any]:
         out: list[Any] = []

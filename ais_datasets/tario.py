@@ -15,7 +15,9 @@ names (``K``), PAX extended headers (``x``: ``path`` and ``size``; global ``g`` 
 read and ignored), base-256 sizes, gzip-compressed streams (:func:`gunzip_chunks`).
 Only regular files (types ``0``, ``\\0``, ``7``) are members; directories, links,
 devices and GNU sparse entries are skipped. Reading stops at the first all-zero block or
-at a clean end of stream on a header boundary. A stream that ends inside a header, a
+at a clean end of stream on a header boundary (``TarStream.terminated`` tells which: a
+shard without its end-of-archive blocks may have lost members at its end). A stream that
+ends inside a header, a
 member or its padding raises :class:`~ais_datasets.errors.TruncatedShardError`; a header
 that breaks the rules (checksum, a negative, non-octal or overflowing size, an extended
 header over 1 MiB, a malformed PAX record) raises
@@ -151,7 +153,7 @@ class TarStream:
     """
 
     __slots__ = ("_chunks", "_buf", "_pos", "_base", "shard", "_pending", "_left", "_done",
-                 "closer")
+                 "closer", "terminated")
 
     def __init__(self, source, *, offset: int = 0, shard: Optional[str] = None) -> None:
         self._chunks = iter(chunks_of(source))
@@ -162,7 +164,20 @@ class TarStream:
         self._pending: Optional[MemberHeader] = None  # header whose data is not all read
         self._left = 0  # bytes of the pending member's data not yet read
         self._done = False
+        self.terminated = False  # an end-of-archive (all-zero) block was read
         self.closer: Optional[Callable[[], None]] = None
+
+    def drain(self) -> int:
+        """Read the rest of the stream without parsing it (the padding after the
+        end-of-archive blocks), so that whatever checks the whole stream (a checksum at
+        its end) runs; returns the number of bytes read."""
+        n = len(self._buf) - self._pos
+        self._base += len(self._buf)
+        self._buf, self._pos = b"", 0
+        for chunk in self._chunks:
+            n += len(chunk)
+            self._base += len(chunk)
+        return n
 
     def close(self) -> None:
         """Release the underlying stream (calls ``closer`` once, when one is set)."""
@@ -294,14 +309,17 @@ class TarStream:
         """:meth:`_header` for every case: extended headers, straddling blocks, other
         entry types (skipped), errors."""
         while not self._done:
+            start = self._base + self._pos
             try:
-                entry = read_entry(self._take, self._skip, self._base + self._pos)
+                entry = read_entry(self._take, self._skip, start)
             except TarError as err:
                 cls = TruncatedShardError if isinstance(err, TruncatedTarError) \
                     else ShardReadError
                 raise self._error(cls, err.reason, err.offset) from None
             if entry is None:
                 self._done = True
+                # an all-zero block was read, or the stream simply ended on a boundary
+                self.terminated = self._base + self._pos > start
                 return None
             if entry.regular:
                 return entry.name, entry.size, entry.offset

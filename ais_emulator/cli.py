@@ -1,6 +1,6 @@
 """Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]
 [--data-dir DIR] [--load PROVIDER://BUCKET=PATH ...] [--max-object-size 5GiB]
-[--allow-host NAME]... [--allow-origin ORIGIN]... [--promote-root DIR]``.
+[--allow-host NAME]... [--allow-origin ORIGIN]... [--promote-root DIR] [--fault SPEC ...]``.
 
 Binds loopback by default, prints ``ais-emulator: serving AIStore API at <url>`` once
 ``GET /v1/health`` answers, and exits 0 on SIGINT or SIGTERM. Binding any other address
@@ -8,9 +8,13 @@ prints a warning (louder with ``--allow-etl-code``): whoever can connect may cha
 bucket, and with ETL code allowed, run code. ``--data-dir`` keeps the store in a directory
 (``store.disk``); ``--load`` seeds buckets from local trees before serving (``seeding``).
 A data dir that cannot be used, or a tree that cannot be loaded, exits 1 with the reason.
+Each ``--fault`` installs one fault rule (``ais_emulator.faults``; one line as
+``emu.faults.add`` takes it), printed before the serving line;
+``/v1/__emulator__/faults`` shows their counters and changes them later.
 
     ais-emulator serve --port 0          # any free port; the URL is printed
     ais-emulator serve --data-dir ./ais-data --load ais://corpus=./corpus
+    ais-emulator serve --fault "503 p=0.05 op=get" --fault "reset after=4096 p=0.02"
     python -m ais_emulator serve
 """
 
@@ -26,6 +30,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from ais_emulator.emulator import Emulator
+from ais_emulator.faults import FaultSpecError, Rule, parse_spec
 from ais_emulator.limits import MAX_OBJECT_SIZE, parse_size
 from ais_emulator.seeding import SeedError, parse_load_spec
 from ais_emulator.store.catalog import DataDirError
@@ -68,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="let clients promote the files under DIR into buckets "
                             "(Object.promote, ais object promote); off by default: the "
                             "emulator reads no local files")
+    serve.add_argument("--fault", action="append", default=[], metavar="SPEC", type=_fault,
+                       help="inject a fault: KIND [key=value ...], e.g. '503 p=0.05 op=get' "
+                            "or 'reset after=4096 p=0.02' (repeatable; see "
+                            "ais_emulator.faults)")
     return p
 
 
@@ -83,6 +92,15 @@ def _load_spec(text: str) -> tuple[str, str, str]:
         return parse_load_spec(text)
     except SeedError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _fault(spec: str) -> str:
+    """Check a ``--fault`` spec (argparse reports the error and exits 2)."""
+    try:
+        Rule(**parse_spec(spec))
+    except (FaultSpecError, TypeError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return spec
 
 
 def _wait_healthy(url: str, timeout: float = 10.0) -> None:
@@ -117,7 +135,7 @@ def _open(data_dir: Optional[str], loads, max_object_size: int,
 def serve(host: str, port: int, allow_etl_code: bool = False,
           max_object_size: int = MAX_OBJECT_SIZE, allowed_hosts: Sequence[str] = (),
           allowed_origins: Sequence[str] = (), data_dir: Optional[str] = None,
-          loads=(), promote_root: Optional[str] = None) -> int:
+          loads=(), promote_root: Optional[str] = None, faults: Sequence[str] = ()) -> int:
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -142,6 +160,9 @@ def serve(host: str, port: int, allow_etl_code: bool = False,
             _wait_healthy(server.url)
             if not is_loopback(host):
                 _warn_exposed(host, allow_etl_code)
+            for spec in faults:
+                rule = server.emulator.faults.add(spec)
+                print(f"ais-emulator: fault rule {rule.id}: {rule}", flush=True)
             print(f"ais-emulator: serving AIStore API at {server.url}", flush=True)
             while not stop.wait(0.5):
                 pass
@@ -174,7 +195,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 2
         return serve(args.host, args.port, args.allow_etl_code, args.max_object_size,
                      args.allow_host, args.allow_origin, args.data_dir, args.load,
-                     args.promote_root)
+                     args.promote_root, args.fault)
     return 2  # pragma: no cover (argparse enforces the sub-command)
 
 

@@ -1,14 +1,15 @@
 """The Emulator: all state of one emulated AIS cluster, plus seeding helpers for tests.
 
-It holds the object store, the control-plane registries (ETL, jobs) and the cluster's
-identity (UUID, one proxy and one target). Any number of transports may serve one
+It holds the object store, the control-plane registries (ETL, jobs, fault rules) and
+the cluster's identity (UUID, one proxy and one target). Any number of transports may serve one
 Emulator at the same time.
 
     emu = Emulator()
     emu.create_bucket("data")
     emu.put_object("data", "a/b.bin", b"...")
     emu.get_object("data", "a/b.bin")   # b"..."
-    emu.reset()                          # drop every bucket, object and registration
+    emu.faults.add("503", p=0.05)        # inject faults (see ais_emulator.faults)
+    emu.reset()                          # drop every bucket, object, registration and rule
 
 Remote buckets: ``attach_s3()`` (or ``Emulator(remote_s3=True)``) serves ``aws`` buckets
 from S3, by default moto's in-process ``mock_aws`` (see ``ais_emulator.remote``):
@@ -41,6 +42,7 @@ from typing import Optional
 import xxhash
 
 from ais_emulator.etl import EtlRegistry
+from ais_emulator.faults import FaultSet
 from ais_emulator.jobs import JobRegistry
 from ais_emulator.limits import MAX_OBJECT_SIZE, MAX_RUNNING_JOBS
 from ais_emulator.nodelog import NodeLog
@@ -99,6 +101,7 @@ class Emulator:
         self.log = NodeLog()
         self.stats = NodeStats()
         self.jobs = JobRegistry(max_running_jobs, on_event=self._job_event)
+        self.faults = FaultSet()  # injected faults (see ais_emulator.faults)
         self.identity = ClusterIdentity()
         self.promote_root = promote_root
         self._reset_hooks: list[Callable[[], None]] = []
@@ -194,7 +197,7 @@ class Emulator:
             self._reset_hooks.append(hook)
 
     def reset(self) -> None:
-        """Drop all buckets, objects, uploads, appends and registrations."""
+        """Drop all buckets, objects, uploads, appends, registrations and fault rules."""
         self.store.reset()
         for provider, backend in self.store.backends.items():
             if self._pinned.get(provider) is not backend:
@@ -203,6 +206,7 @@ class Emulator:
             self.store.attach_backend(backend)
         self.etl.reset()
         self.jobs.reset()
+        self.faults.clear()
         with self._lock:
             hooks = list(self._reset_hooks)
         for hook in hooks:

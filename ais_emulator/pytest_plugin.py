@@ -142,3 +142,73 @@ def ais_backend(request):
             backend.cleanup()
     else:
         raise pytest.UsageError(f"unknown ais_backend kind {kind!r}")
+
+
+# -- fault injection: the ``ais_faults`` fixture -----------------------------------------
+
+
+class FaultInjector:
+    """Fault rules on the emulator a test talks to (``ais_faults``); the rules added
+    through it are removed when the test ends.
+
+        def test_survives(ais_backend, ais_faults):
+            ais_faults.add("503", p=0.1, seed=1)
+            ais_faults.add("reset after=1000 p=0.05")
+            ...
+            assert ais_faults.rules()[0].fired > 0
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self._added: list = []
+
+    def add(self, kind, **kwargs):
+        """``emulator.faults.add``: a kind, status code or one-line spec; returns the rule."""
+        rule = self.emulator.faults.add(kind, **kwargs)
+        self._added.append(rule)
+        return rule
+
+    def inject(self, kind, **kwargs):
+        """A context manager: the rule is removed when the ``with`` block ends."""
+        return self.emulator.faults.inject(kind, **kwargs)
+
+    def remove(self, rule) -> bool:
+        return self.emulator.faults.remove(rule)
+
+    def rules(self) -> list:
+        """Every rule installed on the emulator (with ``matched``/``fired`` counters)."""
+        return self.emulator.faults.rules()
+
+    def stats(self) -> list[dict]:
+        return self.emulator.faults.stats()
+
+    def clear(self) -> None:
+        """Remove every rule of the emulator, not only this fixture's."""
+        self.emulator.faults.clear()
+
+    def close(self) -> None:
+        while self._added:
+            self.emulator.faults.remove(self._added.pop())
+
+
+def _faults_emulator(request) -> Emulator:
+    """The emulator behind the backend fixture the test uses (``ais_mock`` if none)."""
+    names = request.fixturenames
+    if "ais_backend" in names:
+        backend = request.getfixturevalue("ais_backend")
+        if not backend.is_emulator:
+            pytest.skip("fault injection needs the emulator (the backend is a live cluster)")
+        return backend.emulator
+    if "ais_server" in names and "ais_mock" not in names:
+        return request.getfixturevalue("ais_server").emulator
+    return request.getfixturevalue("ais_mock").emulator
+
+
+@pytest.fixture
+def ais_faults(request):
+    """Fault injection on the emulator the test uses: ``ais_backend``'s (skipped on a
+    live cluster), else ``ais_server``'s, else ``ais_mock``'s (started for the test).
+    A :class:`FaultInjector`; its rules are removed after the test."""
+    injector = FaultInjector(_faults_emulator(request))
+    yield injector
+    injector.close()

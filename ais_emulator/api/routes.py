@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ais_emulator.api import faulting
 from ais_emulator.api.errors import ApiError, error_reply, internal_error, unknown_route
 from ais_emulator.api.headers import clean_headers
 from ais_emulator.api.types import BodyReadError, Request, Response, StreamAborted
@@ -111,17 +112,24 @@ def route(method: str, template: str):
 
 
 def dispatch(emu, request: Request) -> Response:
-    """Serve one request against ``emu``; never raises. The reply is counted in
-    ``emu.stats`` and, when it changed state or failed, written to ``emu.log``."""
+    """Serve one request against ``emu``; never raises. Fault rules apply here (see
+    ``faulting``): the reply may carry a fault for the transport to execute. The reply is
+    counted in ``emu.stats`` and, when it changed state or failed, written to ``emu.log``."""
     started = time.perf_counter_ns()
-    resp = _dispatch(emu, request)
+    fault = faulting.decide(emu, request)
+    if fault is None or (fault.kind != "status" and not fault.before_headers):
+        resp = _dispatch(emu, request)
+    elif fault.kind == "status":
+        resp = faulting.status_reply(emu, request, fault)
+    else:
+        resp = Response(200, {}, b"")
     if request.method == "HEAD" and resp.content_length is None:
         resp.announce_length = False
     resp.headers = clean_headers(resp.headers)
     if not isinstance(resp.body, (bytes, bytearray, memoryview)):
         resp.body = _Guarded(resp.body, request.path)
     _account(emu, request, resp, time.perf_counter_ns() - started)
-    return resp
+    return faulting.apply(fault, resp) if fault is not None else resp
 
 
 class _Guarded:

@@ -62,6 +62,7 @@ class Request:
         self.remote_addr = remote_addr
         self.allow_etl_code = allow_etl_code  # may client-sent ETL code run? (server: opt-in)
         self.guard = guard
+        self._body_error: Optional[Exception] = None
         if body is None or isinstance(body, (bytes, bytearray, memoryview)):
             self._body, self.stream = bytes(body or b""), None
         else:
@@ -73,7 +74,13 @@ class Request:
     @property
     def body(self) -> bytes:
         if self._body is None:
-            self._body = _read_control(self.stream)
+            if self._body_error is not None:  # a stream is read once: the same answer again
+                raise self._body_error
+            try:
+                self._body = _read_control(self.stream)
+            except Exception as e:
+                self._body_error = e
+                raise
         return self._body
 
     @body.setter
@@ -136,6 +143,7 @@ class Response:
     body: Body = b""
     content_length: Optional[int] = None
     announce_length: bool = True  # False: no Content-Length header at all (HEAD replies)
+    fault: Optional[object] = None  # an injected fault the transport executes (faulting.py)
 
     def length(self) -> Optional[int]:
         """Content-Length to announce, or None (none to announce, or unknown: chunked /

@@ -36,6 +36,7 @@ from urllib3._collections import HTTPHeaderDict
 
 from ais_emulator.api import Request, dispatch
 from ais_emulator.emulator import Emulator
+from ais_emulator.transports import faultexec
 
 DEFAULT_ENDPOINT = "http://localhost:8080"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -124,7 +125,9 @@ class _EmulatorRoute(responses.BaseResponse):
         length = resp.length()
         if length is not None:
             headers["Content-Length"] = str(length)
-        if request.method == "HEAD":
+        if resp.fault is not None:  # an injected reset, truncation or stall
+            raw = faultexec.in_process(resp, request)
+        elif request.method == "HEAD":
             resp.close()
             raw = io.BytesIO(b"")
         elif isinstance(resp.body, (bytes, bytearray, memoryview)):

@@ -29,6 +29,7 @@ from ais_emulator.api import Request, Response, StreamAborted, dispatch
 from ais_emulator.api.guard import Guard
 from ais_emulator.emulator import Emulator
 from ais_emulator.limits import ServerLimits
+from ais_emulator.transports import faultexec
 from ais_emulator.transports.http11 import Refusal, Wire
 
 log = logging.getLogger("ais_emulator")
@@ -79,6 +80,8 @@ class _Handler(socketserver.BaseRequestHandler):
                       remote_addr=f"{self.client_address[0]}:{self.client_address[1]}",
                       allow_etl_code=self.server.allow_etl_code, guard=self.server.guard)
         resp = dispatch(self.server.emulator, req)
+        if resp.fault is not None:  # an injected reset, truncation or stall
+            return faultexec.serve(self, head.method, resp, False, head.version)
         keep = head.keep_alive and not body.broken and body.drain(_DRAIN)
         self._send(head.method, resp, keep, head.version)
         return keep

@@ -85,7 +85,31 @@ def test_max_object_size_and_a_non_loopback_warning():
         proc.communicate(timeout=15)
 
 
+def test_fault_option_installs_rules():
+    proc, line = start("--port", "0", "--fault", "503 op=list first=1", "--fault",
+                       "reset after=10 p=0.5")
+    try:
+        # the rules are in place (and printed) before the serving line
+        assert "fault rule 1: 503" in line
+        assert "fault rule 2: reset" in proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline()).group(0)
+        requests.post(url + "/v1/buckets/x", json={"action": "create-bck"}, timeout=5)
+        assert requests.get(url + "/v1/buckets/x", json={"action": "list"},
+                            timeout=5).status_code == 503
+        rules = requests.get(url + "/v1/__emulator__/faults", timeout=5).json()["rules"]
+        assert [(r["kind"], r["fired"]) for r in rules] == [("status", 1), ("reset", 0)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+
+
 def test_bad_max_object_size_is_a_usage_error():
     proc = subprocess.run([sys.executable, "-m", "ais_emulator", "serve", "--max-object-size",
                            "lots"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "invalid size" in proc.stderr
+
+
+def test_bad_fault_option_is_a_usage_error():
+    proc = subprocess.run([sys.executable, "-m", "ais_emulator", "serve", "--fault",
+                           "reset p=3"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "probability must be within [0, 1]" in proc.stderr

@@ -86,3 +86,28 @@ def test_live_selection_skips_emulator_only(run):
     result.stdout.fnmatch_lines(["*test_emulator_only?live? SKIPPED*",
                                  "*test_live_side?live? FAILED*",
                                  "*test_emulator_side?live? SKIPPED*"])
+
+
+def test_ais_faults_fixture(pytester, monkeypatch):
+    monkeypatch.setenv("AIS_ENDPOINT", "")
+    pytester.makepyfile(test_faults='''
+import pytest
+import requests
+
+def test_on_backend(ais_backend, ais_faults):
+    bck = ais_backend.bucket()
+    rule = ais_faults.add("503 op=list first=1 retry_after=0")
+    assert bck.list_all_objects(props="name") == []  # the SDK's own retry got through
+    assert (rule.matched, rule.fired) == (2, 1)
+    assert ais_faults.emulator is ais_backend.emulator
+
+def test_rules_are_gone(ais_server):
+    assert ais_server.emulator.faults.rules() == []
+
+def test_default_is_a_mock(ais_faults):
+    rule = ais_faults.add("reset", op="cluster")
+    with pytest.raises(requests.ConnectionError):
+        requests.get("http://localhost:8080/v1/health")
+    assert rule.fired == 1
+''')
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)

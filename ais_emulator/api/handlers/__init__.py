@@ -5,6 +5,7 @@ from ais_emulator.api.handlers import (  # noqa: F401
     buckets,
     cluster,
     etl,
+    faults,
     jobs,
     multiobj,
     nodes,
@@ -17,5 +18,5 @@ from ais_emulator.api.handlers import (  # noqa: F401
     xbucket,
 )
 
-__all__ = ["batch", "buckets", "cluster", "etl", "jobs", "multiobj", "nodes", "objects", "promote",
-           "remote", "rename", "s3", "s3objects", "xbucket"]
+__all__ = ["batch", "buckets", "cluster", "etl", "faults", "jobs", "multiobj", "nodes", "objects",
+           "promote", "remote", "rename", "s3", "s3objects", "xbucket"]

@@ -4,7 +4,7 @@ emulator's reset route.
     GET  /v1/health[?prr=true]        200, empty
     GET  /v1/cluster?what=X           cluster_config, backends, remote, sysinfo, smap, bmd,
                                       mountpaths, target_ips; the job queries (``jobs``)
-    POST /v1/__emulator__/reset       emulator-only: drop all state (200)
+    POST /v1/__emulator__/reset       emulator-only: drop all state, fault rules too (200)
 
 ``GET /v1/cluster`` dispatches on ``what`` through a registry (``cluster_what``) that
 other modules extend; an unknown ``what`` is a 400 worded as AIS words it
@@ -144,6 +144,6 @@ def _target_ips(emu, req: Request) -> Response:
 
 @route("POST", "/v1/__emulator__/reset")
 def reset(emu, req: Request) -> Response:
-    """Emulator-only: drop all state (buckets, objects, uploads, registrations)."""
+    """Emulator-only: drop all state (buckets, objects, uploads, registrations, fault rules)."""
     emu.reset()
     return Response(200, {}, b"")
