@@ -296,14 +296,14 @@ def route_rows() -> list[list[str]]:
 
 
 def action_rows() -> tuple[list, list, list]:
-    buckets = importlib.import_module("ais_emulator.api.handlers.buckets")
-    objects = importlib.import_module("ais_emulator.api.handlers.objects")
+    importlib.import_module("ais_emulator.api")  # registers every handler
+    actions = importlib.import_module("ais_emulator.api.actions")
     bucket_actions = sorted((action, method, _qualname(fn), first_line(fn.__doc__))
-                            for (method, action), fn in buckets._ACTIONS.items())
+                            for (method, action), fn in actions.bucket_actions().items())
     served = {action for action, *_ in bucket_actions}
-    unserved = sorted(set(getattr(buckets, "AIS_BUCKET_ACTIONS", ())) - served)
+    unserved = sorted(set(actions.AIS_BUCKET_ACTIONS) - served)
     object_actions = sorted((action, _qualname(fn), first_line(fn.__doc__))
-                            for action, fn in objects._ACTIONS.items())
+                            for action, fn in actions.object_actions().items())
     return ([[f"`{a}`", m, f"`{h}`", d] for a, m, h, d in bucket_actions],
             [f"`{a}`" for a in unserved],
             [[f"`{a}`", f"`{h}`", d] for a, h, d in object_actions])

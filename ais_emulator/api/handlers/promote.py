@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 
+from ais_emulator.api.actions import object_action
 from ais_emulator.api.errors import ApiError, bucket_cname
-from ais_emulator.api.handlers.objects import object_action
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import ci_get
 from ais_emulator.promote import PromoteArgs, plan_promote, read_file

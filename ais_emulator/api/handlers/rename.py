@@ -12,8 +12,8 @@ Deviation: objects of a remote bucket served from a backend cannot be renamed (4
 
 from __future__ import annotations
 
+from ais_emulator.api.actions import object_action
 from ais_emulator.api.errors import ApiError, bucket_cname
-from ais_emulator.api.handlers.objects import object_action
 from ais_emulator.api.types import Request, Response
 from ais_emulator.store import BucketId, InvalidObjectName
 from ais_emulator.store.store import validate_object_name
