@@ -1,5 +1,7 @@
-"""Promote: ``POST /v1/objects/<b>`` ``{"action": "promote", "name": <src>, "value":
-{"src", "obj", "rcr", "ovw", "dls", "tid", "notshr"}}`` (``Object.promote``).
+"""The ``promote`` object action: files of the emulator's promote root become objects.
+
+``POST /v1/objects/<b>`` ``{"action": "promote", "name": <src>, "value": {"src", "obj",
+"rcr", "ovw", "dls", "tid", "notshr"}}`` (``Object.promote``).
 
 The files come from the emulator's promote root only (see ``ais_emulator.promote``):
 without one, or for a source outside it, the reply is a 403. As in AIS (v1.5.0,

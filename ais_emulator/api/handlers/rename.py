@@ -1,5 +1,7 @@
-"""Object rename: ``POST /v1/objects/<b>/<o>`` ``{"action": "rename-obj", "name": <new>}``,
-which ``ais object mv`` sends (the Python SDK has no rename).
+"""The ``rename-obj`` object action: an object moves to a new name in its bucket.
+
+``POST /v1/objects/<b>/<o>`` ``{"action": "rename-obj", "name": <new>}``, which
+``ais object mv`` sends (the Python SDK has no rename).
 
 As in AIS (v1.5.0, checked): the object keeps its bytes, version, checksum and custom
 metadata; an object already at the new name is replaced; the new name follows the
