@@ -34,6 +34,11 @@ same runs in Python). It hands anything else (extended headers, other entry type
 chunk's end, every error) back to the Python parser, so results, offsets and errors are
 the same with it and without it; ``AIS_DATASETS_PURE_PYTHON=1`` turns it off.
 ``python -m ais_datasets.tario_bench`` measures the parser alone.
+
+Size: over 450 lines because ``TarStream`` is one buffer (the chunk, the position in it,
+the chunk's offset in the stream) that header decoding, data reads and the compiled scan
+all advance on the per-member path; the grouping into samples is already apart
+(``samples``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Command line: ``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]
+"""The ``ais-emulator`` command line: ``serve`` one Emulator over HTTP until stopped.
+
+``ais-emulator serve [--host 127.0.0.1] [--port 51080] [--allow-etl-code]
 [--data-dir DIR] [--load PROVIDER://BUCKET=PATH ...] [--max-object-size 5GiB]
 [--allow-host NAME]... [--allow-origin ORIGIN]... [--promote-root DIR] [--fault SPEC ...]``.
 

@@ -32,10 +32,8 @@ one started last takes every request (the EmulatorServer transport is not affect
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid as uuidlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -47,8 +45,11 @@ from ais_emulator.jobs import JobRegistry
 from ais_emulator.limits import MAX_OBJECT_SIZE, MAX_RUNNING_JOBS
 from ais_emulator.nodelog import NodeLog
 from ais_emulator.nodestats import NodeStats
+from ais_emulator.remote import S3Backend
+from ais_emulator.seeding import load_tree
 from ais_emulator.store import BucketId, ObjectRecord
 from ais_emulator.store.backed import BackedStore
+from ais_emulator.store.disk import DurableStore
 
 _HRW_SEED = 1103515245  # Go's cos.MLCG32, the seed of node ID digests
 
@@ -93,8 +94,6 @@ class Emulator:
         if data_dir is None:
             self.store = BackedStore(max_object_size)
         else:
-            from ais_emulator.store.disk import DurableStore
-
             self.store = DurableStore(data_dir, max_object_size)
         self.data_dir = None if data_dir is None else self.store.data_dir
         self.etl = EtlRegistry()
@@ -104,8 +103,6 @@ class Emulator:
         self.faults = FaultSet()  # injected faults (see ais_emulator.faults)
         self.identity = ClusterIdentity()
         self.promote_root = promote_root
-        self._reset_hooks: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
         self._pinned: dict = {}
         if remote_s3 is not None and remote_s3 is not False:
             self._pinned["aws"] = self.attach_s3(None if remote_s3 is True else remote_s3)
@@ -130,8 +127,6 @@ class Emulator:
     def attach_s3(self, client=None, *, endpoint_url: Optional[str] = None):
         """Serve ``aws`` buckets from S3: moto's in-process S3 by default, else ``client``
         (a boto3 S3 client, or a ready backend) or a client for ``endpoint_url``."""
-        from ais_emulator.remote import S3Backend
-
         if client is not None and hasattr(client, "list_page"):
             return self.attach_backend(client)
         return self.attach_backend(S3Backend(client, endpoint_url=endpoint_url))
@@ -185,16 +180,9 @@ class Emulator:
         """Seed ``bucket`` (created if missing) with every file under ``path``, named by
         its relative path; returns ``(stored, unchanged, bytes stored)``. See
         ``ais_emulator.seeding``."""
-        from ais_emulator.seeding import load_tree
-
         return load_tree(self, self.bucket_id(bucket, provider), path)
 
     # -- lifecycle ------------------------------------------------------------------------
-
-    def on_reset(self, hook: Callable[[], None]) -> None:
-        """Run ``hook`` on every reset (control-plane components register here)."""
-        with self._lock:
-            self._reset_hooks.append(hook)
 
     def reset(self) -> None:
         """Drop all buckets, objects, uploads, appends, registrations and fault rules."""
@@ -207,10 +195,6 @@ class Emulator:
         self.etl.reset()
         self.jobs.reset()
         self.faults.clear()
-        with self._lock:
-            hooks = list(self._reset_hooks)
-        for hook in hooks:
-            hook()
         self.log.info("emulator reset: every bucket, object and job dropped")
 
     def close(self) -> None:

@@ -96,11 +96,6 @@ class Job:
         """A stop was asked for (the job's work should end soon)."""
         return self._abort.is_set()
 
-    @property
-    def is_idle(self) -> bool:
-        """Idle kinds report idle once their work is done (AIS: nothing left to do)."""
-        return self.finished
-
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block until the job ends (for tests and in-process callers)."""
         return self._done.wait(timeout)

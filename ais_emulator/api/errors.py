@@ -29,7 +29,8 @@ import json
 import traceback
 from typing import Optional
 
-from ais_emulator.api.types import BodyReadError, Request, Response
+from ais_emulator.api.s3xml import CONTENT_XML, s3_error_body
+from ais_emulator.api.types import ApiError, BodyReadError, Request, Response
 from ais_emulator.etl import (
     EtlAlreadyExists,
     EtlCodeRefused,
@@ -45,17 +46,6 @@ from ais_emulator.store import errors as se
 from ais_emulator.store.backend import RemoteBackendError
 
 _REMOTE_SCHEME = {"aws": "s3", "gcp": "gs", "azure": "azure", "oci": "oci", "ht": "ht"}
-
-
-class ApiError(Exception):
-    """A protocol-level failure (bad parameter, malformed body, unsupported call)."""
-
-    def __init__(self, status: int, message: str, tcode: str = "", headers: Optional[dict] = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.tcode = tcode
-        self.headers = headers or {}
 
 
 def bucket_cname(bck) -> str:
@@ -215,8 +205,6 @@ def _s3_classify(emu, request: Request, err: Exception) -> tuple[int, str, str, 
 
 def s3_error_reply(emu, request: Request, err: Exception) -> Response:
     """An S3 XML error (no body on HEAD)."""
-    from ais_emulator.api.s3xml import CONTENT_XML, s3_error_body
-
     status, message, code, extra = _s3_classify(emu, request, err)
     headers = {"Content-Type": CONTENT_XML, "X-Content-Type-Options": "nosniff", **extra}
     if request.method == "HEAD":

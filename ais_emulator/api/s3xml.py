@@ -18,8 +18,7 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Optional, Union
 
-from ais_emulator.api.errors import ApiError
-from ais_emulator.api.types import Response
+from ais_emulator.api.types import ApiError, Response
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01"
 XML_HEADER = b'<?xml version="1.0" encoding="UTF-8"?>\n'

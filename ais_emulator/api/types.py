@@ -28,6 +28,19 @@ from ais_emulator.limits import MAX_CONTROL_BODY
 Body = Union[bytes, bytearray, memoryview, Iterable]
 
 
+class ApiError(Exception):
+    """A protocol-level failure (bad parameter, malformed body, unsupported call): raised
+    anywhere in the api layer, turned into an AIS error reply by ``api.errors`` (which
+    handlers import it from)."""
+
+    def __init__(self, status: int, message: str, tcode: str = "", headers: Optional[dict] = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.tcode = tcode
+        self.headers = headers or {}
+
+
 class BodyReadError(Exception):
     """The request body could not be read (malformed framing, silence, early close):
     answered with ``status``, after which the transport closes the connection."""
@@ -119,8 +132,6 @@ class Request:
 
 
 def _read_control(stream) -> bytes:
-    from ais_emulator.api.errors import ApiError
-
     def too_large(n) -> ApiError:
         return ApiError(413, f"request body too large: {n} bytes (a JSON request body may "
                              f"have at most {MAX_CONTROL_BODY} bytes)")

@@ -1,4 +1,5 @@
-"""Wire encodings: JSON and msgpack bodies, action messages, list-objects entries.
+"""Wire encodings: JSON and msgpack bodies, action messages, object attribute headers,
+list-objects entries.
 
 * JSON replies are written compactly with a trailing newline and labelled
   ``application/json; charset=utf-8``, as AIS's ``writeJSON`` does (``json_reply``);
@@ -6,6 +7,9 @@
 * Custom metadata is spelled as AIS spells it: ``k=v`` pairs joined by ``", "`` in
   ``Ais-Custom-Md`` (AIS sends one header line per pair, which clients join so), and
   ``[k:v k2:v2]`` in a list entry (Go's ``CustomMD2S``: AIS's standard keys first).
+* Object attributes travel as headers as Go's ``cmn.ToHeader`` and ``objPropsToHeader``
+  write them (``to_header``, ``props_headers``), with AIS's ``ETag`` and
+  ``Last-Modified`` (``etag``, ``last_modified``).
 * Action messages (``{"action","name","value"}``) are decoded with keys matched
   case-insensitively, as Go's JSON decoder does.
 * List-objects replies are msgpack maps with exactly ``UUID``, ``ContinuationToken``,
@@ -25,6 +29,7 @@ import operator
 import re
 import time
 from dataclasses import dataclass
+from email.utils import formatdate
 from itertools import accumulate, count
 from typing import Any, Optional
 
@@ -34,7 +39,6 @@ from ais_emulator.api.errors import ApiError
 from ais_emulator.api.types import Response
 from ais_emulator.limits import MAX_CONTROL_BODY, MAX_CUSTOM_MD, MAX_JSON_DEPTH
 
-JSON = "application/json"
 JSON_UTF8 = "application/json; charset=utf-8"
 MSGPACK = "application/msgpack"
 OCTETS = "application/octet-stream"
@@ -200,6 +204,113 @@ def custom_md_list(custom: dict) -> str:
     keys = [k for k in _STD_CUSTOM if k in custom]
     keys += sorted(k for k in custom if k not in _STD_CUSTOM and k != "orig_fntl")
     return "[" + " ".join(f"{k}:{custom[k]}" for k in keys) + "]"
+
+
+# -- object attributes as headers -----------------------------------------------------------
+
+
+def to_header(rec) -> dict:
+    """Go's ``cmn.ToHeader`` (less Content-Length): checksum, atime, version, custom
+    metadata, and the custom ETag (as stored) when there is one."""
+    h = {}
+    if rec.cksum_value:
+        h["Ais-Checksum-Type"] = rec.cksum_type
+        h["Ais-Checksum-Value"] = rec.cksum_value
+    if rec.atime_ns:
+        h["Ais-Atime"] = str(rec.atime_ns)
+    if rec.version:
+        h["Ais-Version"] = rec.version
+    if rec.custom:
+        h["Ais-Custom-Md"] = custom_md_header(rec.custom)
+        if "ETag" in rec.custom:
+            h["ETag"] = rec.custom["ETag"]
+    return h
+
+
+def attr_headers(rec) -> dict:
+    """A GET reply's headers (a 206 too: the whole object's checksum, as in AIS)."""
+    return {"Content-Type": OCTETS, **to_header(rec)}
+
+
+def props_headers(bck, rec, location: str) -> dict:
+    """Go's ``objPropsToHeader`` (a HEAD without ``props``): ``cmn.ToHeader`` and every
+    non-empty ``ObjectProps`` field of ``rec`` in bucket ``bck``."""
+    h = to_header(rec)
+    h["Ais-Bucket-Name"] = bck.name
+    h["Ais-Bucket-Provider"] = bck.provider
+    if bck.ns_uuid:
+        h["Ais-Bucket-Namespace-Uuid"] = bck.ns_uuid
+    if bck.ns_name:
+        h["Ais-Bucket-Namespace-Name"] = bck.ns_name
+    h["Ais-Name"] = rec.name
+    if rec.present:
+        h["Ais-Location"] = location
+        h["Ais-Mirror-Copies"], h["Ais-Mirror-Paths"] = "1", "[/ais/mp1]"
+    else:
+        h["Ais-Mirror-Copies"], h["Ais-Mirror-Paths"] = "0", "[]"
+    h["Ais-Present"] = "true" if rec.present else "false"
+    return h
+
+
+def named_props_headers(rec, props: set, location: str) -> dict:
+    """A HEAD with ``props``: ``Ais-Present`` and only the named properties that ``rec``
+    has (names checked by the caller)."""
+    present = rec.present
+    h = {"Ais-Present": "true" if present else "false"}
+    if "version" in props and rec.version:
+        h["Ais-Version"] = rec.version
+    if "checksum" in props and rec.cksum_value:
+        h["Ais-Checksum-Type"] = rec.cksum_type
+        h["Ais-Checksum-Value"] = rec.cksum_value
+    if "atime" in props and rec.atime_ns:
+        h["Ais-Atime"] = str(rec.atime_ns)
+    if "custom" in props and rec.custom:
+        h["Ais-Custom-Md"] = custom_md_header(rec.custom)
+    if "location" in props and present:
+        h["Ais-Location"] = location
+    if "copies" in props and present:
+        h["Ais-Mirror-Copies"] = "1"
+        h["Ais-Mirror-Paths"] = "/ais/mp1"
+    if "chunked" in props and rec.chunks:
+        h["Ais-Chunks-Count"] = str(rec.chunks[0])
+        h["Ais-Chunks-Max-Chunk-Size"] = str(rec.chunks[1])
+    if "last-modified" in props:
+        h["Last-Modified"] = last_modified(rec)
+    if "etag" in props and etag(rec):
+        h["ETag"] = etag(rec)
+    return h
+
+
+def last_modified(rec) -> str:
+    """Go's ``LOM.LastModifiedStr``: a stored ``Last-Modified``, else the object's mtime."""
+    return rec.custom.get("Last-Modified") or formatdate(rec.mtime_ns / 1e9, usegmt=True)
+
+
+def etag(rec) -> str:
+    """Go's ``LOM.ETag``, quoted: the custom ETag, else an md5 checksum, else
+    ``v1-<checksum>-<mtime in ns, base 36>``; none without a checksum."""
+    if rec.custom.get("ETag"):
+        tag = rec.custom["ETag"]
+    elif not rec.cksum_value or rec.cksum_type == "none":
+        return ""
+    elif rec.cksum_type == "md5" and not rec.chunks:
+        tag = rec.cksum_value
+    else:
+        tag = f"v1-{rec.cksum_value}-{_base36(rec.mtime_ns)}"
+    return tag if tag.startswith('"') else f'"{tag}"'
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
+
+
+# -- list-objects ---------------------------------------------------------------------------
 
 
 def listing_entry(entry, props: frozenset, location: str) -> dict:

@@ -32,7 +32,7 @@ import zipfile
 import zlib
 from typing import Optional
 
-from .archives import ArchiveError, list_members
+from ais_emulator.store.archives import ArchiveError, list_members
 
 _BLOCK = 512
 _TRAILER = bytes(2 * _BLOCK)

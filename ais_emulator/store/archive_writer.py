@@ -16,7 +16,7 @@ import struct
 import zlib
 from collections.abc import Iterable, Iterator
 
-from .archives import ArchiveError, _normalize
+from ais_emulator.store.archive_formats import ArchiveError, normalize_format
 
 _COALESCE = 64 * 1024  # writers merge headers and small chunks up to this size
 _BLOCK = 512
@@ -34,7 +34,7 @@ def write_archive(entries: Iterable[tuple[str, int, Iterable[bytes]]], fmt: str)
     uncompressed with data descriptors and raises ``ArchiveError`` before an entry that
     would need zip64. The format is checked at call time.
     """
-    fmt = _normalize(fmt)
+    fmt = normalize_format(fmt)
     if fmt == ".zip":
         return _write_zip(entries)
     if fmt == ".tgz":

@@ -60,7 +60,7 @@ from ais_emulator.store.objects import (
     checksum,
     object_name,
 )
-from ais_emulator.store.store import Store, _check_path
+from ais_emulator.store.store import Store
 
 # custom keys that describe the backend's copy (replaced, never carried over)
 _REMOTE_KEYS = frozenset({"source", "ETag", "md5", "LastModified", "version"})
@@ -235,7 +235,7 @@ class BackedStore(Store):
         try:
             with self._writing(), self._lock:
                 bucket = self.bucket(bck)
-                _check_path(bucket, name)
+                bucket.check_path(name)
                 rec = ObjectRecord(name, body, obj.version, digest or computed, now,
                                    obj.mtime_ns or now, md, chunks)
                 self._commit(bucket, rec, bucket.objects.get(name))
@@ -312,7 +312,7 @@ class BackedStore(Store):
         data = self._collect(bck, name, data)  # the backend takes bytes
         digest = checksum(data)
         with self._lock:
-            _check_path(self.bucket(bck), name)  # refuse before writing through
+            self.bucket(bck).check_path(name)  # refuse before writing through
         md = {CKSUM_TYPE_MD: CHECKSUM_TYPE, CKSUM_VALUE_MD: digest}
         obj = self._call(bck, be.put, bck.name, name, data, md, name=name)
         return self._cache(bck, name, data, be.provider, obj, digest, custom, chunks)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Optional, Protocol
+from typing import Protocol
 
 from ais_emulator.store.errors import StoreError
 from ais_emulator.store.objects import ObjectRecord
@@ -157,8 +157,3 @@ class RemoteRecord(ObjectRecord):
         if obj.content_type:
             custom["Content-Type"] = obj.content_type
         return cls(obj.name, obj.size, obj.version, ctype, cval, obj.mtime_ns, custom)
-
-
-def backend_of(backends: dict, bck) -> Optional[RemoteBackend]:
-    """The backend serving ``bck`` (a BucketId), or None."""
-    return backends.get(bck.provider) if bck.provider != "ais" else None

@@ -2,7 +2,8 @@
 
 A bucket is identified by provider, namespace (uuid, name) and name, as in AIS. Providers
 are normalised the way AIS normalises them ("" -> ais, s3 -> aws, gs -> gcp, az -> azure,
-oc -> oci). The object table keeps a sorted name index so listing pages are bisections.
+oc -> oci). The object table keeps a sorted name index so listing pages are bisections,
+and holds the rule that objects are files (``Bucket.check_path``).
 
     bck = BucketId.parse("ais", "data", namespace="@#team")
     validate_bucket_name("a/b")            # raises InvalidBucketName
@@ -20,7 +21,12 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from ais_emulator.store.errors import InvalidBucketName, InvalidProvider, InvalidRequest
+from ais_emulator.store.errors import (
+    InvalidBucketName,
+    InvalidProvider,
+    InvalidRequest,
+    ObjectPathConflict,
+)
 
 PROVIDER_ALIASES = {"": "ais", "s3": "aws", "gs": "gcp", "az": "azure", "oc": "oci"}
 PROVIDERS = ("ais", "aws", "gcp", "azure", "oci", "ht")
@@ -123,6 +129,10 @@ def parse_uname(uname: str) -> tuple[BucketId, str]:
     return BucketId.parse(parts[0], parts[2], parts[1]), obj
 
 
+_NOT_DIR = "destination contains an object in its path"
+_IS_DIR = "destination exists and is a virtual directory"
+
+
 @dataclass
 class Bucket:
     """One bucket: its identity, creation time and objects (guarded by the store lock)."""
@@ -143,3 +153,16 @@ class Bucket:
         i = bisect.bisect_left(self.names, name)
         if i < len(self.names) and self.names[i] == name:
             del self.names[i]
+
+    def check_path(self, name: str) -> None:
+        """Objects are files: ``name`` may neither sit under an object (``a`` blocks
+        ``a/b``) nor replace a virtual directory (``d/e`` blocks ``d``);
+        ``ObjectPathConflict`` otherwise. Call under the store lock."""
+        if name not in self.objects:
+            for i, ch in enumerate(name):
+                if ch == "/" and name[:i] in self.objects:
+                    raise ObjectPathConflict(self.id, name, _NOT_DIR)
+            under = name + "/"
+            i = bisect.bisect_left(self.names, under)
+            if i < len(self.names) and self.names[i].startswith(under):
+                raise ObjectPathConflict(self.id, name, _IS_DIR)

@@ -48,7 +48,7 @@ from ais_emulator.store.catalog import Catalog
 from ais_emulator.store.disk_sessions import DiskAppends, DiskUploads
 from ais_emulator.store.errors import BucketAlreadyExists, BucketNotFound
 from ais_emulator.store.objects import ObjectRecord, new_record, next_version, object_name
-from ais_emulator.store.store import Store, _check_path
+from ais_emulator.store.store import Store
 
 log = logging.getLogger("ais_emulator")
 
@@ -256,7 +256,7 @@ class DiskStore(Store):
                 with self._wlock:
                     with self._lock:
                         bucket = self.bucket(bck)
-                        _check_path(bucket, name)
+                        bucket.check_path(name)
                         old = bucket.objects.get(name)
                         rec = new_record(name, blob, next_version(old), None, digest)
                     with self._catalog.transaction():
@@ -292,7 +292,7 @@ class DiskStore(Store):
             with self._wlock:
                 with self._lock:
                     bucket = self.bucket(bck)
-                    _check_path(bucket, name)
+                    bucket.check_path(name)
                     old = bucket.objects.get(name)
                     rec = new_record(name, body, next_version(old), custom, digest, chunks)
                 with self._catalog.transaction():

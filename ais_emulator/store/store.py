@@ -36,19 +36,17 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-import uuid as uuidlib
 from collections.abc import Iterable
 from typing import Optional
 
 from ais_emulator.limits import MAX_OBJECT_SIZE
+from ais_emulator.store.appends import MemoryAppends
 from ais_emulator.store.buckets import Bucket, BucketId
 from ais_emulator.store.errors import (
     BucketAlreadyExists,
     BucketNotFound,
-    InvalidAppendHandle,
     ObjectBusy,
     ObjectNotFound,
-    ObjectPathConflict,
     ObjectTooLarge,
 )
 from ais_emulator.store.listing import (
@@ -75,28 +73,12 @@ def validate_object_name(name: str) -> str:
     return object_name(name)
 
 
-_NOT_DIR = "destination contains an object in its path"
-_IS_DIR = "destination exists and is a virtual directory"
-
-
 def _same_version(a: Optional[ObjectRecord], b: Optional[ObjectRecord]) -> bool:
     """Whether two records are the same stored version (a GET's access-time update
     makes a new record of the same version)."""
     if a is None or b is None:
         return a is b
     return a.version == b.version and a.body is b.body
-
-
-def _check_path(bucket: Bucket, name: str) -> None:
-    """Objects are files: no object may be a directory of another (call under the lock)."""
-    if name not in bucket.objects:
-        for i, ch in enumerate(name):
-            if ch == "/" and name[:i] in bucket.objects:
-                raise ObjectPathConflict(bucket.id, name, _NOT_DIR)
-        under = name + "/"
-        i = bisect.bisect_left(bucket.names, under)
-        if i < len(bucket.names) and bucket.names[i].startswith(under):
-            raise ObjectPathConflict(bucket.id, name, _IS_DIR)
 
 
 class Store:
@@ -108,7 +90,7 @@ class Store:
         self.max_object_size = max_object_size  # objects live in memory: 413 past it
         self._lock = threading.RLock()
         self._buckets: dict[BucketId, Bucket] = {}
-        self._appends: dict[str, dict] = {}
+        self._appends = MemoryAppends()
         self._next_bid = 1
         self.uploads = Uploads()
 
@@ -127,8 +109,7 @@ class Store:
         with self._lock:
             if self._buckets.pop(bck, None) is None:
                 raise BucketNotFound(bck)
-            for handle in [h for h, s in self._appends.items() if s["bucket"] == bck]:
-                del self._appends[handle]
+            self._appends.drop_bucket(bck)
         self.uploads.drop_bucket(bck)
 
     def bucket(self, bck: BucketId) -> Bucket:
@@ -223,7 +204,7 @@ class Store:
             with self._writing():
                 with self._lock:
                     bucket = self.bucket(bck)
-                    _check_path(bucket, name)
+                    bucket.check_path(name)
                     old = bucket.objects.get(name)
                     rec = new_record(name, body, next_version(old), custom, digest, chunks)
                 self._persist(bucket, rec, old)
@@ -339,7 +320,7 @@ class Store:
                     return rec
                 bucket.remove(name)  # the source does not block its own destination
                 try:
-                    _check_path(bucket, new_name)
+                    bucket.check_path(new_name)
                 finally:
                     bucket.insert(rec)
                 old = bucket.objects.get(new_name)
@@ -373,7 +354,7 @@ class Store:
                         if not _same_version(now, current):
                             self._discard(body)
                             continue
-                        _check_path(bucket, name)
+                        bucket.check_path(name)
                         custom = current.custom if current is not None else None
                         rec = new_record(name, body, next_version(current), custom, digest)
                     self._persist(bucket, rec, now)
@@ -385,11 +366,7 @@ class Store:
                 raise
         raise ObjectBusy(bck, name)
 
-    # -- append / flush -------------------------------------------------------------
-
-    @staticmethod
-    def _handle(sid: str, offset: int) -> str:
-        return f"{sid}.{offset}"
+    # -- append / flush (sessions: store.appends) -------------------------------------
 
     def append(self, bck: BucketId, name: str, handle: str, data) -> str:
         """Append ``data`` to a pending object; "" starts a session; returns the new handle.
@@ -401,8 +378,7 @@ class Store:
         self.bucket(bck)
         if handle:
             with self._lock:
-                _, session = self._session(bck, name, handle)
-                already = len(session["buf"])
+                already = self._appends.length(self._appends.find(bck, name, handle))
         else:
             base = self.bucket(bck).objects.get(name)
             already = base.size if base is not None else 0
@@ -410,41 +386,25 @@ class Store:
         with self._lock:
             bucket = self.bucket(bck)
             if not handle:
-                sid = uuidlib.uuid4().hex
                 base = bucket.objects.get(name)
-                session = {"bucket": bck, "name": name,
-                           "buf": bytearray(base.data if base is not None else b"")}
-                self._appends[sid] = session
+                sid = self._appends.start(bck, name, base.data if base is not None else b"")
             else:
-                sid, session = self._session(bck, name, handle)
-            session["buf"] += data
-            return self._handle(sid, len(session["buf"]))
+                sid = self._appends.find(bck, name, handle)
+            return self._appends.extend(sid, data)
 
     def flush(self, bck: BucketId, name: str, handle: str, data=b"") -> ObjectRecord:
         """Finalise an append session (any ``data`` is appended first)."""
         name = object_name(name)
         with self._lock:
             self.bucket(bck)
-            _, session = self._session(bck, name, handle)
-            already = len(session["buf"])
+            already = self._appends.length(self._appends.find(bck, name, handle))
         data = self._collect(bck, name, data, already)
         with self._lock:
             self.bucket(bck)
-            sid, session = self._session(bck, name, handle)
-            session["buf"] += data
-            del self._appends[sid]
-        return self.put_object(bck, name, bytes(session["buf"]))
-
-    def _session(self, bck: BucketId, name: str, handle: str) -> tuple[str, dict]:
-        sid, _, offset = handle.rpartition(".")
-        session = self._appends.get(sid)
-        if session is None or session["bucket"] != bck or session["name"] != name:
-            raise InvalidAppendHandle(f"{bck}/{name}: invalid append handle {handle!r}")
-        if offset != str(len(session["buf"])):
-            raise InvalidAppendHandle(
-                f"{bck}/{name}: stale append handle {handle!r} (offset is {len(session['buf'])})"
-            )
-        return sid, session
+            sid = self._appends.find(bck, name, handle)
+            self._appends.extend(sid, data)
+            content = self._appends.take(sid)
+        return self.put_object(bck, name, content)
 
     # -- multipart --------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""In-process transport for boto3/botocore: one client's requests are served by an
-Emulator, without a socket (boto3 talks through urllib3, which ``mock_ais`` does not see).
+"""In-process transport for one boto3/botocore client: its requests go to an Emulator.
+
+No socket is involved; boto3 talks through urllib3, which ``mock_ais`` does not see.
 
     s3 = boto3.client("s3", endpoint_url="http://localhost:8080/s3", ...)
     serve_boto3(s3, emulator)          # every request of ``s3`` now goes to ``emulator``

@@ -1,6 +1,7 @@
-"""PUT a file into a shard: ``PUT /v1/objects/<b>/<shard>?archpath=<name>[&archmime=.tar]``
-with ``Ais-Pine: <flags>`` (``ais archive put FILE ais://b/shard.tar --archpath name
-[--append | --append-or-put]``).
+"""PUT a file into a shard (``ais archive put``): a new shard, an append, or append-or-put.
+
+``PUT /v1/objects/<b>/<shard>?archpath=<name>[&archmime=.tar]`` with ``Ais-Pine: <flags>``
+(``ais archive put FILE ais://b/shard.tar --archpath name [--append | --append-or-put]``).
 
 Flags (Go's ``apc.ArchAppend`` = 1, ``apc.ArchAppendIfExist`` = 2):
 

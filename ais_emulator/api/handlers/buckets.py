@@ -6,8 +6,8 @@
     HEAD   /v1/buckets/<b>                     200 + Ais-Bucket-Props
     GET    /v1/buckets/<b>   list              LsoRes: msgpack (Accept), else JSON
 
-Other bucket actions are looked up in a registry (``bucket_action``) that other modules
-extend; a known AIS action that nothing serves yet is a 501 naming it.
+Other bucket actions are served by the handlers registered for them (``api.actions``);
+a known AIS action that nothing serves yet is a 501 naming it.
 
 Deviations: bucket properties in ``create-bck`` are ignored (every bucket has AIS's
 defaults: xxhash2 checksums, versioning on); remote (cloud) buckets cannot be created
@@ -23,15 +23,16 @@ keeps its ``dir/`` entries.
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Callable
 
+from ais_emulator.api.actions import run_bucket_action
 from ais_emulator.api.errors import ApiError
+from ais_emulator.api.handlers.bprops import bucket_props
+from ais_emulator.api.handlers.xbucket import bucket_info, is_info_request
 from ais_emulator.api.params import bucket_of
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import (
     MSGPACK,
-    ActMsg,
     as_int,
     ci_get,
     json_body,
@@ -43,7 +44,6 @@ from ais_emulator.api.wire import (
 )
 from ais_emulator.store import BucketId, ListQuery
 from ais_emulator.store.buckets import normalize_provider, parse_namespace
-from ais_emulator.store.objects import CHECKSUM_TYPE
 
 # list-objects request flags (apc.Ls*): the mask is 1 << bit
 LS_CACHED, LS_ARCH_DIR, LS_NAME_ONLY, LS_NAME_SIZE = 1 << 0, 1 << 3, 1 << 4, 1 << 5
@@ -52,37 +52,6 @@ LS_NOT_CACHED = 1 << 9
 
 LIST_PROPS = frozenset({"name", "size", "version", "checksum", "atime", "cached", "status",
                         "copies", "ec", "custom", "location", "last-modified", "etag"})
-
-AIS_BUCKET_ACTIONS = frozenset({
-    "copy-bck", "etl-bck", "move-bck", "evict-remote-bck", "summary-bck", "create-inventory",
-    "destroy-inventory", "show-inventory", "delete-listrange", "evict-listrange",
-    "prefetch-listrange", "copy-listrange", "etl-listrange", "archive", "set-bprops",
-    "reset-bprops", "make-n-copies", "ec-encode",
-})
-
-BucketActionHandler = Callable[..., Response]
-_ACTIONS: dict[tuple[str, str], BucketActionHandler] = {}
-
-
-def bucket_action(method: str, action: str):
-    """Register ``handler(emu, request, bck: BucketId, msg: ActMsg) -> Response``."""
-
-    def deco(fn: BucketActionHandler) -> BucketActionHandler:
-        _ACTIONS[(method.upper(), action)] = fn
-        return fn
-
-    return deco
-
-
-def _run_action(emu, req: Request, bucket: str, msg: ActMsg) -> Response:
-    handler = _ACTIONS.get((req.method, msg.action))
-    if handler is None:
-        if msg.action in AIS_BUCKET_ACTIONS:
-            raise ApiError(501, f"action {msg.action!r} on {req.method} /v1/buckets/{bucket} "
-                                "is not implemented by the emulator")
-        raise ApiError(400, f"invalid action {msg.action!r} for {req.method} /v1/buckets/{bucket}")
-    return handler(emu, req, bucket_of(req, bucket), msg)
-
 
 # -- list buckets -------------------------------------------------------------------------
 
@@ -123,7 +92,7 @@ def post_bucket(emu, req: Request, bucket: str) -> Response:
                                 "the emulator seeds remote buckets with Emulator.create_bucket()")
         emu.store.create_bucket(bck)
         return Response(200, {}, b"")
-    return _run_action(emu, req, bucket, msg)
+    return run_bucket_action(emu, req, bucket, msg)
 
 
 @route("DELETE", "/v1/buckets/{bucket}")
@@ -133,13 +102,13 @@ def delete_bucket(emu, req: Request, bucket: str) -> Response:
     if msg.action == "destroy-bck":
         emu.store.destroy_bucket(bucket_of(req, bucket))
         return Response(200, {}, b"")
-    return _run_action(emu, req, bucket, msg)
+    return run_bucket_action(emu, req, bucket, msg)
 
 
 @route("PUT", "/v1/buckets/{bucket}")
 def put_bucket(emu, req: Request, bucket: str) -> Response:
     """Registered bucket actions sent with PUT (multi-object ``archive``)."""
-    return _run_action(emu, req, bucket, parse_action(req.body, required=True))
+    return run_bucket_action(emu, req, bucket, parse_action(req.body, required=True))
 
 
 @route("PATCH", "/v1/buckets/{bucket}")
@@ -148,50 +117,13 @@ def patch_bucket(emu, req: Request, bucket: str) -> Response:
     so ``set-bprops`` and ``reset-bprops`` (``ais bucket props set``) are a 501."""
     msg = parse_action(req.body, required=True)
     emu.store.bucket(bucket_of(req, bucket))
-    return _run_action(emu, req, bucket, msg)
-
-
-ACCESS_ALL = str((1 << 64) - 1)  # apc.AccessAll: every permission
-
-
-def bucket_props(emu, bck: BucketId) -> dict:
-    """Go's cmn.Bprops of a bucket with the cluster's defaults (the emulator keeps no
-    per-bucket properties)."""
-    b = emu.store.bucket(bck)
-    return {
-        "backend_bck": {"name": "", "provider": "", "namespace": {"uuid": "", "name": ""}},
-        "write_policy": {"data": "immediate", "md": "immediate"},
-        "provider": bck.provider,
-        "Renamed": "",
-        "checksum": {"type": CHECKSUM_TYPE, "validate_cold_get": False,
-                     "validate_warm_get": False, "validate_obj_move": False,
-                     "enable_read_range": False},
-        "extra": {"aws": {}, "gcp": {}, "oci": {}},
-        "rate_limit": {"backend": {"interval": "1m", "max_tokens": 1000, "enabled": False,
-                                   "num_retries": 3},
-                       "frontend": {"interval": "1m", "max_tokens": 1000, "enabled": False,
-                                    "burst_size": 375}},
-        "ec": {"compression": "never", "bundle_multiplier": 2, "burst_buffer": 512,
-               "objsize_limit": 262144, "data_slices": 2, "parity_slices": 2,
-               "enabled": False, "disk_only": False},
-        "chunks": {"objsize_limit": "0B", "max_monolithic_size": "1TiB", "chunk_size": "1GiB"},
-        "mirror": {"copies": 2, "burst_buffer": 512, "enabled": False},
-        "lru": {"dont_evict_time": "2h0m", "capacity_upd_time": "10m", "batch_size": 32768,
-                "enabled": False},
-        "access": ACCESS_ALL,
-        "features": "0",
-        "bid": str(b.bid),
-        "created": str(b.created_ns),
-        "versioning": {"enabled": True, "validate_warm_get": False, "synchronize": False},
-    }
+    return run_bucket_action(emu, req, bucket, msg)
 
 
 @route("HEAD", "/v1/buckets/{bucket}")
 def head_bucket(emu, req: Request, bucket: str) -> Response:
     """200 with Ais-Bucket-Props, or the ``Bucket.info()`` polling protocol (``presence``,
     see ``xbucket``)."""
-    from ais_emulator.api.handlers.xbucket import bucket_info, is_info_request
-
     if is_info_request(req):
         return bucket_info(emu, req, bucket)
     bck = bucket_of(req, bucket)
@@ -205,7 +137,7 @@ def get_bucket(emu, req: Request, bucket: str) -> Response:
     msg = parse_action(req.body, required=True)
     if msg.action == "list":
         return list_objects(emu, req, bucket_of(req, bucket), msg.value)
-    return _run_action(emu, req, bucket, msg)
+    return run_bucket_action(emu, req, bucket, msg)
 
 
 # -- list objects -------------------------------------------------------------------------
@@ -280,8 +212,6 @@ for _method in ("GET", "POST", "DELETE", "PUT", "PATCH"):
 @route("HEAD", "/v1/buckets/{bucket}/{rest*}")
 def head_bucket_prefix(emu, req: Request, bucket: str, rest: str) -> Response:
     """``Bucket.info(prefix=...)`` puts the prefix in the path; anything else is a 400."""
-    from ais_emulator.api.handlers.xbucket import bucket_info, is_info_request
-
     if is_info_request(req):
         return bucket_info(emu, req, bucket, rest)
     return _bad_bucket_path(emu, req, bucket, rest)

@@ -8,7 +8,8 @@ emulator's reset route.
 
 ``GET /v1/cluster`` dispatches on ``what`` through a registry (``cluster_what``) that
 other modules extend; an unknown ``what`` is a 400 worded as AIS words it
-(``unexpected query [what=X]``). The node records (``/v1/daemon``) are in ``nodes``.
+(``unexpected query [what=X]``). The node records (``/v1/daemon``) are in ``nodes``,
+the maps themselves in ``clustermap``.
 
 Deviations: the emulator is always ready, so ``prr``/``readiness`` are always 200; the
 smap's single proxy and single target share the address the client connected to (the
@@ -19,9 +20,11 @@ reads land back on the emulator; smap and BMD versions are always 1.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from ais_emulator.api.errors import ApiError
+from ais_emulator.api.handlers.clustermap import bmd, net_of, smap
+from ais_emulator.api.handlers.config import MOUNTPATH, cluster_config
+from ais_emulator.api.handlers.nodes import cluster_sysinfo
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import json_reply
@@ -56,43 +59,6 @@ def cluster_get(emu, req: Request) -> Response:
     return handler(emu, req)
 
 
-def _net(base_url: str) -> dict:
-    parts = urlsplit(base_url or "http://127.0.0.1")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return {"node_ip_addr": parts.hostname or "", "daemon_port": str(port),
-            "direct_url": f"{parts.scheme}://{parts.netloc}"}
-
-
-def snode(emu, node_id: str, kind: str, base_url: str) -> dict:
-    """Go's ``meta.Snode`` of one node (every node is at the address the client used)."""
-    net = _net(base_url)
-    return {"daemon_id": node_id, "daemon_type": kind, "public_net": net,
-            "intra_control_net": net, "intra_data_net": net, "flags": 0,
-            "id_digest": emu.identity.digest(node_id)}
-
-
-def smap(emu, base_url: str) -> dict:
-    ident = emu.identity
-    proxy = snode(emu, ident.proxy_id, "proxy", base_url)
-    target = snode(emu, ident.target_id, "target", base_url)
-    return {"pmap": {ident.proxy_id: proxy}, "tmap": {ident.target_id: target},
-            "proxy_si": proxy, "version": "1", "uuid": ident.uuid,
-            "creation_time": ident.created}
-
-
-def bmd(emu) -> dict:
-    """Go's ``meta.BMD``: every bucket's properties by provider and namespace."""
-    from ais_emulator.api.handlers.buckets import bucket_props
-
-    providers: dict = {}
-    for bck in emu.store.list_buckets(remote=False):
-        ns = f"@{bck.ns_uuid}#{bck.ns_name}"
-        providers.setdefault(bck.provider, {}).setdefault(ns, {})[bck.name] = \
-            bucket_props(emu, bck)
-    providers.setdefault("ais", {}).setdefault("@#", {})
-    return {"providers": providers, "uuid": emu.identity.uuid, "version": "1"}
-
-
 @cluster_what("smap")
 def _cluster_smap(emu, req: Request) -> Response:
     return json_reply(smap(emu, req.base_url))
@@ -105,8 +71,6 @@ def _cluster_bmd(emu, req: Request) -> Response:
 
 @cluster_what("cluster_config")
 def _cluster_config(emu, req: Request) -> Response:
-    from ais_emulator.api.handlers.config import cluster_config
-
     return json_reply(cluster_config(emu, req.base_url))
 
 
@@ -123,22 +87,18 @@ def _remote_clusters(emu, req: Request) -> Response:
 
 @cluster_what("sysinfo")
 def _sysinfo(emu, req: Request) -> Response:
-    from ais_emulator.api.handlers.nodes import cluster_sysinfo
-
     return json_reply(cluster_sysinfo(emu))
 
 
 @cluster_what("mountpaths")
 def _mountpaths(emu, req: Request) -> Response:
-    from ais_emulator.api.handlers.config import MOUNTPATH
-
     return json_reply({"targets": {emu.identity.target_id: {
         "available": [MOUNTPATH], "waiting_dd": [], "disabled": []}}})
 
 
 @cluster_what("target_ips")
 def _target_ips(emu, req: Request) -> Response:
-    host = _net(req.base_url)["node_ip_addr"]
+    host = net_of(req.base_url)["node_ip_addr"]
     return Response(200, {"Content-Type": "text/plain; charset=utf-8"}, host.encode())
 
 

@@ -19,8 +19,8 @@ written (501); ``num-workers``, ``latest-ver``, ``synchronize`` and ``force`` ar
 
 from __future__ import annotations
 
+from ais_emulator.api.actions import bucket_action
 from ais_emulator.api.errors import ApiError, bucket_cname
-from ais_emulator.api.handlers.buckets import bucket_action
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import ActMsg, ci_get
 from ais_emulator.store import BucketId

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import msgpack
 
 from ais_emulator.api.errors import ApiError
-from ais_emulator.api.handlers.cluster import bmd, smap, snode
+from ais_emulator.api.handlers.clustermap import bmd, smap, snode
 from ais_emulator.api.handlers.config import MOUNTPATH, cluster_config, node_config
 from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response

@@ -28,8 +28,7 @@ is not cached is ``Ais-Present: false`` (no atime or location), 404 with presenc
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from ais_emulator.api.actions import run_object_action
 from ais_emulator.api.errors import ApiError, bucket_cname
 from ais_emulator.api.handlers.archput import archive_put
 from ais_emulator.api.params import bucket_of, is_true, no_range, parse_range_header
@@ -37,9 +36,12 @@ from ais_emulator.api.routes import route
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import (
     OCTETS,
-    custom_md_header,
+    attr_headers,
+    named_props_headers,
     parse_action,
     parse_custom_header,
+    props_headers,
+    to_header,
     validate_custom,
 )
 from ais_emulator.store import BucketId, InvalidRequest, ObjectNotFound, parse_uname
@@ -56,80 +58,12 @@ HEAD_PROPS = frozenset({"name", "size", "version", "checksum", "atime", "copies"
 ARCH_MODES = ("regexp", "prefix", "suffix", "substr", "wdskey")
 _SMALL = 256 * 1024  # a GET body up to this size is sent as bytes (one send with headers)
 
-ObjectActionHandler = Callable[..., Response]
-_ACTIONS: dict[str, ObjectActionHandler] = {}
-
-
-def object_action(action: str):
-    """Register ``handler(emu, request, bck, obj_name, msg)`` for POST /v1/objects/<b>[/<o>]."""
-
-    def deco(fn: ObjectActionHandler) -> ObjectActionHandler:
-        _ACTIONS[action] = fn
-        return fn
-
-    return deco
-
-
 def _target(emu, bucket: str, req: Request, obj: str) -> BucketId:
     bck = bucket_of(req, bucket)
     if not obj:  # "/v1/objects/<b>/": AIS finds the URL too short (no tcode)
         _no_object_name(emu, req, bucket)
     validate_object_name(obj)
     return bck
-
-
-def to_header(rec) -> dict:
-    """Go's ``cmn.ToHeader`` (less Content-Length): checksum, atime, version, custom
-    metadata, and the custom ETag (as stored) when there is one."""
-    h = {}
-    if rec.cksum_value:
-        h["Ais-Checksum-Type"] = rec.cksum_type
-        h["Ais-Checksum-Value"] = rec.cksum_value
-    if rec.atime_ns:
-        h["Ais-Atime"] = str(rec.atime_ns)
-    if rec.version:
-        h["Ais-Version"] = rec.version
-    if rec.custom:
-        h["Ais-Custom-Md"] = custom_md_header(rec.custom)
-        if "ETag" in rec.custom:
-            h["ETag"] = rec.custom["ETag"]
-    return h
-
-
-def attr_headers(rec) -> dict:
-    """A GET reply's headers (a 206 too: the whole object's checksum, as in AIS)."""
-    return {"Content-Type": OCTETS, **to_header(rec)}
-
-
-def last_modified(rec) -> str:
-    """Go's ``LOM.LastModifiedStr``: a stored ``Last-Modified``, else the object's mtime."""
-    from email.utils import formatdate
-
-    return rec.custom.get("Last-Modified") or formatdate(rec.mtime_ns / 1e9, usegmt=True)
-
-
-def etag(rec) -> str:
-    """Go's ``LOM.ETag``, quoted: the custom ETag, else an md5 checksum, else
-    ``v1-<checksum>-<mtime in ns, base 36>``; none without a checksum."""
-    if rec.custom.get("ETag"):
-        tag = rec.custom["ETag"]
-    elif not rec.cksum_value or rec.cksum_type == "none":
-        return ""
-    elif rec.cksum_type == "md5" and not rec.chunks:
-        tag = rec.cksum_value
-    else:
-        tag = f"v1-{rec.cksum_value}-{_base36(rec.mtime_ns)}"
-    return tag if tag.startswith('"') else f'"{tag}"'
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if not n:
-            return out
 
 
 def _data_body(rec, start: int = 0, stop=None):
@@ -225,51 +159,11 @@ def head_object(emu, req: Request, bucket: str, obj: str) -> Response:
     if presence in _FLT_NO_PROPS:
         return Response(200, {}, b"")
     location = f"t[{emu.identity.target_id}]:/ais/mp1"
-    if not raw:
-        return _head_all(bck, rec, location)
-    h = {"Ais-Present": "true" if present else "false"}
-    if "version" in props and rec.version:
-        h["Ais-Version"] = rec.version
-    if "checksum" in props and rec.cksum_value:
-        h["Ais-Checksum-Type"] = rec.cksum_type
-        h["Ais-Checksum-Value"] = rec.cksum_value
-    if "atime" in props and rec.atime_ns:
-        h["Ais-Atime"] = str(rec.atime_ns)
-    if "custom" in props and rec.custom:
-        h["Ais-Custom-Md"] = custom_md_header(rec.custom)
-    if "location" in props and present:
-        h["Ais-Location"] = location
-    if "copies" in props and present:
-        h["Ais-Mirror-Copies"] = "1"
-        h["Ais-Mirror-Paths"] = "/ais/mp1"
-    if "chunked" in props and rec.chunks:
-        h["Ais-Chunks-Count"] = str(rec.chunks[0])
-        h["Ais-Chunks-Max-Chunk-Size"] = str(rec.chunks[1])
-    if "last-modified" in props:
-        h["Last-Modified"] = last_modified(rec)
-    if "etag" in props and etag(rec):
-        h["ETag"] = etag(rec)
-    return Response(200, h, b"", content_length=rec.size)
-
-
-def _head_all(bck: BucketId, rec, location: str) -> Response:
-    """Go's ``objPropsToHeader``: ``cmn.ToHeader`` and every non-empty ObjectProps field;
-    Content-Length only for a non-empty object."""
-    h = to_header(rec)
-    h["Ais-Bucket-Name"] = bck.name
-    h["Ais-Bucket-Provider"] = bck.provider
-    if bck.ns_uuid:
-        h["Ais-Bucket-Namespace-Uuid"] = bck.ns_uuid
-    if bck.ns_name:
-        h["Ais-Bucket-Namespace-Name"] = bck.ns_name
-    h["Ais-Name"] = rec.name
-    if rec.present:
-        h["Ais-Location"] = location
-        h["Ais-Mirror-Copies"], h["Ais-Mirror-Paths"] = "1", "[/ais/mp1]"
-    else:
-        h["Ais-Mirror-Copies"], h["Ais-Mirror-Paths"] = "0", "[]"
-    h["Ais-Present"] = "true" if rec.present else "false"
-    return Response(200, h, b"", content_length=rec.size or None)
+    if not raw:  # Go's objPropsToHeader: Content-Length only for a non-empty object
+        return Response(200, props_headers(bck, rec, location), b"",
+                        content_length=rec.size or None)
+    return Response(200, named_props_headers(rec, props, location), b"",
+                    content_length=rec.size)
 
 
 # -- PUT ----------------------------------------------------------------------------------
@@ -402,7 +296,7 @@ def post_object(emu, req: Request, bucket: str, obj: str) -> Response:
     if msg.action == "check-lock":
         emu.store.head_object(bck, obj)
         return Response(200, {}, b"")
-    return _run_action(emu, req, bck, obj, msg)
+    return run_object_action(emu, req, bck, obj, msg)
 
 
 @route("POST", "/v1/objects/{bucket}")
@@ -410,16 +304,7 @@ def post_bucket_objects(emu, req: Request, bucket: str) -> Response:
     """Bucket-level object actions (promote, blob-download): served by registered
     handlers only; otherwise 501."""
     msg = parse_action(req.body, required=True)
-    return _run_action(emu, req, bucket_of(req, bucket), msg.name, msg)
-
-
-def _run_action(emu, req: Request, bck: BucketId, obj: str, msg) -> Response:
-    handler = _ACTIONS.get(msg.action)
-    if handler is None:
-        if msg.action in ("promote", "blob-download"):
-            raise ApiError(501, f"action {msg.action!r} is not implemented by the emulator")
-        raise ApiError(400, f"invalid action {msg.action!r} for POST {req.path}")
-    return handler(emu, req, bck, obj, msg)
+    return run_object_action(emu, req, bucket_of(req, bucket), msg.name, msg)
 
 
 def _completed_parts(value) -> list:

@@ -1,5 +1,7 @@
-"""Promote: ``POST /v1/objects/<b>`` ``{"action": "promote", "name": <src>, "value":
-{"src", "obj", "rcr", "ovw", "dls", "tid", "notshr"}}`` (``Object.promote``).
+"""The ``promote`` object action: files of the emulator's promote root become objects.
+
+``POST /v1/objects/<b>`` ``{"action": "promote", "name": <src>, "value": {"src", "obj",
+"rcr", "ovw", "dls", "tid", "notshr"}}`` (``Object.promote``).
 
 The files come from the emulator's promote root only (see ``ais_emulator.promote``):
 without one, or for a source outside it, the reply is a 403. As in AIS (v1.5.0,
@@ -15,8 +17,8 @@ from __future__ import annotations
 
 import os
 
+from ais_emulator.api.actions import object_action
 from ais_emulator.api.errors import ApiError, bucket_cname
-from ais_emulator.api.handlers.objects import object_action
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import ci_get
 from ais_emulator.promote import PromoteArgs, plan_promote, read_file

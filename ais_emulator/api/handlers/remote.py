@@ -23,8 +23,8 @@ prefix template is listed when the request arrives, not by the job.
 
 from __future__ import annotations
 
+from ais_emulator.api.actions import bucket_action
 from ais_emulator.api.errors import ApiError, bucket_cname
-from ais_emulator.api.handlers.buckets import bucket_action
 from ais_emulator.api.params import is_true
 from ais_emulator.api.types import Request, Response
 from ais_emulator.api.wire import ActMsg, ci_get

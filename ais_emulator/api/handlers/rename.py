@@ -1,5 +1,7 @@
-"""Object rename: ``POST /v1/objects/<b>/<o>`` ``{"action": "rename-obj", "name": <new>}``,
-which ``ais object mv`` sends (the Python SDK has no rename).
+"""The ``rename-obj`` object action: an object moves to a new name in its bucket.
+
+``POST /v1/objects/<b>/<o>`` ``{"action": "rename-obj", "name": <new>}``, which
+``ais object mv`` sends (the Python SDK has no rename).
 
 As in AIS (v1.5.0, checked): the object keeps its bytes, version, checksum and custom
 metadata; an object already at the new name is replaced; the new name follows the
@@ -12,8 +14,8 @@ Deviation: objects of a remote bucket served from a backend cannot be renamed (4
 
 from __future__ import annotations
 
+from ais_emulator.api.actions import object_action
 from ais_emulator.api.errors import ApiError, bucket_cname
-from ais_emulator.api.handlers.objects import object_action
 from ais_emulator.api.types import Request, Response
 from ais_emulator.store import BucketId, InvalidObjectName
 from ais_emulator.store.store import validate_object_name

@@ -164,8 +164,6 @@ def get_bucket(emu, req: Request, bucket: str) -> Response:
     GetBucketVersioning (``versioning``), GetBucketLocation (``location``)."""
     bck = s3_bucket(emu, bucket)
     if "uploads" in req.params:
-        from ais_emulator.api.handlers.s3objects import list_uploads
-
         return list_uploads(emu, req, bck)
     if "versioning" in req.params:
         return xml_reply(el("VersioningConfiguration", el("Status", "Enabled")))
@@ -173,6 +171,17 @@ def get_bucket(emu, req: Request, bucket: str) -> Response:
         return xml_reply(el("LocationConstraint", "ais", ns=S3_NS))
     refuse_unsupported(req)
     return list_objects(emu, req, bck)
+
+
+def list_uploads(emu, req: Request, bck: BucketId) -> Response:
+    """ListMultipartUploads: every open upload of the bucket (AIS: MaxUploads 0)."""
+    prefix = req.param("prefix")
+    items = [el("Upload", el("Initiated", iso_time(u.created_ns, True)), el("Key", u.name),
+                el("UploadId", u.id))
+             for u in emu.store.uploads.list(bck) if u.name.startswith(prefix)]
+    return xml_reply(el("ListMultipartUploadsResult", el("Bucket", bck.name),
+                        el("UploadIdMarker", ""), *items, el("MaxUploads", 0),
+                        el("IsTruncated", False)))
 
 
 # -- listing ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@
     POST   /s3/<b>/<k>?uploadId=U            CompleteMultipartUpload
     DELETE /s3/<b>/<k>?uploadId=U            AbortMultipartUpload (204)
 
-ETags and Last-Modified are AIS's (``objects.etag``, ``objects.last_modified``):
+ETags and Last-Modified are AIS's (``wire.etag``, ``wire.last_modified``):
 ``"v1-<xxhash>-<mtime>"`` for a PUT object, ``"<md5 of the parts' MD5s>-N"`` for a
 completed multipart upload (kept as the object's custom ``ETag``, as AIS keeps it).
 A body sent with ``Content-Encoding: aws-chunked`` (``STREAMING-*`` payloads) is decoded.
@@ -39,12 +39,12 @@ import zlib
 from urllib.parse import unquote
 
 from ais_emulator.api.errors import ApiError
-from ais_emulator.api.handlers.objects import etag, last_modified
 from ais_emulator.api.handlers.s3 import not_implemented, refuse_unsupported, s3_bucket
 from ais_emulator.api.params import body_bytes, parse_range_header
 from ais_emulator.api.routes import route
 from ais_emulator.api.s3xml import child_text, children, el, iso_time, parse_xml, xml_reply
 from ais_emulator.api.types import Request, Response
+from ais_emulator.api.wire import etag, last_modified
 from ais_emulator.store import BucketId, InvalidPart
 from ais_emulator.store.multipart import parse_part_number
 from ais_emulator.store.objects import CHUNK, iter_slices
@@ -282,14 +282,3 @@ def _list_parts(emu, req: Request, bck: BucketId, key: str) -> Response:
              for number, data in sorted(upload.parts.items())]
     return xml_reply(el("ListPartsResult", el("Bucket", bck.name), el("Key", key),
                         el("UploadId", upload.id), *parts))
-
-
-def list_uploads(emu, req: Request, bck: BucketId) -> Response:
-    """ListMultipartUploads: every open upload of the bucket (AIS: MaxUploads 0)."""
-    prefix = req.param("prefix")
-    items = [el("Upload", el("Initiated", iso_time(u.created_ns, True)), el("Key", u.name),
-                el("UploadId", u.id))
-             for u in emu.store.uploads.list(bck) if u.name.startswith(prefix)]
-    return xml_reply(el("ListMultipartUploadsResult", el("Bucket", bck.name),
-                        el("UploadIdMarker", ""), *items, el("MaxUploads", 0),
-                        el("IsTruncated", False)))

@@ -19,8 +19,9 @@ sizes are object sizes with no filesystem overhead; ``cached``/``present`` and
 
 from __future__ import annotations
 
+from ais_emulator.api.actions import bucket_action
 from ais_emulator.api.errors import ApiError, bucket_cname
-from ais_emulator.api.handlers.buckets import bucket_action, bucket_props
+from ais_emulator.api.handlers.bprops import bucket_props
 from ais_emulator.api.handlers.multiobj import (
     ensure_destination,
     tc_spec,
