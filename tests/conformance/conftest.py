@@ -1,8 +1,8 @@
 """Local fixtures of the conformance suite.
 
 Every test takes ``ais_backend`` (from the ``ais_emulator`` pytest plugin) and so runs on
-the in-process emulator, the emulator HTTP server, and a real AIStore when AIS_ENDPOINT
-is set. The fixtures here only add conveniences on top of it:
+the in-process emulator and the emulator HTTP server, or, in live mode
+(``--ais-live=URL``), a real AIStore. The fixtures here only add conveniences on top of it:
 
 * ``bck``: a fresh, uniquely named ais bucket (destroyed at teardown);
 * ``fresh_name``: a unique bucket name that is *not* created, destroyed at teardown if a
@@ -39,16 +39,19 @@ helpers = _load_helpers()
 
 @pytest.fixture
 def kit():
+    """The helper module (``_helpers.py``): flag constants, ``payload``, ``unique_name``."""
     return helpers
 
 
 @pytest.fixture
 def shards():
+    """In-memory tar / tgz / zip builders and a tar reader."""
     return helpers.Shards()
 
 
 @pytest.fixture
 def wire(ais_backend):
+    """Raw ``requests`` against the backend's endpoint (no SDK headers, no retries)."""
     w = helpers.Wire(ais_backend.endpoint)
     yield w
     w.close()
@@ -56,6 +59,7 @@ def wire(ais_backend):
 
 @pytest.fixture
 def bck(ais_backend):
+    """A fresh, uniquely named ais bucket, destroyed at teardown."""
     return ais_backend.bucket("cf")
 
 
