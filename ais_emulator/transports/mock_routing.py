@@ -25,7 +25,9 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Optional, Union
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
+
+import responses
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # the spellings of this machine's own loopback host that name the same listener
@@ -160,14 +162,76 @@ def spawned_message(method: str, url: str, endpoint: str) -> str:
             "fixture, or `ais-emulator serve`) and a client pointed at its URL.")
 
 
+# -------------------------------------------------------------------- responses pieces
+
+
+class NoCalls(responses.CallList):
+    """Records nothing (a recorded call would keep every body alive)."""
+
+    def add(self, request, response) -> None:
+        pass
+
+    def add_call(self, call) -> None:
+        pass
+
+
+class BlockRoute(responses.BaseResponse):
+    """Matches every request that no mock serves and no passthrough allows, and fails it
+    with ``BlockedRequestError`` (registered after the emulator's route)."""
+
+    def __init__(self, message):
+        super().__init__("ANY", re.compile(".*"))
+        self._message = message  # (method, url) -> str, or None where allowed
+        self._calls = NoCalls()
+
+    def matches(self, request):
+        if self._message(request.method, str(request.url)) is None:
+            return False, "allowed through"
+        return True, ""
+
+    def get_response(self, request):
+        message = self._message(request.method, str(request.url))
+        raise BlockedRequestError(message or f"mock_ais blocked {request.url}")
+
+
 # -------------------------------------------------------------------- spawned processes
+
+
+def child_guard(mocked: list[str], passthrough: Passthrough) -> None:
+    """In a ``spawn``/``forkserver`` child of a process with active mocks: requests to
+    the mocked endpoints fail at once, saying why; the rest as in the parent."""
+    keys = [endpoint_key(e) for e in mocked]
+    redirected: set = set()
+
+    def message(method: str, url: str) -> Optional[str]:
+        scheme, host, port, path = url_key(url)
+        for k in keys:
+            if k[:3] == (scheme, host, port) and path.startswith(k[3] + "/"):
+                return spawned_message(method, url, spell(k))
+        if passthrough.allows(url) or (scheme, host, port) in redirected:
+            return None
+        return blocked_message(method, url, mocked, passthrough.describe())
+
+    def send_through(adapter, request, **kwargs):
+        response = responses._real_send(adapter, request, **kwargs)
+        if response.is_redirect and response.headers.get("Location"):
+            redirected.add(url_key(urljoin(str(request.url), response.headers["Location"]))[:3])
+        return response
+
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False,
+                                  real_adapter_send=send_through)
+    mock._calls = NoCalls()
+    mock.add(BlockRoute(message))
+    mock.add_passthru(re.compile(".*"))
+    mock.start()
+
+
 
 
 class SpawnGuard:
     """A process target that, in a spawned child, installs ``child_guard`` first.
 
-    Pickled with the process object; ``child_guard(mocked, passthrough)`` comes from
-    ``responses_mock`` (the module that owns the ``responses`` patch).
+    Pickled with the process object (what it holds pickles by value).
     """
 
     def __init__(self, target, mocked: list[str], passthrough: Passthrough):
@@ -176,8 +240,6 @@ class SpawnGuard:
         self.passthrough = passthrough
 
     def __call__(self, *args, **kwargs):
-        from ais_emulator.transports.responses_mock import child_guard
-
         child_guard(self.mocked, self.passthrough)
         return self.target(*args, **kwargs)
 

@@ -36,7 +36,7 @@ import re
 import threading
 import unittest
 from typing import Optional
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import responses
 from urllib3 import HTTPResponse
@@ -45,13 +45,13 @@ from urllib3._collections import HTTPHeaderDict
 from ais_emulator.api import Request, dispatch
 from ais_emulator.emulator import Emulator
 from ais_emulator.transports.mock_routing import (
-    BlockedRequestError,
+    BlockRoute,
+    NoCalls,
     Passthrough,
     PassthroughSpec,
     ProcessHook,
     blocked_message,
     endpoint_key,
-    spawned_message,
     spell,
     url_key,
 )
@@ -89,21 +89,13 @@ class _IterRaw(io.RawIOBase):
         super().close()
 
 
-class _NoCalls(responses.CallList):
-    def add(self, request, response) -> None:
-        pass
-
-    def add_call(self, call) -> None:
-        pass
-
-
 class _EmulatorRoute(responses.BaseResponse):
     """Matches every method on the registered endpoints and dispatches to the Emulator."""
 
     def __init__(self, interceptor: _Interceptor):
         super().__init__("ANY", re.compile(".*"))
         self._interceptor = interceptor
-        self._calls = _NoCalls()
+        self._calls = NoCalls()
 
     def matches(self, request):
         if self._interceptor.lookup(str(request.url)) is None:
@@ -148,25 +140,6 @@ class _EmulatorRoute(responses.BaseResponse):
                             request_method=request.method)
 
 
-class _BlockRoute(responses.BaseResponse):
-    """Matches every request that no mock serves and no passthrough allows, and fails it
-    with ``BlockedRequestError`` (registered after ``_EmulatorRoute``)."""
-
-    def __init__(self, message):
-        super().__init__("ANY", re.compile(".*"))
-        self._message = message  # (method, url) -> str, or None where allowed
-        self._calls = _NoCalls()
-
-    def matches(self, request):
-        if self._message(request.method, str(request.url)) is None:
-            return False, "allowed through"
-        return True, ""
-
-    def get_response(self, request):
-        message = self._message(request.method, str(request.url))
-        raise BlockedRequestError(message or f"mock_ais blocked {request.url}")
-
-
 def _chain_moto(mock: Optional[responses.RequestsMock]) -> None:
     """Let moto's ``mock_aws`` (which patches ``requests`` the same way) pass the requests it
     does not own through to ``mock``, so the two nest in either order."""
@@ -185,6 +158,8 @@ class _Interceptor:
         self._stacks: dict[tuple[str, str, int, str], list[MockAis]] = {}
         self._mock: Optional[responses.RequestsMock] = None
         self._processes = ProcessHook(self.snapshot)
+        # servers a let-through server redirected to (AIS proxies redirect to targets)
+        self._redirected: set[tuple[str, str, int]] = set()
 
     def lookup(self, url: str):
         scheme, host, port, path = url_key(url)
@@ -215,19 +190,31 @@ class _Interceptor:
         if self.lookup(url) is not None:
             return None
         mocked, allowed = self.snapshot()
-        if allowed.allows(url):
+        if allowed.allows(url) or url_key(url)[:3] in self._redirected:
             return None
         return blocked_message(method, url, mocked, allowed.describe())
+
+    def _send_through(self, adapter, request, **kwargs):
+        """Send a let-through request; a redirect it answers lets its target through too."""
+        response = responses._real_send(adapter, request, **kwargs)
+        location = response.headers.get("Location") if response.is_redirect else None
+        if location:
+            target = url_key(urljoin(str(request.url), location))[:3]
+            with self._lock:
+                if self._mock is not None:
+                    self._redirected.add(target)
+        return response
 
     def push(self, endpoint: str, mock: MockAis) -> None:
         with self._lock:
             self._stacks.setdefault(endpoint_key(endpoint), []).append(mock)
             if self._mock is None:
-                mock_ = responses.RequestsMock(assert_all_requests_are_fired=False)
-                mock_._calls = _NoCalls()
+                mock_ = responses.RequestsMock(assert_all_requests_are_fired=False,
+                                               real_adapter_send=self._send_through)
+                mock_._calls = NoCalls()
                 mock_.add(_EmulatorRoute(self))
-                mock_.add(_BlockRoute(self.blocked))
-                mock_.add_passthru(re.compile(".*"))  # what _BlockRoute did not match
+                mock_.add(BlockRoute(self.blocked))
+                mock_.add_passthru(re.compile(".*"))  # what BlockRoute did not match
                 mock_.start()
                 self._mock = mock_
                 _chain_moto(mock_)
@@ -246,6 +233,7 @@ class _Interceptor:
             if not self._stacks and self._mock is not None:
                 self._mock.stop(allow_assert=False)
                 self._mock = None
+                self._redirected.clear()
                 _chain_moto(None)
                 self._processes.uninstall()
 
@@ -384,24 +372,3 @@ def mock_ais(endpoint=DEFAULT_ENDPOINT, emulator: Optional[Emulator] = None, *,
     if callable(endpoint) and not isinstance(endpoint, str):
         return MockAis(DEFAULT_ENDPOINT, emulator, passthrough)(endpoint)
     return MockAis(endpoint, emulator, passthrough)
-
-
-def child_guard(mocked: list[str], passthrough: Passthrough) -> None:
-    """In a ``spawn``/``forkserver`` child of a process with active mocks: requests to
-    the mocked endpoints fail at once, saying why; the rest as in the parent."""
-    keys = [endpoint_key(e) for e in mocked]
-
-    def message(method: str, url: str) -> Optional[str]:
-        scheme, host, port, path = url_key(url)
-        for k in keys:
-            if k[:3] == (scheme, host, port) and path.startswith(k[3] + "/"):
-                return spawned_message(method, url, spell(k))
-        if passthrough.allows(url):
-            return None
-        return blocked_message(method, url, mocked, passthrough.describe())
-
-    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-    mock._calls = _NoCalls()
-    mock.add(_BlockRoute(message))
-    mock.add_passthru(re.compile(".*"))
-    mock.start()

@@ -193,6 +193,41 @@ def test_passthrough_forms():
         mock_ais(A, passthrough=[51180])
 
 
+def test_a_let_through_server_may_redirect_to_another():
+    """As an AIS proxy redirects object requests to a target: the target is let through."""
+    import http.server
+    import threading
+
+    with EmulatorServer() as target:
+        target.emulator.create_bucket("behind")
+
+        class Redirect(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the stdlib's name
+                self.send_response(307)
+                self.send_header("Location", target.url + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+        thread.start()
+        try:
+            proxy_url = f"http://127.0.0.1:{proxy.server_port}"
+            with mock_ais(A, passthrough=proxy_url):
+                assert target.url in blocked(target.url)  # not before the redirect
+                assert requests.get(proxy_url + "/v1/buckets").json()[0]["name"] == "behind"
+                assert requests.get(target.url + "/v1/buckets").status_code == 200
+            with mock_ais(A, passthrough=proxy_url):  # forgotten with the patch
+                assert target.url in blocked(target.url)
+        finally:
+            proxy.shutdown()
+            proxy.server_close()
+            thread.join()
+
+
 def _get_status(url: str) -> int:
     return requests.get(url + "/v1/health", timeout=5).status_code
 
