@@ -257,3 +257,10 @@ def _close_payload(sample) -> None:
     close = getattr(sample[1], "close", None)
     if close is not None:
         close()
+
+
+def shard_reader_any(contender: str, endpoint: str, manifest: dict, num_workers: int) -> Reader:
+    """``shard_reader`` or, for ``webdataset``, ``webdataset_reader`` (the memory probe)."""
+    if contender == WEBDATASET:
+        return webdataset_reader(endpoint, manifest, num_workers)
+    return shard_reader(contender, endpoint, manifest, num_workers)
