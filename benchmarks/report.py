@@ -180,10 +180,28 @@ def aligned(table: list[str]) -> list[str]:
             for r in rows]
 
 
+def server_lines(run: dict) -> list[str]:
+    """One line per server group of ``run``: the emulator against moto, paired rounds."""
+    out = []
+    for name, rows in groups(run).items():
+        paired = next((r for r in rows if r.get("role") == PAIRED), None)
+        if not name.startswith("server-") or not paired or not paired.get("paired_ratio"):
+            continue
+        cpu = paired.get("paired_server_cpu_ratio")
+        out.append(f"* `{name}` (the emulator's HTTP server against moto's "
+                   f"`ThreadedMotoServer`, the same plain-HTTP client): "
+                   f"{paired['paired_ratio']:.2f}× moto's rate (median of "
+                   f"{paired.get('paired_rounds')} alternating pairs"
+                   + (f"; {cpu:.1f}× less server CPU per request)" if cpu else ")"))
+    return out
+
+
 def readme_block(runs: list[dict]) -> str:
     names = ", ".join(f"{target_name(r)}: {_commit(r)}, {r.get('datetime', '?')[:10]}"
                       for r in runs)
+    servers = server_lines(runs[0])
     lines = [README_BEGIN, "", *summary_table(runs, ours_only=True), "",
+             *servers, *([""] if servers else []),
              "× upstream: samples/s over `aistore.pytorch` 2.0.0 with the same `num_workers`; "
              "× ceiling: samples/s over the contender's own requests replayed by a lean "
              "`http.client` reader into a reused buffer, bytes dropped (1.00× = as fast as "
@@ -290,7 +308,8 @@ def _run_section(run: dict) -> list[str]:
     where = target.get("name", "ais_emulator.EmulatorServer")
     if target.get("url"):
         where += f" at {target['url']}"
-    out = [f"## {target_name(run).capitalize()}: {where}", "",
+    name = target_name(run)
+    out = [f"## {name[0].upper() + name[1:]}: {where}", "",
            f"* Run: {run.get('datetime', '?')}{quick}, {_commit(run)}",
            f"* Machine: {_machine(run)}",
            f"* Command: `{bench.get('command', '?')}`", ""]
