@@ -11,10 +11,10 @@ Two kinds, each named for what it is:
   processes as it has DataLoader workers (requests dealt round-robin). A contender that
   reads every byte of its responses cannot beat it by more than noise.
 * **DataLoader ceiling** (``× DataLoader ceiling``): the same DataLoader settings over a
-  dataset that *generates* samples of the contender's shape (same keys, same byte sizes)
-  inside each worker: no network, no parsing, no objects inherited through ``fork``
-  (iterating a list inherited from the parent writes every object's reference count,
-  and the copy-on-write page faults cost more than generating the bytes afresh)::
+  dataset that *generates* samples of the contender's shape (same byte sizes) inside
+  each worker: no network, no parsing, no objects inherited through ``fork`` (iterating
+  a list inherited from the parent writes every object's reference count, and those
+  copy-on-write page faults made an earlier "floor" slower than a real dataset)::
 
     reqs = capture(lambda: reader.make(), cap=None)     # reader built with num_workers=0
     ceiling = replay_reader(reqs, processes=2, threads=1, like=reader)
@@ -24,7 +24,6 @@ Two kinds, each named for what it is:
 from __future__ import annotations
 
 import http.client
-import itertools
 import multiprocessing
 import threading
 from collections.abc import Callable, Iterable
@@ -265,7 +264,11 @@ class Shape:
 
 
 class GeneratedDataset(IterableDataset):
-    """``shape.n`` samples made on the spot, each worker making only its own share."""
+    """``shape.n`` samples made on the spot, each worker making only its own share.
+
+    The payload bytes are made once per worker and handed out again for every sample
+    (the ceiling's dataset costs as little as a dataset can); keys are distinct.
+    """
 
     def __init__(self, shape: Shape):
         self.shape = shape
@@ -274,22 +277,11 @@ class GeneratedDataset(IterableDataset):
         info = get_worker_info()
         first, step = (0, 1) if info is None else (info.id, info.num_workers)
         shape = self.shape
-        filler = bytes(shape.size)[16:]
-        label = b"7" * shape.label_size
+        payload, label = bytes(shape.size), b"7" * shape.label_size
         for i in range(first, shape.n, step):
-            head = i.to_bytes(16, "big")
             if shape.kind == "object":
-                yield f"small/sample-{i:06d}.bin", head + filler
+                yield f"small/sample-{i:06d}.bin", payload
             elif shape.kind == "sample":
-                yield f"sample-{i:06d}", {"bin": head + filler, "cls": label}
+                yield f"sample-{i:06d}", {"bin": payload, "cls": label}
             else:
-                yield head + filler, label
-
-
-def repeat(make: Callable[[], int]) -> Callable[[], Iterable]:
-    """An iterable factory yielding the one result of ``make`` (for ``measure.consume``)."""
-
-    def run():
-        return itertools.repeat(make(), 1)
-
-    return run
+                yield payload, label

@@ -15,6 +15,7 @@ drop-in for)::
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -213,7 +214,10 @@ def dl_ceiling_reader(shape, like: Reader, num_workers: int,
     def make():
         return _loader(GeneratedDataset(shape), num_workers, batch_size=batch_size)
 
-    return Reader(make, like.key_of, like.size_of, weight_of=like.weight_of,
+    def key_of(_item, _count=itertools.count()):  # every item is a sample of its own
+        return next(_count)
+
+    return Reader(make, key_of, like.size_of, weight_of=like.weight_of,
                   note="DataLoader ceiling: samples of the same shape generated inside each "
                        "worker, no network")
 
