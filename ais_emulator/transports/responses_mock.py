@@ -251,8 +251,8 @@ class MockAis:
         self._emulator = emulator
         self._active = False
         self._lock = threading.Lock()
-        Passthrough(passthrough)  # check it now: a typo fails here, not at the first request
-        self._passthrough = [] if passthrough in ((), None, False) else [passthrough]
+        self._passthrough: list = []
+        self.add_passthrough(passthrough)
 
     @property
     def passthrough_spec(self) -> list:
@@ -262,8 +262,13 @@ class MockAis:
     def add_passthrough(self, spec: PassthroughSpec) -> MockAis:
         """Also let ``spec`` through: a URL (``"http://127.0.0.1:51180"``: that server,
         any spelling of the loopback host), a compiled regex, a list of those, or True."""
-        Passthrough(spec)
-        self._passthrough.append(spec)
+        if spec is None or spec is False:
+            return self
+        if not isinstance(spec, (bool, str, re.Pattern)):
+            spec = list(spec)  # (a generator is read once)
+        Passthrough(spec)  # checked now: a typo fails here, not at the first request
+        if spec != []:
+            self._passthrough.append(spec)
         return self
 
     @property
