@@ -18,6 +18,10 @@ COLOURS = {"ais_datasets": "#1f6fb4", "aistore.pytorch": "#e3862d", "webdataset"
 HATCHES = ["", "///"]
 
 
+def _short(label: str) -> str:
+    return label.replace(", batch_size=", " batch ").replace(" workers", " w")
+
+
 def render_chart(runs: list[dict], path: Path) -> bool:
     rows = summary_rows(runs)
     if not rows:
@@ -37,7 +41,12 @@ def render_chart(runs: list[dict], path: Path) -> bool:
         values = []
         for y, (_label, entries) in enumerate(rows):
             for k, e in enumerate(entries):
-                if e is None or (key == "ratio_to_baseline" and e.get("role") == BASELINE):
+                if e is not None and key == "ratio_to_baseline" and e.get("role") == BASELINE:
+                    if k == 0:
+                        ax.text(1.04, y, "the baseline", va="center", fontsize=6.5,
+                                color="#777777")
+                    continue
+                if e is None:
                     continue
                 v = e.get(key)
                 if not v:
@@ -56,7 +65,7 @@ def render_chart(runs: list[dict], path: Path) -> bool:
         ax.set_title(title, fontsize=9)
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", which="major", linewidth=0.3, alpha=0.6)
-    axes[0].set_yticks(range(len(rows)), [label for label, _ in rows], fontsize=7)
+    axes[0].set_yticks(range(len(rows)), [_short(label) for label, _ in rows], fontsize=7)
     axes[0].invert_yaxis()
     handles = [Patch(color=c, label=n) for n, c in COLOURS.items()]
     handles += [Patch(facecolor="#bbbbbb", hatch=HATCHES[k % len(HATCHES)], edgecolor="white",
