@@ -207,7 +207,8 @@ def readme_block(runs: list[dict]) -> str:
              "× upstream: samples/s over `aistore.pytorch` 2.0.0 with the same `num_workers`; "
              "× ceiling: samples/s over the contender's own requests replayed by a lean "
              "`http.client` reader into a reused buffer, bytes dropped (1.00× = as fast as "
-             "the server and the loopback deliver those requests at all). "
+             "the server and the loopback deliver those requests at all); – where upstream "
+             "has no figure (its AISParallelMapDataset cannot run in DataLoader workers). "
              f"Runs: {names}. {CAVEATS}", "", README_END]
     return "\n".join(lines)
 
