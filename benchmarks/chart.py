@@ -72,7 +72,7 @@ def render_chart(runs: list[dict], path: Path) -> bool:
                       label=f"served by the {n}") for k, n in enumerate(names)]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
                frameon=False)
-    fig.suptitle("ais_datasets benchmarks: ratios measured in one run (log scale; 1× marked)",
+    fig.suptitle("ais_datasets benchmarks: ratios, each measured within its run (log scale; 1× marked)",
                  fontsize=10)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     fig.savefig(path, dpi=110)
