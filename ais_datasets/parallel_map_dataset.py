@@ -31,12 +31,21 @@ Differences from upstream (on purpose):
 * The object size comes from one HEAD per object; ranges are ``chunk_size`` bytes
   (keyword-only, default 8 MiB as upstream). A zero-byte object is an empty buffer
   (upstream raises ``ValueError``).
+* **Between processes, the bytes travel as a file descriptor.** Inside a DataLoader
+  worker the buffer is a memory file (``memfd``); put on a ``multiprocessing`` queue
+  (how a worker hands a sample to the main process), a ``ParallelBuffer`` sends that
+  file's descriptor, as torch sends tensor storage, and the receiver maps the same pages
+  (elsewhere the bytes are first copied into one). Through the queue's pipe, pickled by
+  value (as plain ``pickle`` still does), a 256 MiB object took ~10x longer than its
+  download. Without ``memfd`` (not Linux) the pipe is used.
 """
 
 from __future__ import annotations
 
 import mmap
+import os
 from http.client import IncompleteRead
+from multiprocessing.reduction import DupFd, ForkingPickler
 from typing import Optional, Union
 
 from aistore.sdk import AISSource
@@ -66,6 +75,10 @@ def allocate(size: int):
     """
     if size <= 0:
         return bytearray(size)
+    if _in_dataloader_worker():
+        shared = _memfd_buffer(size)
+        if shared is not None:
+            return shared
     flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0) | \
         getattr(mmap, "MAP_POPULATE", 0)
     try:
@@ -74,16 +87,61 @@ def allocate(size: int):
         return bytearray(size)
 
 
+def _in_dataloader_worker() -> bool:
+    from torch.utils.data import get_worker_info
+
+    return get_worker_info() is not None
+
+
+class _SharedMap(mmap.mmap):
+    """A shared mapping of a memory file, holding the file's descriptor (``fd``) so that
+    it can be sent to another process; the descriptor closes with the mapping."""
+
+    fd: Optional[int] = None
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, None
+        try:
+            super().close()
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def __del__(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _memfd_buffer(size: int) -> Optional[_SharedMap]:
+    memfd_create = getattr(os, "memfd_create", None)
+    if memfd_create is None:
+        return None
+    try:
+        fd = memfd_create("ais-datasets-buffer", getattr(os, "MFD_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        os.ftruncate(fd, size)
+        m = _SharedMap(fd, size, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0))
+    except (OSError, ValueError):
+        os.close(fd)
+        return None
+    m.fd = fd
+    return m
+
+
 class ParallelBuffer:
     """An object's bytes in one buffer, with the SDK ``ParallelBuffer`` interface.
 
     ``buf`` is a memoryview of the bytes (no copy); ``tobytes()`` copies them; ``close()``
-    releases them (afterwards ``buf`` raises). Pickles by value (e.g. from a DataLoader
-    worker to the main process).
+    releases them (afterwards ``buf`` raises). Pickles by value; between processes
+    (``multiprocessing`` queues, e.g. from a DataLoader worker to the main process) the
+    bytes go as a memory file's descriptor instead (see the module docstring).
     """
 
     def __init__(self, data) -> None:
-        self._data = data  # bytearray or anonymous mmap
+        self._data = data  # bytearray, anonymous mmap or a memory file's shared mapping
         self._buf: Optional[memoryview] = memoryview(data)
 
     @property
@@ -130,6 +188,39 @@ def _rebuild(data: Optional[bytearray]) -> ParallelBuffer:
     if data is None:
         buf.close()
     return buf
+
+
+def _reduce_for_process(buf: ParallelBuffer):
+    """``ForkingPickler`` only (queues between processes, e.g. from DataLoader workers):
+    the bytes go as a memory file's descriptor; the pipe carries ~100 bytes."""
+    view = buf._buf
+    fd = getattr(buf._data, "fd", None)
+    if fd is not None and view is not None:
+        return _rebuild_from_fd, (DupFd(fd), len(view))  # DupFd holds a duplicate
+    memfd_create = getattr(os, "memfd_create", None)
+    if view is None or not len(view) or memfd_create is None:
+        return buf.__reduce__()
+    fd = memfd_create("ais-datasets-buffer", getattr(os, "MFD_CLOEXEC", 0))
+    try:
+        os.ftruncate(fd, len(view))
+        done = 0
+        while done < len(view):
+            done += os.pwrite(fd, view[done:], done)
+        return _rebuild_from_fd, (DupFd(fd), len(view))
+    finally:
+        os.close(fd)
+
+
+def _rebuild_from_fd(dup, size: int) -> ParallelBuffer:
+    fd = dup.detach()
+    try:
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+        return ParallelBuffer(mmap.mmap(fd, size, flags=flags))
+    finally:
+        os.close(fd)
+
+
+ForkingPickler.register(ParallelBuffer, _reduce_for_process)
 
 
 def read_range_into(obj, start: int, view: memoryview,

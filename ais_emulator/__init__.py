@@ -5,6 +5,6 @@
 
 from ais_emulator.emulator import Emulator
 from ais_emulator.store.errors import StoreError
-from ais_emulator.transports import EmulatorServer, mock_ais
+from ais_emulator.transports import BlockedRequestError, EmulatorServer, mock_ais
 
-__all__ = ["Emulator", "EmulatorServer", "StoreError", "mock_ais"]
+__all__ = ["BlockedRequestError", "Emulator", "EmulatorServer", "StoreError", "mock_ais"]

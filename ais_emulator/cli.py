@@ -42,13 +42,32 @@ from ais_emulator.transports.server import EmulatorServer, is_loopback
 DEFAULT_PORT = 51080
 
 
+_EXAMPLES = f"""examples:
+  ais-emulator serve                    # http://127.0.0.1:{DEFAULT_PORT}
+  ais-emulator serve --port 0           # any free port; the URL is printed
+  AIS_ENDPOINT=http://127.0.0.1:{DEFAULT_PORT} python train.py
+  curl -X POST http://127.0.0.1:{DEFAULT_PORT}/v1/__emulator__/reset    # drop all state
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ais-emulator",
-                                description="A pure-Python emulator of the AIStore REST API.")
-    sub = p.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the AIStore REST API over HTTP")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+    p = argparse.ArgumentParser(
+        prog="ais-emulator", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="A pure-Python emulator of the AIStore REST API: the unchanged aistore\n"
+                    "SDK, aistore.pytorch, ais_datasets, webdataset or curl run against it\n"
+                    "without a cluster. (In tests, ais_emulator.mock_ais and the pytest\n"
+                    "fixtures need no server at all.)",
+        epilog=_EXAMPLES)
+    sub = p.add_subparsers(dest="command", required=True, title="commands")
+    serve = sub.add_parser(
+        "serve", help="serve the AIStore REST API over HTTP",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Serve the AIStore REST API over HTTP. Prints the URL once\n"
+                    "GET /v1/health answers; stops on SIGINT or SIGTERM.",
+        epilog=_EXAMPLES)
+    serve.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
+                       help="address to bind (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N",
                        help=f"port to bind; 0 picks a free one (default: {DEFAULT_PORT})")
     serve.add_argument("--allow-etl-code", action="store_true",
                        help="run the ETL classes clients send with init_class() (off by "

@@ -1,6 +1,8 @@
 """pytest-benchmark suites for ``ais_datasets`` and ``ais_emulator``, and the report.
 
-Run ``make bench`` (full) or ``make bench-quick`` (a tenth of the sizes); turn a saved run
-into ``docs/benchmarks.md`` and ``docs/benchmarks.png`` with
-``python -m benchmarks.report <run.json> docs``. See ``docs/benchmarks.md``.
+``make bench`` (against the emulator), ``make bench-live`` (against a real AIStore),
+``make bench-quick`` (a tenth of the sizes, ending with its ratios); ``make bench-report``
+renders the saved runs (``docs/benchmark-runs/``) into ``docs/benchmarks.md``,
+``docs/benchmarks.png`` and the README's table (``python -m benchmarks.report --help``).
+The ceilings every contender is compared with: :mod:`benchmarks.ceilings`.
 """

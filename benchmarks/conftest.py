@@ -2,8 +2,11 @@
 
 ``--quick``: corpora of about a tenth of the size and one round per benchmark (with
 ``--benchmark-disable`` a smoke run that only checks the suite still works).
-``--bench-rounds N`` overrides the number of rounds. The servers are session-wide child
-processes (``benchmarks.servers``); each corpus is built and loaded once, on first use.
+``--bench-rounds N`` overrides the number of rounds. ``--bench-live URL``: the dataset
+benchmarks read from the real AIStore at URL (fresh buckets of their own, removed
+afterwards) instead of the emulator; the emulator-vs-moto server benchmarks are skipped.
+The servers are session-wide child processes (``benchmarks.servers``); each corpus is
+built and loaded once, on first use.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 import pytest
 
 from benchmarks import corpora, measure
-from benchmarks.servers import ServerProcess
+from benchmarks.servers import LiveCluster, ServerProcess
 
 
 def pytest_addoption(parser):
@@ -24,6 +27,9 @@ def pytest_addoption(parser):
                     help="small corpora (about a tenth) and one round per benchmark")
     group.addoption("--bench-rounds", type=int, default=None,
                     help="rounds per benchmark (default 3, or 1 with --quick)")
+    group.addoption("--bench-live", default=None, metavar="URL",
+                    help="read the dataset benchmarks' corpora from the real AIStore at URL "
+                         "(fresh buckets, removed afterwards) instead of the emulator")
 
 
 def pytest_configure(config):
@@ -47,15 +53,29 @@ def n_rounds(pytestconfig, quick) -> int:
     return pytestconfig.getoption("--bench-rounds") or (1 if quick else 3)
 
 
+def live_url(config) -> str:
+    return (config.getoption("--bench-live") or "").strip()
+
+
 @pytest.fixture(scope="session")
-def emulator_server(quick):
+def emulator_server(pytestconfig, quick):
     """The session's EmulatorServer (child process); corpora via ``.seed(name)``."""
-    try:
-        from ais_emulator import Emulator, EmulatorServer  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"ais_emulator does not provide Emulator/EmulatorServer yet ({exc})")
+    if live_url(pytestconfig):
+        pytest.skip("--bench-live: the emulator's own benchmarks do not run against a cluster")
     with ServerProcess("emulator", quick) as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def data_server(pytestconfig, quick, request):
+    """Where the dataset benchmarks read from: the EmulatorServer, or with ``--bench-live``
+    the real AIStore (``LiveCluster``); corpora via ``.seed(name)``."""
+    url = live_url(pytestconfig)
+    if not url:
+        yield request.getfixturevalue("emulator_server")
+        return
+    with LiveCluster(url, quick) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")
@@ -116,10 +136,31 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
         "json": str(config.getoption("benchmark_json") or ""),
         "sizes": vars(corpora.sizes(bool(config.getoption("--quick")))),
         "skipped": [s for s in _SKIPPED if "benchmark-only" not in s["reason"]],
+        "target": _target(config),
     }
 
 
+def _target(config) -> dict:
+    """What served the dataset benchmarks' data."""
+    url = live_url(config)
+    if not url:
+        return {"kind": "emulator", "name": "ais_emulator.EmulatorServer"}
+    version = ""
+    try:
+        import requests
+
+        reply = requests.get(f"{url.rstrip('/')}/v1/daemon", params={"what": "node_status"},
+                             timeout=5).json()
+        version = str(reply.get("ais_version") or "")  # e.g. "5.0.v1.5.0"
+    except Exception:  # noqa: BLE001 - the version is informational
+        version = ""
+    return {"kind": "aistore", "name": f"AIStore{' ' + version if version else ''}",
+            "url": url}
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, config):
+    """The run's rates and ratios, after pytest-benchmark's own tables."""
     session = getattr(config, "_benchmarksession", None)
     infos = [b.extra_info for b in getattr(session, "benchmarks", None) or []]
     infos = [i for i in infos if i.get("group")]
@@ -131,7 +172,9 @@ def pytest_terminal_summary(terminalreporter, config):
         parts = [f"{i['group']:<46}", f"{i['contender']:<28}",
                  f"w={i['num_workers'] if i.get('num_workers') is not None else '-'}",
                  f"{i['samples_per_s']:>10.1f} samples/s", f"{i['mib_per_s']:>8.1f} MiB/s"]
-        for key, label in (("ratio_to_baseline", "x base"), ("ratio_to_limit", "x limit"),
+        for key, label in (("ratio_to_baseline", "x upstream"),
+                           ("ratio_to_ceiling", "x its request ceiling"),
+                           ("ratio_to_dl_ceiling", "x DataLoader ceiling"),
                            ("paired_ratio", "x moto, paired rounds"),
                            ("server_cpu_ratio", "x less server CPU"),
                            ("rss_delta_ratio", "RSS growth 8S/S")):

@@ -1,9 +1,12 @@
 """The contenders: what one benchmark round reads, and how its samples are counted.
 
-Every factory returns a ``Reader``: ``make()`` builds the iterable (dataset + DataLoader,
-or raw GETs) inside the timed round; ``key_of``/``size_of``/``weight_of`` feed
-``measure.consume``. The two dataset packages are driven through the same public names
-and argument lists (``aistore.pytorch`` is the upstream the other is a drop-in for)::
+Every factory returns a ``Reader``: ``make()`` builds the iterable (dataset + DataLoader)
+inside the timed round; ``key_of``/``size_of``/``weight_of`` feed ``measure.consume``;
+``requests`` (where the requests cannot be captured in this process: webdataset's curl,
+upstream's range-read processes) lists what the contender sends, for its request
+ceiling (:mod:`benchmarks.ceilings`). The two dataset packages are driven through the same
+public names and argument lists (``aistore.pytorch`` is the upstream the other is a
+drop-in for)::
 
     r = iter_reader("ais_datasets", url, manifest, num_workers=2)
     measure.consume(r.make, r.key_of, r.size_of, cap=r.cap)
@@ -18,17 +21,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from torch.utils.data import IterableDataset, get_worker_info
 
 OURS = "ais_datasets"
 UPSTREAM = "aistore.pytorch"
 WEBDATASET = "webdataset"
-LIMIT = "limit (raw GET)"
-FLOOR = "DataLoader floor"
+DL_CEILING = "DataLoader ceiling"
 
-# streaming chunk size for raw GETs: 1 MiB is the fastest of 64 KiB..4 MiB here; 4 MiB
-# reads are fresh multi-MiB allocations each time and came out ~1.5x slower on shards
+# streaming chunk size of the server benchmark's plain-HTTP client
 CHUNK = 1024 * 1024
+# what upstream's AISParallelMapDataset sends: ranges of the SDK's parallel chunk size
+# from ``num_workers`` (16) processes
+UPSTREAM_RANGE_CHUNK = 8 * 1024 * 1024
+UPSTREAM_RANGE_WORKERS = 16
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Reader:
     note: str = ""
     release: Callable[[Any], None] | None = None
     samples_per_item: int = 1  # the batch size when batched: ``cap`` in samples
+    requests: Callable[[], list] | None = None  # uncapturable requests (see module doc)
 
     @property
     def cap_samples(self) -> int | None:
@@ -108,31 +113,6 @@ def _as_list(batch):
     return batch
 
 
-# --------------------------------------------------------------------------- raw GET limit
-
-
-def limit_reader(endpoint: str, manifest: dict, chunk: int = CHUNK) -> Reader:
-    """Sequential streaming GETs of every object of the corpus, bytes dropped."""
-    bps = manifest["bytes_per_sample"]
-
-    def make():
-        import requests
-
-        with requests.Session() as session:
-            session.trust_env = False  # no per-request proxy lookups: the lean client
-            for name, _size in manifest["objects"]:
-                got = 0
-                url = object_url(endpoint, manifest["bucket"], name)
-                with session.get(url, stream=True) as resp:
-                    resp.raise_for_status()
-                    for block in resp.iter_content(chunk):
-                        got += len(block)
-                yield name, got
-
-    return Reader(make, _first, lambda item: item[1], weight_of=lambda item: item[1] / bps,
-                  note="sequential streaming GET of the same objects, bytes dropped")
-
-
 # --------------------------------------------------------------------------- datasets
 
 
@@ -192,7 +172,12 @@ def webdataset_reader(endpoint: str, manifest: dict, num_workers: int) -> Reader
         urls = list(_bucket(endpoint, manifest["bucket"]).list_urls())
         return _loader(wds.WebDataset(urls, shardshuffle=False), num_workers)
 
-    return Reader(make, lambda s: s["__key__"], nbytes,
+    def requests():
+        from benchmarks.ceilings import object_gets
+
+        return object_gets(list(_bucket(endpoint, manifest["bucket"]).list_urls()))
+
+    return Reader(make, lambda s: s["__key__"], nbytes, requests=requests,
                   note="WebDataset(urls) with its default http opener (curl)")
 
 
@@ -217,36 +202,24 @@ def multishard_reader(package: str, endpoint: str, manifest: dict, num_workers: 
     return Reader(make, _bin_key, nbytes, cap=cap)
 
 
-# --------------------------------------------------------------------------- DataLoader floor
+# --------------------------------------------------------------------------- DataLoader ceiling
 
 
-class ReplayDataset(IterableDataset):
-    """Samples already in memory, dealt round-robin to DataLoader workers.
-
-    The DataLoader floor: what a DataLoader with these settings delivers when the
-    dataset itself costs nothing (same samples, same shapes, same collation).
-    """
-
-    def __init__(self, samples: list):
-        self.samples = samples
-
-    def __iter__(self):
-        info = get_worker_info()
-        if info is None:
-            return iter(self.samples)
-        return itertools.islice(self.samples, info.id, None, info.num_workers)
-
-
-def floor_reader(samples: list, like: Reader, num_workers: int,
-                 batch_size: int | None = None) -> Reader:
-    """The DataLoader floor for ``samples`` (as the contender ``like`` counts them)."""
+def dl_ceiling_reader(shape, like: Reader, num_workers: int,
+                      batch_size: int | None = None) -> Reader:
+    """The DataLoader ceiling: samples of ``shape`` generated inside each worker, through
+    the same DataLoader settings, counted as the contender ``like`` counts them."""
+    from benchmarks.ceilings import GeneratedDataset
 
     def make():
-        return _loader(ReplayDataset(samples), num_workers, batch_size=batch_size)
+        return _loader(GeneratedDataset(shape), num_workers, batch_size=batch_size)
 
-    return Reader(make, like.key_of, like.size_of, weight_of=like.weight_of,
-                  note="DataLoader floor: the same samples from memory through the same "
-                       "DataLoader, the dataset costing nothing")
+    def key_of(_item, _count=itertools.count()):  # every item is a sample of its own
+        return next(_count)
+
+    return Reader(make, key_of, like.size_of, weight_of=like.weight_of,
+                  note="DataLoader ceiling: samples of the same shape generated inside each "
+                       "worker, no network")
 
 
 def map_batch_reader(package: str, endpoint: str, manifest: dict, num_workers: int,
@@ -270,7 +243,17 @@ def parallel_map_reader(package: str, endpoint: str, manifest: dict,
     def make():
         return _loader(cls(_bucket(endpoint, manifest["bucket"])), num_workers)
 
-    return Reader(make, _first, lambda s: nbytes(s[1]), release=_close_payload)
+    requests = None
+    if package == UPSTREAM:  # its range reads come from a process pool: not capturable
+        def requests():
+            from benchmarks.ceilings import ranged_requests
+
+            name, size = manifest["objects"][0]
+            return ranged_requests(object_url(endpoint, manifest["bucket"], name), size,
+                                   UPSTREAM_RANGE_CHUNK, UPSTREAM_RANGE_WORKERS)
+
+    return Reader(make, _first, lambda s: nbytes(s[1]), release=_close_payload,
+                  requests=requests)
 
 
 def _close_payload(sample) -> None:
@@ -281,6 +264,7 @@ def _close_payload(sample) -> None:
 
 
 def shard_reader_any(contender: str, endpoint: str, manifest: dict, num_workers: int) -> Reader:
+    """``shard_reader`` or, for ``webdataset``, ``webdataset_reader`` (the memory probe)."""
     if contender == WEBDATASET:
         return webdataset_reader(endpoint, manifest, num_workers)
     return shard_reader(contender, endpoint, manifest, num_workers)

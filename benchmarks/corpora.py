@@ -12,9 +12,7 @@ sizes, sample counts)::
 
 from __future__ import annotations
 
-import io
 import random
-import tarfile
 from dataclasses import dataclass, field
 
 KiB = 1024
@@ -66,16 +64,11 @@ def large_blob(nbytes: int) -> bytes:
 
 
 def make_tar(members: list[tuple[str, bytes]]) -> bytes:
-    """A plain (uncompressed, ustar) tar with fixed metadata: same members, same bytes."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = 0
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    """A plain (uncompressed, ustar) tar with fixed metadata: same members, same bytes
+    (``ais_emulator.shards``, the public builder)."""
+    from ais_emulator.shards import make_tar as build
+
+    return build(members)
 
 
 def shard_ranges(samples: int, shards: int) -> list[range]:

@@ -1,18 +1,11 @@
 """The ``durable-*`` sections of ``benchmarks.md`` (``benchmarks/test_durable.py``).
 
-``benchmarks.report`` renders them with the rest of a full run. A run of the durable
-benchmarks alone can replace just these sections in an existing report::
-
-    pytest benchmarks/test_durable.py --benchmark-only --benchmark-json=bench-results/durable.json
-    python -m benchmarks.durable_report bench-results/durable.json docs/benchmarks.md
+``benchmarks.report`` renders them wherever a run holds them: ``make bench-durable`` runs
+them alone into ``docs/benchmark-runs/durable.json``, which the report shows as a section
+of its own.
 """
 
 from __future__ import annotations
-
-import json
-import re
-import sys
-from pathlib import Path
 
 PREFIX = "durable-"
 
@@ -85,43 +78,3 @@ def tables(name: str, rows: list[dict]) -> list[str]:
     if name.startswith(PREFIX + "mixed"):
         return mixed_load_table(name, rows)
     return large_object_table(name, rows)
-
-
-def splice(report: str, run: dict) -> str:
-    """``report`` with its ``### durable-*`` sections replaced by those of ``run``."""
-    groups: dict[str, list] = {}
-    for bench in run.get("benchmarks", []):
-        info = bench.get("extra_info") or {}
-        if str(info.get("group", "")).startswith(PREFIX):
-            groups.setdefault(info["group"], []).append(info)
-    for rows in groups.values():
-        rows.sort(key=lambda r: (r.get("role") != "baseline", r.get("contender", "")))
-    kept = re.sub(rf"### {PREFIX}.*?(?=\n### |\Z)", "", report, flags=re.S)
-    kept = re.sub(r"\n*<!-- durable sections: [^>]*-->\n(The durable-store sections below[^\n]*\n)?\n*",
-                  "\n", kept).rstrip("\n")
-    new = "\n".join(line for name in sorted(groups) for line in tables(name, groups[name]))
-    when = run.get("datetime", "?")
-    commit = run.get("commit_info") or {}
-    where = f"{commit.get('branch', '?')} @ {str(commit.get('id', '?'))[:12]}"
-    intro = (f"The durable-store sections below come from a separate run of "
-             f"`benchmarks/test_durable.py` ({when}, {where}; same machine) and were "
-             "spliced in by `python -m benchmarks.durable_report`.")
-    return (f"{kept}\n\n<!-- durable sections: run {when} -->\n{intro}\n\n{new}"
-            .rstrip("\n") + "\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print("usage: python -m benchmarks.durable_report <run.json> <benchmarks.md>",
-              file=sys.stderr)
-        return 2
-    run = json.loads(Path(argv[0]).read_text())
-    path = Path(argv[1])
-    path.write_text(splice(path.read_text() if path.exists() else "# Benchmarks\n", run))
-    print(f"wrote the {PREFIX}* sections of {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

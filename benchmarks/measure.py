@@ -8,8 +8,10 @@ medians into ``benchmark.extra_info``::
     rounds = run_rounds(benchmark, lambda: consume(make, key_of, size_of), 3, "shards")
     record(benchmark, corpus=manifest, contender="ais_datasets", role="ours", rounds=rounds)
 
-Ratios between contenders (to upstream, to the limit, emulator/moto) are filled in once
-per run by ``conftest.pytest_benchmark_update_json`` from the entries of that same run.
+Ratios between contenders (to upstream, to the ceilings, emulator/moto) are filled in
+once per run by ``conftest.pytest_benchmark_update_json`` from the entries of that same
+run; the ratio to a contender's request ceiling is measured round by round
+(``paired_ratios``, see :mod:`benchmarks.ceilings`).
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from typing import Any
 
 MiB = 1024 * 1024
 
-# roles inside a group: the contender being improved, the one it is compared with, the
-# raw-GET ceiling, anything else shown for reference, and a paired A/B entry whose ratio
-# was measured pair by pair (``paired_ratio``) and is left alone by ``fill_ratios``
-OURS, BASELINE, LIMIT, OTHER, PAIRED = "ours", "baseline", "limit", "other", "paired"
-# the DataLoader floor: the same samples from memory through the same DataLoader
-FLOOR = "floor"
+# roles inside a group: the contender being improved, the one it is compared with,
+# anything else shown for reference, and a paired A/B entry whose ratio was measured pair
+# by pair (``paired_ratio``) and is left alone by ``fill_ratios``
+OURS, BASELINE, OTHER, PAIRED = "ours", "baseline", "other", "paired"
+# the DataLoader ceiling: samples generated inside each worker, same DataLoader settings
+DL_CEILING = "dataloader-ceiling"
 
 
 def _proc_kib(pid: int | str, field_name: str, file: str = "status") -> int | None:
@@ -193,8 +195,8 @@ def run_rounds(benchmark, one_round: Callable[[], Round], rounds: int, group: st
                paired: list[Round] | None = None) -> list[Round]:
     """Run ``one_round`` ``rounds`` times under ``benchmark`` (once when disabled).
 
-    ``before``: a reference round (the raw-GET limit) run just before each round, outside
-    the timed part; its rounds are appended to ``paired``, one per round, in order.
+    ``before``: a reference round (the contender's request ceiling) run just before each
+    round, outside the timed part; its rounds are appended to ``paired``, one per round.
     """
     benchmark.group = group  # read when pytest-benchmark creates its stats
     out: list[Round] = []
@@ -213,7 +215,8 @@ def run_rounds(benchmark, one_round: Callable[[], Round], rounds: int, group: st
 
 
 def paired_ratios(rounds: list[Round], refs: list[Round]) -> dict[str, float]:
-    """Median (and range) of each round's rate over its reference round's rate."""
+    """Median (and range) of each round's rate over its ceiling round's rate, and the
+    ceiling's own median rates."""
     if len(refs) != len(rounds):
         return {}
     ratios = [r.samples / r.seconds / (ref.samples / ref.seconds)
@@ -221,11 +224,13 @@ def paired_ratios(rounds: list[Round], refs: list[Round]) -> dict[str, float]:
               if r.seconds > 0 and ref.seconds > 0 and ref.samples > 0]
     if not ratios:
         return {}
-    return {"limit_paired_ratio": statistics.median(ratios),
-            "limit_paired_min": min(ratios), "limit_paired_max": max(ratios),
-            "limit_paired_rounds": len(ratios),
-            "limit_paired_rate": statistics.median(
-                ref.samples / ref.seconds for ref in refs if ref.seconds > 0)}
+    return {"ceiling_paired_ratio": statistics.median(ratios),
+            "ceiling_paired_min": min(ratios), "ceiling_paired_max": max(ratios),
+            "ceiling_paired_rounds": len(ratios),
+            "ceiling_samples_per_s": statistics.median(
+                ref.samples / ref.seconds for ref in refs if ref.seconds > 0),
+            "ceiling_body_mib_per_s": statistics.median(
+                ref.payload_bytes / ref.seconds / MiB for ref in refs if ref.seconds > 0)}
 
 
 def record(benchmark, *, corpus: dict, contender: str, role: str, rounds: list[Round],
@@ -287,24 +292,21 @@ def fill_ratios(infos: list[dict]) -> None:
 
     * ``ratio_to_baseline``: samples/s over the baseline's (role ``baseline``) in the same
       group with the same ``num_workers`` (``baseline_contender`` names it);
-    * ``ratio_to_limit``: samples/s over the raw-GET limit: the median of the per-round
-      ratios where each round was paired with a limit pass (``limit_paired_ratio``),
-      else over the separate limit entry of the same group;
-    * ``ratio_to_floor``: samples/s over the DataLoader floor (role ``floor``) of the
-      same group and ``num_workers``;
+    * ``ratio_to_ceiling``: samples/s over the contender's own request ceiling: the
+      median of the per-round ratios (``ceiling_paired_ratio``);
+    * ``ratio_to_dl_ceiling``: samples/s over the DataLoader ceiling (role
+      ``dataloader-ceiling``) of the same group and ``num_workers``;
     * ``server_cpu_ratio``: baseline server CPU per request over this one's (x less CPU);
     * memory scaling (entries with ``scale_factor``): ``rss_ratio`` and
       ``rss_delta_ratio`` of the largest factor over factor 1, per contender and workers.
     """
     infos = [i for i in infos if i and "group" in i]
-    base, limit, floor = {}, {}, {}
+    base, dl_ceiling = {}, {}
     for info in infos:
         if info.get("role") == BASELINE:
             base[(info["group"], info.get("num_workers"), info.get("scale_factor"))] = info
-        elif info.get("role") == LIMIT:
-            limit[info["group"]] = info
-        elif info.get("role") == FLOOR:
-            floor[(info["group"], info.get("num_workers"))] = info
+        elif info.get("role") == DL_CEILING:
+            dl_ceiling[(info["group"], info.get("num_workers"))] = info
     for info in infos:
         if info.get("role") == PAIRED:
             continue
@@ -317,14 +319,11 @@ def fill_ratios(infos: list[dict]) -> None:
                 "server_cpu_s_per_request")
             if mine and theirs:
                 info["server_cpu_ratio"] = theirs / mine
-        lim = limit.get(info["group"])
-        if info.get("limit_paired_ratio"):
-            info["ratio_to_limit"] = info["limit_paired_ratio"]
-        elif lim is not None and rate and _rate(lim):
-            info["ratio_to_limit"] = rate / _rate(lim)
-        flo = floor.get((info["group"], info.get("num_workers")))
-        if flo is not None and flo is not info and rate and _rate(flo):
-            info["ratio_to_floor"] = rate / _rate(flo)
+        if info.get("ceiling_paired_ratio"):
+            info["ratio_to_ceiling"] = info["ceiling_paired_ratio"]
+        top = dl_ceiling.get((info["group"], info.get("num_workers")))
+        if top is not None and top is not info and rate and _rate(top):
+            info["ratio_to_dl_ceiling"] = rate / _rate(top)
 
     scaled: dict[tuple, dict[int, dict]] = {}
     for info in infos:

@@ -12,6 +12,11 @@ line per request on stdin/stdout::
 ``emulator``: an ``ais_emulator.EmulatorServer`` on 127.0.0.1, seeded through the
 ``Emulator`` API (no HTTP). ``moto``: moto's ``ThreadedMotoServer`` on 127.0.0.1, seeded
 with boto3 ``put_object`` (objects public-read, so plain GETs need no signature).
+
+``LiveCluster`` stands in for ``ServerProcess("emulator")`` against a real AIStore
+(``make bench-live``): the same corpora, uploaded through the SDK into fresh buckets of
+its own (``bench-<corpus>-<run id>``), which it removes at the end; it never touches a
+bucket it did not create.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ class ServerProcess:
     """Parent side: start the child, send requests, stop it."""
 
     def __init__(self, kind: str, quick: bool, startup_timeout: float = 120.0):
-        self.kind = kind
+        self.kind = kind  # "emulator" or "moto"
         self._log = tempfile.NamedTemporaryFile(prefix=f"bench-{kind}-", suffix=".log",
                                                 delete=False)
         env = dict(os.environ)
@@ -112,6 +117,68 @@ class ServerProcess:
         os.unlink(self._log.name)
 
     def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class LiveCluster:
+    """A real AIStore as the benchmarks' data server (see the module docstring)."""
+
+    kind = "aistore"
+
+    def __init__(self, url: str, quick: bool):
+        import uuid
+
+        from aistore.sdk import Client
+
+        self.url = url.rstrip("/")
+        self.pid = None
+        self._client = Client(self.url)
+        self._sizes = quick
+        self._run = uuid.uuid4().hex[:8]
+        self._seeded: dict[tuple, dict] = {}
+        self._created: list = []
+        self._client.cluster().is_ready()  # fails here, clearly, when nothing answers
+
+    def seed(self, corpus: str, limit: int | None = None) -> dict:
+        """Build ``corpus`` here and upload it into a fresh bucket; the manifest."""
+        from benchmarks import corpora
+
+        key = (corpus, limit)
+        if key not in self._seeded:
+            built = corpora.build(corpus, corpora.sizes(self._sizes))
+            name = f"bench-{built.bucket.removeprefix('bench-')}-{self._run}"
+            bucket = self._client.bucket(name)
+            bucket.create()  # a fresh name: fails rather than reuse someone's bucket
+            self._created.append(bucket)
+            objs = built.objects if limit is None else built.objects[:limit]
+
+            def put(item):
+                bucket.object(item[0]).get_writer().put_content(item[1])
+
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(put, objs))
+            built.bucket = name
+            self._seeded[key] = built.manifest(limit)
+        return self._seeded[key]
+
+    def cpu_seconds(self) -> float | None:
+        return None  # the cluster's processes are not ours to measure
+
+    def close(self) -> None:
+        errors = []
+        while self._created:
+            bucket = self._created.pop()
+            try:
+                bucket.delete(missing_ok=True)
+            except Exception as exc:  # noqa: BLE001 - keep removing the others
+                errors.append(exc)
+        if errors:
+            raise ServerError(f"could not remove benchmark buckets: {errors[0]}")
+
+    def __enter__(self) -> LiveCluster:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -10,8 +10,8 @@
 
 .PHONY: docs docs-check
 
-docs: venv
+docs: venv ## regenerate docs/parity.md and docs/emulation.md
 	$(PY) scripts/gen_docs.py
 
-docs-check: venv
+docs-check: venv ## exit 1 when the generated docs are stale
 	$(PY) scripts/gen_docs.py --check

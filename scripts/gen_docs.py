@@ -2,7 +2,7 @@
 """Generate docs/parity.md, docs/emulation.md and the module map of docs/architecture.md.
 
 * ``docs/parity.md``: how far the emulator is from a real AIStore. Every
-  ``live_deviation`` marker of the live-tier tests (test id, side skipped, reason), the
+  ``ais_emulator_deviation`` marker of the live-tier tests (test id, side skipped, reason), the
   differential test's table of expected deviations, and what real AIS showed beyond the
   wire document (the conformance suite's README section of that name).
 * ``docs/emulation.md``: what the emulator serves. Its route table (method, path
@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ("parity.md", "emulation.md", "architecture.md")
 REGENERATE = "make docs"
-# The test directories `tox -e live` runs: their live_deviation markers are the known
+# The test directories `tox -e live` runs: their ais_emulator_deviation markers are the known
 # differences from a real cluster.
 LIVE_TIER = ("tests/conformance", "tests/datasets", "tests/parity")
 CONFORMANCE_README = "tests/conformance/README.md"
@@ -96,7 +96,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out) + "\n"
 
 
-# -- live_deviation markers -------------------------------------------------------------------
+# -- ais_emulator_deviation markers ------------------------------------------------------
 
 
 @dataclass(frozen=True, order=True)
@@ -108,14 +108,14 @@ class Marked:
 
 
 class _MarkerCollector:
-    """pytest plugin: remembers the live_deviation markers of every collected item."""
+    """pytest plugin: remembers the ais_emulator_deviation markers of every collected item."""
 
     def __init__(self):
         self.found: set[Marked] = set()
 
     def pytest_collection_modifyitems(self, session, config, items):
         for item in items:
-            mark = item.get_closest_marker("live_deviation")
+            mark = item.get_closest_marker("ais_emulator_deviation")
             if mark is None:
                 continue
             reason = (mark.args[0] if mark.args else mark.kwargs.get("reason")) or ""
@@ -154,18 +154,18 @@ def marker_rows(markers: list[Marked]) -> list[list[str]]:
     return rows
 
 
-def live_deviation_markers(root: Path) -> list[Marked]:
+def deviation_markers(root: Path) -> list[Marked]:
     """Collect (not run) the live-tier test files that mention the marker."""
     files = sorted(str(p.relative_to(root)) for d in LIVE_TIER if (root / d).is_dir()
                    for p in (root / d).rglob("test_*.py")
-                   if "live_deviation" in p.read_text(encoding="utf-8"))
+                   if "ais_emulator_deviation" in p.read_text(encoding="utf-8"))
     if not files:
         return []
     import pytest
 
     collector = _MarkerCollector()
-    saved = os.environ.get("AIS_ENDPOINT")
-    os.environ["AIS_ENDPOINT"] = ""  # the offline parametrisation, whatever the caller has
+    # the offline parametrisation, whatever the caller has
+    saved = {k: os.environ.pop(k, None) for k in ("AIS_EMULATOR_LIVE", "AIS_ENDPOINT")}
     cwd = os.getcwd()
     try:
         os.chdir(root)
@@ -174,10 +174,7 @@ def live_deviation_markers(root: Path) -> list[Marked]:
                                 "--rootdir", str(root), *files], plugins=[collector])
     finally:
         os.chdir(cwd)
-        if saved is None:
-            os.environ.pop("AIS_ENDPOINT", None)
-        else:
-            os.environ["AIS_ENDPOINT"] = saved
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
     if code != 0:
         raise SystemExit(f"gen_docs: collecting {', '.join(files)} failed (pytest exit "
                          f"{int(code)}):\n{out.getvalue()}")
@@ -226,18 +223,18 @@ def conformance_findings(root: Path) -> str:
 
 
 def parity_page(root: Path) -> str:
-    markers = live_deviation_markers(root)
+    markers = deviation_markers(root)
     diff = load_differential(root)
     kit = diff.kit
     devs = sorted(diff.EXPECTED_DEVIATIONS, key=lambda d: (d.scenario, sorted(d.differs)))
     out = [HEADER, "# Parity with a real AIStore\n\n",
            "How the emulator differs from a real cluster (aisnode v1.5.0, single node, as "
            "`scripts/live-cluster.sh` runs it), as the live tier (`tox -e live`) records it. "
-           "Two sources: `live_deviation` markers on tests that run unchanged on both, and "
+           "Two sources: `ais_emulator_deviation` markers on tests that run unchanged on both, and "
            f"the expected-deviation table of the differential test ({len(diff.SCENARIOS)} "
            "scenarios run on both, observations compared field by field).\n\n"]
 
-    out.append("## Tests marked `live_deviation`\n\n")
+    out.append("## Tests marked `ais_emulator_deviation`\n\n")
     out.append("Skipped on the side named, because the behaviour there is known to differ.\n\n")
     if markers:
         out.append(table(["test", "skipped on", "reason"], marker_rows(markers)))
@@ -246,7 +243,7 @@ def parity_page(root: Path) -> str:
 
     out.append("\n## Expected deviations of the differential test\n\n")
     names = " and ".join(f"`{rel}`" for rel in DIFFERENTIAL)
-    out.append(f"{names} run each scenario on the cluster in `AIS_ENDPOINT` and on "
+    out.append(f"{names} run each scenario on the live cluster (`--ais-live=URL`) and on "
                "an in-process emulator and require equal observations, except for these "
                "fields, which must still differ exactly as listed (a fix on either side "
                "makes the test name the entry to update). Values are shown shortened.\n\n")

@@ -11,7 +11,6 @@ Loaded by ``conftest.py`` under a private module name and handed to tests throug
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import tarfile
@@ -23,8 +22,8 @@ from urllib.parse import quote
 import msgpack
 import requests
 
-# Fixed mtime for every member: the same inputs always give the same shard bytes.
-_MTIME = 1_700_000_000
+from ais_emulator.shards import make_tar
+
 _ZIP_DATE = (2023, 11, 14, 22, 13, 20)
 
 # ListObjectFlag masks (1 << bit) and entry flags, as the AIS wire uses them.
@@ -65,25 +64,11 @@ class Shards:
 
     @staticmethod
     def tar(members: Sequence[tuple[str, bytes]], dirs: Iterable[str] = ()) -> bytes:
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
-            for d in dirs:
-                info = tarfile.TarInfo(d)
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o755
-                info.mtime = _MTIME
-                tf.addfile(info)
-            for name, data in members:
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                info.mode = 0o644
-                info.mtime = _MTIME
-                tf.addfile(info, io.BytesIO(data))
-        return buf.getvalue()
+        return make_tar(members, dirs=dirs)
 
-    @classmethod
-    def tgz(cls, members: Sequence[tuple[str, bytes]]) -> bytes:
-        return gzip.compress(cls.tar(members), mtime=0)
+    @staticmethod
+    def tgz(members: Sequence[tuple[str, bytes]]) -> bytes:
+        return make_tar(members, compression="gz")
 
     @staticmethod
     def zip(members: Sequence[tuple[str, bytes]]) -> bytes:

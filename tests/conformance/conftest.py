@@ -1,8 +1,8 @@
 """Local fixtures of the conformance suite.
 
 Every test takes ``ais_backend`` (from the ``ais_emulator`` pytest plugin) and so runs on
-the in-process emulator, the emulator HTTP server, and a real AIStore when AIS_ENDPOINT
-is set. The fixtures here only add conveniences on top of it:
+the in-process emulator and the emulator HTTP server, or, in live mode
+(``--ais-live=URL``), a real AIStore. The fixtures here only add conveniences on top of it:
 
 * ``bck``: a fresh, uniquely named ais bucket (destroyed at teardown);
 * ``fresh_name``: a unique bucket name that is *not* created, destroyed at teardown if a
@@ -42,8 +42,9 @@ helpers = _load_helpers()
 
 
 @pytest.fixture(scope="session")
-def ais_server(tmp_path_factory):
-    """The session's EmulatorServer, over a data dir (overrides the plugin's)."""
+def ais_server_session(tmp_path_factory):
+    """The session's EmulatorServer, over a data dir (overrides the plugin's; the plugin's
+    ``ais_server`` still resets it before every test)."""
     from ais_emulator.transports.server import EmulatorServer
 
     with EmulatorServer(host="127.0.0.1", port=0,
@@ -53,16 +54,19 @@ def ais_server(tmp_path_factory):
 
 @pytest.fixture
 def kit():
+    """The helper module (``_helpers.py``): flag constants, ``payload``, ``unique_name``."""
     return helpers
 
 
 @pytest.fixture
 def shards():
+    """In-memory tar / tgz / zip builders and a tar reader."""
     return helpers.Shards()
 
 
 @pytest.fixture
 def wire(ais_backend):
+    """Raw ``requests`` against the backend's endpoint (no SDK headers, no retries)."""
     w = helpers.Wire(ais_backend.endpoint)
     yield w
     w.close()
@@ -70,6 +74,7 @@ def wire(ais_backend):
 
 @pytest.fixture
 def bck(ais_backend):
+    """A fresh, uniquely named ais bucket, destroyed at teardown."""
     return ais_backend.bucket("cf")
 
 

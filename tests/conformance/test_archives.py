@@ -43,7 +43,7 @@ def shard(request, bck, shards):
     return _store(bck, shards, request.param)
 
 
-ZIP_REGX_PANICS = pytest.mark.live_deviation(
+ZIP_REGX_PANICS = pytest.mark.ais_emulator_deviation(
     "archregx on a .zip shard: real AIS (aisnode v1.5.0) panics in its zip reader while "
     "writing the tar reply (nil tar header) and drops the connection, which the SDK then "
     "retries for minutes; the emulator returns the matching members as a tar",

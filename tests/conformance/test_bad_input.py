@@ -164,7 +164,7 @@ def test_destroy_with_wrong_action(bck, wire, witness):
     witness()
 
 
-@pytest.mark.emulator_only("the 501 reply for unknown routes is an emulator feature")
+@pytest.mark.ais_emulator_only("the 501 reply for unknown routes is an emulator feature")
 def test_unknown_route_names_method_path_and_neighbours(wire):
     r = wire.get("/v1/bucketz/x")
     assert r.status_code == 501
@@ -174,7 +174,7 @@ def test_unknown_route_names_method_path_and_neighbours(wire):
     assert wire.get("/v1/health").status_code == 200
 
 
-@pytest.mark.live_deviation(
+@pytest.mark.ais_emulator_deviation(
     "real AIS answers an unknown /v1 route with a 4xx; the emulator answers 501",
     on="emulator",
 )

@@ -124,7 +124,7 @@ def test_multipart_invalid_part_number_rejected(bck, wire, part):
     assert o.get_reader().read_all() == b"valid"
 
 
-@pytest.mark.live_deviation(
+@pytest.mark.ais_emulator_deviation(
     "real AIS (aisnode v1.5.0) answers 500 for partNumber 0, -1 and >= 10000 "
     "('chunk-manifest ...: invalid chunk number' / 'exceeds the maximum allowed (9999)'); "
     "a client error should be a 4xx, as the emulator answers (and as real AIS does for "

@@ -12,7 +12,7 @@ from aistore.sdk.etl.webserver.fastapi_server import FastAPIServer
 from aistore.sdk.etl.webserver.flask_server import FlaskServer
 from aistore.sdk.etl.webserver.http_multi_threaded_server import HTTPMultiThreadedServer
 
-pytestmark = pytest.mark.emulator_only("the live cluster has no Kubernetes, so no ETL")
+pytestmark = pytest.mark.ais_emulator_only("the live cluster has no Kubernetes, so no ETL")
 
 WAIT = 3
 

@@ -136,7 +136,7 @@ def test_missing_without_coer_multipart_is_404(ais_backend, corpus):
     assert exc.value.status_code == 404
 
 
-@pytest.mark.live_deviation(
+@pytest.mark.ais_emulator_deviation(
     "streaming GetBatch with coer=false and a missing item: the emulator answers 404 "
     "before sending any byte; real AIS has already sent 200 and truncates the tar stream",
     on="live",

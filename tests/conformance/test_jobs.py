@@ -118,7 +118,7 @@ def test_stop_unknown_and_empty(ais_backend, wire):
     assert r.status_code == 400
 
 
-@pytest.mark.emulator_only("a job that blocks until released needs an emulator hook")
+@pytest.mark.ais_emulator_only("a job that blocks until released needs an emulator hook")
 def test_abort_a_running_job(ais_backend, src, dst):
     gate, entered = threading.Event(), threading.Event()
 

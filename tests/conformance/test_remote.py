@@ -19,7 +19,7 @@ from aistore.sdk.errors import AISError, ErrObjNotFound, ErrRemoteBckNotFound
 from aistore.sdk.list_object_flag import ListObjectFlag
 from moto import mock_aws
 
-pytestmark = pytest.mark.emulator_only(
+pytestmark = pytest.mark.ais_emulator_only(
     "needs an S3 backend; the live cluster is built without cloud backends")
 
 SEED = {f"data/{i:03d}.bin": bytes([i]) * (i + 1) for i in range(7)}

@@ -203,7 +203,7 @@ def test_paginator_sees_every_key_once(s3, listed):
     assert keys == KEYS
 
 
-@pytest.mark.live_deviation("AIS lists every entry in one reply whatever max-keys says",
+@pytest.mark.ais_emulator_deviation("AIS lists every entry in one reply whatever max-keys says",
                             on="live")
 def test_max_keys_and_continuation(s3, listed):
     first = s3.list_objects_v2(Bucket=listed.name, MaxKeys=3, Delimiter="/")
@@ -296,7 +296,7 @@ def test_upload_file_transfer_manager(s3, bck, tmp_path):
 # -- emulator only: plain boto3, digests ---------------------------------------------------
 
 
-@pytest.mark.emulator_only("real AIS redirects object requests, which plain boto3 does "
+@pytest.mark.ais_emulator_only("real AIS redirects object requests, which plain boto3 does "
                            "not follow")
 def test_plain_boto3_without_the_patch(ais_backend, bck):
     if ais_backend.kind != "server":
@@ -326,7 +326,7 @@ def test_plain_boto3_without_the_patch(ais_backend, bck):
     assert bck.object("plain").get_reader().read_all() == b"plain boto3"
 
 
-@pytest.mark.live_deviation("AIS stores a body whatever its Content-MD5 says", on="live")
+@pytest.mark.ais_emulator_deviation("AIS stores a body whatever its Content-MD5 says", on="live")
 def test_bad_content_md5_is_refused(wire, bck, s3):
     r = wire.put(f"/s3/{bck.name}/bad", data=b"payload",
                  headers={"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="})  # md5 of b""

@@ -6,11 +6,11 @@ Every corpus is built from its arguments alone: same arguments, same bytes.
 
 from __future__ import annotations
 
-import gzip
-import io
 import tarfile
 import zlib
 from collections.abc import Iterable, Sequence
+
+from ais_emulator import shards
 
 Members = Sequence[tuple[str, bytes]]
 
@@ -22,20 +22,17 @@ def payload(name: str, size: int = 0) -> bytes:
     return (seed * (size // len(seed) + 1))[:size]
 
 
+_FORMAT_NAMES = {tarfile.USTAR_FORMAT: "ustar", tarfile.GNU_FORMAT: "gnu",
+                 tarfile.PAX_FORMAT: "pax"}
+
+
 def make_tar(members: Members, fmt: int = tarfile.USTAR_FORMAT) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = 0
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    """A tar of ``(name, bytes)`` members (``ais_emulator.shards``, the public builder)."""
+    return shards.make_tar(members, format=_FORMAT_NAMES[fmt])
 
 
 def make_tgz(members: Members) -> bytes:
-    return gzip.compress(make_tar(members), mtime=0)
+    return shards.make_tar(members, compression="gz")
 
 
 def put(bucket, objects: dict[str, bytes]):

@@ -50,6 +50,7 @@ def _fresh_getbatch_support():
 
 @pytest.fixture
 def kit():
+    """The helper module (``_kit.py``): corpora, tar builders, ``CallLog``."""
     return sys.modules[_NAME]
 
 
@@ -75,21 +76,25 @@ def settled_mock(ais_mock):
 
 @pytest.fixture
 def client(settled_mock):
+    """An SDK client of the in-process emulator (see ``settled_mock``)."""
     return settled_mock.client()
 
 
 @pytest.fixture
 def endpoint(settled_mock):
+    """The in-process emulator's URL."""
     return settled_mock.endpoint
 
 
 @pytest.fixture
 def bucket(client):
+    """A fresh bucket ``ds`` on the in-process emulator."""
     return client.bucket("ds").create()
 
 
 @pytest.fixture
 def server_client(ais_server):
+    """An SDK client of the emulator HTTP server (empty state), for worker processes."""
     from aistore.sdk import Client
 
     return Client(ais_server.url)
@@ -97,6 +102,7 @@ def server_client(ais_server):
 
 @pytest.fixture
 def server_bucket(server_client):
+    """A fresh, uniquely named bucket on the emulator HTTP server."""
     bck = server_client.bucket(f"dl-{uuid.uuid4().hex[:10]}").create()
     yield bck
     bck.delete(missing_ok=True)
@@ -104,4 +110,5 @@ def server_bucket(server_client):
 
 @pytest.fixture
 def calls(monkeypatch, kit):
+    """A ``CallLog`` of the SDK requests made during the test."""
     return kit.CallLog().install(monkeypatch)

@@ -83,6 +83,17 @@ def test_spawn_workers_pickle_the_user_client(server_client, server_bucket):
     assert sorted(kit.plain(got)) == sorted(samples)
 
 
+def test_spawn_workers_under_the_in_process_mock_fail_at_once_saying_why(bucket):
+    from ais_emulator import BlockedRequestError
+
+    kit.object_corpus(bucket, 3)
+    loader = DataLoader(AISIterDataset(bucket), batch_size=None, num_workers=1,
+                        multiprocessing_context="spawn")
+    with pytest.raises(BlockedRequestError, match="started with 'spawn' or 'forkserver'"
+                       ".*EmulatorServer"):
+        next(iter(loader))
+
+
 def test_forkserver_map_dataset_with_getbatch(server_bucket):
     corpus = kit.object_corpus(server_bucket, 10)
     loader = DataLoader(AISMapDataset(server_bucket), batch_size=4, num_workers=2,

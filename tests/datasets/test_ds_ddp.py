@@ -3,9 +3,9 @@
 ``torchrun`` starts the ranks (``_ddp_train.py``); every step all-reduces, so unequal
 work would leave a rank waiting. The corpus's 7 shards of different sizes divide
 unevenly between the ranks. The runs go to the emulator's HTTP server, or unchanged to
-a real cluster when ``AIS_ENDPOINT`` is set (a fresh bucket, deleted afterwards)::
+a real cluster in live mode (a fresh bucket, deleted afterwards)::
 
-    AIS_ENDPOINT=http://127.0.0.1:51180 python -m pytest tests/datasets -k ddp
+    python -m pytest tests/datasets -k ddp --ais-live=http://127.0.0.1:51180
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def ddp_run(request, tmp_path_factory):
     """
     from aistore.sdk import Client
 
-    endpoint = live_endpoint() or request.getfixturevalue("ais_server").url
+    endpoint = (live_endpoint(request.config)
+                or request.getfixturevalue("ais_server_session").url)
     bucket = Client(endpoint).bucket(f"ddp-{uuid.uuid4().hex[:10]}").create()
     try:
         corpus = _corpus(bucket)

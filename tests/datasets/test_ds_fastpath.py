@@ -504,16 +504,42 @@ def test_readahead_in_dataloader_workers(server_bucket, context):
     assert sorted(kit.plain(got)) == sorted(samples)
 
 
-def test_parallel_map_runs_inside_dataloader_workers(server_bucket):
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_parallel_map_runs_inside_dataloader_workers(server_bucket, context):
+    import mmap
+
     from torch.utils.data import DataLoader
 
     blobs = {f"p/{i}.bin": kit.payload(f"blob{i}", 70_000 + i) for i in range(3)}
     kit.put(server_bucket, blobs)
     ds = AISParallelMapDataset(server_bucket, prefix_map={server_bucket: "p/"},
                                num_workers=4, chunk_size=16_384)
-    loader = DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context="fork")
+    loader = DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context=context)
     got = {}
     for name, buf in loader:
         with buf:
+            # the bytes came as a memory file's descriptor, not pickled through the pipe
+            assert isinstance(buf._data, mmap.mmap)
             got[name] = buf.tobytes()
     assert got == blobs
+
+
+def test_parallel_buffer_between_processes_is_a_descriptor():
+    import mmap
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
+    from ais_datasets.parallel_map_dataset import ParallelBuffer
+
+    data = bytes(range(256)) * 1000
+    sent = ForkingPickler.dumps(ParallelBuffer(bytearray(data)))
+    assert len(sent) < 1000  # the descriptor travels, not the bytes
+    got = ForkingPickler.loads(sent)
+    with got:
+        assert isinstance(got._data, mmap.mmap) and got.tobytes() == data
+        got.buf[:3] = b"abc"  # writable, as any ParallelBuffer
+        assert got.tobytes()[:4] == b"abc" + data[3:4]
+    plain = pickle.loads(pickle.dumps(ParallelBuffer(bytearray(data))))  # by value
+    assert isinstance(plain._data, bytearray) and plain.tobytes() == data
+    empty = ForkingPickler.loads(ForkingPickler.dumps(ParallelBuffer(bytearray())))
+    assert len(empty) == 0 and empty.tobytes() == b""

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
+from ais_emulator.shards import make_tar
 
 
 def shard(members) -> bytes:
-    """A ustar archive of ``(name, data)`` members, in order."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    """A ustar archive of ``(name, data)`` members, in order (the public builder)."""
+    return make_tar(members)

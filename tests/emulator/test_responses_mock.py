@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 import unittest
 
 import pytest
 import requests
 
-from ais_emulator import Emulator, EmulatorServer, mock_ais
+from ais_emulator import BlockedRequestError, Emulator, EmulatorServer, mock_ais
 from ais_emulator.api import Response, route
 from ais_emulator.api.routes import ROUTES
 
@@ -22,6 +23,13 @@ def refused(url: str) -> bool:
     except requests.ConnectionError:
         return True
     return False
+
+
+def blocked(url: str) -> str:
+    """The BlockedRequestError message of a GET of ``url`` (fails if it went anywhere)."""
+    with pytest.raises(BlockedRequestError) as info:
+        requests.get(url + "/v1/health", timeout=2)
+    return str(info.value)
 
 
 def test_context_manager_defaults():
@@ -109,7 +117,7 @@ def test_nested_different_endpoints():
             b.emulator.create_bucket("in-b")
             assert [x["name"] for x in requests.get(A + "/v1/buckets").json()] == ["in-a"]
             assert [x["name"] for x in requests.get(B + "/v1/buckets").json()] == ["in-b"]
-        assert refused(B)
+        assert "http://localhost:1" in blocked(B)  # while A is mocked, B fails at once
         assert requests.get(A + "/v1/buckets").json()[0]["name"] == "in-a"
     assert refused(A)
 
@@ -126,12 +134,130 @@ def test_nested_same_endpoint_reuses_or_overrides():
         assert requests.get(A + "/v1/health").status_code == 200
 
 
-def test_other_hosts_pass_through_to_real_servers():
-    with EmulatorServer() as srv, mock_ais(A) as m:
+def test_allowed_hosts_pass_through_to_real_servers():
+    with EmulatorServer() as srv, mock_ais(A, passthrough=[srv.url]) as m:
         srv.emulator.create_bucket("real")
         m.emulator.create_bucket("mocked")
         assert requests.get(srv.url + "/v1/buckets").json()[0]["name"] == "real"
+        other_spelling = srv.url.replace("127.0.0.1", "localhost")
+        assert requests.get(other_spelling + "/v1/buckets").json()[0]["name"] == "real"
         assert requests.get(A + "/v1/buckets").json()[0]["name"] == "mocked"
+
+
+@pytest.mark.parametrize("client_host", ["localhost", "127.0.0.1", "[::1]"])
+@pytest.mark.parametrize("mocked_host", ["localhost", "127.0.0.1", "[::1]"])
+def test_every_spelling_of_the_loopback_host_reaches_the_mock(mocked_host, client_host):
+    from aistore.sdk import Client
+
+    with mock_ais(f"http://{mocked_host}:8080") as m:
+        m.emulator.create_bucket("here")
+        client = Client(f"http://{client_host}:8080")
+        assert [b.name for b in client.cluster().list_buckets()] == ["here"]
+
+
+def test_a_request_no_mock_serves_fails_at_once_naming_the_endpoint():
+    from aistore.sdk import Client
+    from aistore.sdk.retry_config import NETWORK_RETRY_EXCEPTIONS
+
+    with mock_ais():  # http://localhost:8080
+        for url in ("http://127.0.0.1:8081", "http://localhost:9", "http://10.1.2.3:8080",
+                    "https://localhost:8080"):
+            with pytest.raises(BlockedRequestError) as info:
+                Client(url).cluster().list_buckets()
+            message = str(info.value)
+            assert url.split("://")[1] in message and "http://localhost:8080" in message
+            assert "passthrough=" in message
+            # not an error type the SDK retries: it fails on the first attempt
+            assert not isinstance(info.value, NETWORK_RETRY_EXCEPTIONS)
+
+
+def test_passthrough_forms():
+    with EmulatorServer() as srv:
+        srv.emulator.create_bucket("real")
+        port = srv.url.rsplit(":", 1)[1]
+        for spec in (srv.url, [srv.url], f"http://localhost:{port}/v1/",
+                     re.compile(rf"http://127\.0\.0\.1:{port}/"), True):
+            with mock_ais(A, passthrough=spec):
+                assert requests.get(srv.url + "/v1/buckets").json()[0]["name"] == "real"
+        with mock_ais(A, passthrough=f"http://127.0.0.1:{port}/v1/objects/"):
+            assert f"127.0.0.1:{port}/v1/buckets" in blocked(srv.url + "/v1/buckets?x=")
+        with mock_ais(A) as m:
+            assert srv.url in blocked(srv.url)
+            m.add_passthrough(srv.url)
+            assert requests.get(srv.url + "/v1/buckets").status_code == 200
+            with mock_ais(B, passthrough=[srv.url]):  # an inner mock's passthrough adds up
+                assert requests.get(B + "/v1/buckets").json() == []
+    with pytest.raises(ValueError, match="expecting a URL"):
+        mock_ais(A, passthrough="127.0.0.1:51180")
+    with pytest.raises(TypeError):
+        mock_ais(A, passthrough=[51180])
+
+
+def test_a_let_through_server_may_redirect_to_another():
+    """As an AIS proxy redirects object requests to a target: the target is let through."""
+    import http.server
+    import threading
+
+    with EmulatorServer() as target:
+        target.emulator.create_bucket("behind")
+
+        class Redirect(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the stdlib's name
+                self.send_response(307)
+                self.send_header("Location", target.url + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+        thread.start()
+        try:
+            proxy_url = f"http://127.0.0.1:{proxy.server_port}"
+            with mock_ais(A, passthrough=proxy_url):
+                assert target.url in blocked(target.url)  # not before the redirect
+                assert requests.get(proxy_url + "/v1/buckets").json()[0]["name"] == "behind"
+                assert requests.get(target.url + "/v1/buckets").status_code == 200
+            with mock_ais(A, passthrough=proxy_url):  # forgotten with the patch
+                assert target.url in blocked(target.url)
+        finally:
+            proxy.shutdown()
+            proxy.server_close()
+            thread.join()
+
+
+def _get_status(url: str) -> int:
+    return requests.get(url + "/v1/health", timeout=5).status_code
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_spawned_processes_get_a_clear_error(method):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    original = multiprocessing.process.BaseProcess.start
+    with mock_ais() as m, EmulatorServer() as srv:
+        m.add_passthrough(srv.url)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
+            with pytest.raises(BlockedRequestError) as info:
+                pool.submit(_get_status, "http://127.0.0.1:8080").result(timeout=60)
+            assert pool.submit(_get_status, srv.url).result(timeout=60) == 200
+    message = str(info.value)
+    assert "started with 'spawn' or 'forkserver'" in message
+    assert "http://localhost:8080" in message and "EmulatorServer" in message
+    assert multiprocessing.process.BaseProcess.start is original  # unpatched when done
+
+
+def test_forked_processes_keep_a_copy_of_the_mock():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with mock_ais():
+        fork = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(1, mp_context=fork) as pool:
+            assert pool.submit(_get_status, "http://localhost:8080").result(timeout=60) == 200
 
 
 def test_endpoint_with_path_prefix():

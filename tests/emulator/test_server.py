@@ -232,7 +232,7 @@ def test_concurrent_clients(srv):
 
 def test_both_transports_share_one_emulator():
     emu = Emulator()
-    with EmulatorServer(emulator=emu) as srv, mock_ais(emulator=emu) as m:
+    with EmulatorServer(emulator=emu) as srv, mock_ais(emulator=emu, passthrough=srv.url) as m:
         Client(srv.url).bucket("shared").create()
         m.client().bucket("shared").object("o").get_writer().put_content(b"via mock")
         assert Client(srv.url).bucket("shared").object("o").get_reader().read_all() == b"via mock"

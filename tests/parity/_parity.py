@@ -2,7 +2,7 @@
 
 A *side* is one AIStore endpoint driven two ways: through the ``aistore`` SDK
 (``side.client``) and through plain ``requests`` (``side.request``). The same scenario
-runs on the live side (``AIS_ENDPOINT``) and on the emulator side (an in-process
+runs on the live side (``--ais-live=URL``) and on the emulator side (an in-process
 ``mock_ais`` on ``EMULATOR_ENDPOINT``) and returns *observations*: a flat dict of field
 name to a JSON-like value. ``compare`` then checks that both sides observed the same
 values, except for the fields named in the expected-deviation table, which must still

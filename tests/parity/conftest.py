@@ -1,9 +1,11 @@
 """Fixtures of the differential test: one live side, one emulator side, and a corpus.
 
-* ``sides``: ``(live, emulator)``. The live side talks to ``AIS_ENDPOINT``; the emulator
+* ``live_endpoint``: the cluster of live mode (``--ais-live=URL`` or ``AIS_EMULATOR_LIVE``);
+  skips the test outside live mode.
+* ``sides``: ``(live, emulator)``. The live side talks to the live cluster; the emulator
   side to an in-process ``mock_ais`` on ``EMULATOR_ENDPOINT`` (``http://emulator.invalid:8080``),
-  which ``responses`` serves while every other URL, the live cluster's included, passes
-  through to the network. Both SDK clients never retry, so a 5xx shows at once.
+  which ``responses`` serves while the live cluster's URL passes through to the network
+  (and any other URL fails at once). Both SDK clients never retry, so a 5xx shows at once.
 * ``corpus``: the name of a bucket holding ``CORPUS`` (plus custom metadata on one object)
   on both sides, under the same name, created once per module.
 """
@@ -11,13 +13,13 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from ais_emulator import Emulator, mock_ais
+from ais_emulator import pytest_plugin as plugin
 
 _NAME = "ais_parity_helpers"
 
@@ -34,12 +36,20 @@ def load_helpers():
 kit = load_helpers()
 
 
-@pytest.fixture(scope="module")
-def sides():
-    endpoint = os.environ.get("AIS_ENDPOINT", "").strip()
+@pytest.fixture(scope="session")
+def live_endpoint(pytestconfig) -> str:
+    endpoint = plugin.live_endpoint(pytestconfig)
     if not endpoint:
-        pytest.skip("AIS_ENDPOINT is not set: the differential test needs a live cluster")
-    with mock_ais(kit.EMULATOR_ENDPOINT, emulator=Emulator()) as m:
+        pytest.skip("live tier: run with --ais-live=URL (or AIS_EMULATOR_LIVE=URL) of a real "
+                    "AIStore (`make live`, or scripts/live-cluster.sh start) to compare it "
+                    "with the emulator")
+    return endpoint
+
+
+@pytest.fixture(scope="module")
+def sides(live_endpoint):
+    endpoint = live_endpoint
+    with mock_ais(kit.EMULATOR_ENDPOINT, emulator=Emulator(), passthrough=endpoint) as m:
         live = kit.Side("live", endpoint, kit.retries_off_client(endpoint))
         emulated = kit.Side("emulator", m.endpoint, kit.retries_off_client(m.endpoint),
                             emulator=m.emulator)

@@ -3,13 +3,13 @@
 Each scenario drives one side (the SDK and plain HTTP) and returns observations: status
 codes, the headers the SDK reads, listing entries and tokens, archive members, GetBatch
 entries, the exception classes the SDK raises. ``test_same_behaviour[<scenario>]`` runs
-it on the live cluster (``AIS_ENDPOINT``), then on an in-process emulator, and requires
+it on the live cluster (``--ais-live=URL``), then on an in-process emulator, and requires
 equal observations, except for the fields in ``EXPECTED_DEVIATIONS``: those must still
 differ exactly as recorded there, so a fix on either side is pointed out.
 
-    AIS_ENDPOINT=http://127.0.0.1:51180 .venv/bin/python -m pytest tests/parity -q
+    .venv/bin/python -m pytest tests/parity -q --ais-live=http://127.0.0.1:51180
 
-Part of the live tier: without ``AIS_ENDPOINT`` the module is skipped. What legitimately
+Part of the live tier: outside live mode the module is skipped. What legitimately
 differs between two clusters is normalised in ``_parity`` (its docstring lists each
 rule); error message wording is not compared beyond what the SDK reads from it.
 Scenarios that show a known deviation use the smallest data that shows it, so that the
@@ -22,7 +22,6 @@ import gzip
 import importlib.util
 import io
 import json
-import os
 import sys
 import tarfile
 import zipfile
@@ -50,11 +49,7 @@ kit = _helpers()
 Deviation = kit.Deviation
 PRESENT = kit.PRESENT
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("AIS_ENDPOINT", "").strip(),
-    reason="live tier: set AIS_ENDPOINT to a real AIStore (e.g. `make live`, or "
-           "scripts/live-cluster.sh start) to compare it with the emulator",
-)
+pytestmark = pytest.mark.usefixtures("live_endpoint")  # skipped unless in live mode
 
 # -- the corpus -----------------------------------------------------------------------------
 

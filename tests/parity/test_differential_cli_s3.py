@@ -8,7 +8,7 @@ live cluster through AIS's ``aistore.botocore_patch`` (AIS redirects object requ
 and the in-process emulator through ``serve_boto3``. Values that differ between any two
 clusters (times, IDs, the mtime part of ETags) are reduced to their shape.
 
-    AIS_ENDPOINT=http://127.0.0.1:51180 .venv/bin/python -m pytest tests/parity -q
+    .venv/bin/python -m pytest tests/parity -q --ais-live=http://127.0.0.1:51180
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import io
-import os
 import re
 import sys
 import tarfile
@@ -42,10 +41,7 @@ def _helpers():
 kit = _helpers()
 Deviation = kit.Deviation
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("AIS_ENDPOINT", "").strip(),
-    reason="live tier: set AIS_ENDPOINT to a real AIStore to compare it with the emulator",
-)
+pytestmark = pytest.mark.usefixtures("live_endpoint")  # skipped unless in live mode
 
 CORPUS = {"a.txt": b"alpha", "d/b.txt": b"bravo"}
 CORPUS_CUSTOM_MD: dict = {}

@@ -24,12 +24,12 @@ SETUPS = ("inprocess-0", "server-0", "server-2")
 
 
 @pytest.fixture(scope="module")
-def server_corpus(ais_server):
+def server_corpus(ais_server_session):
     """One corpus on the session's server for the whole module (own bucket)."""
     bucket = f"chaos-{uuid.uuid4().hex[:8]}"
-    corpus = chaos.build_corpus(ais_server.emulator, bucket)
+    corpus = chaos.build_corpus(ais_server_session.emulator, bucket)
     yield corpus
-    Client(ais_server.url).bucket(bucket).delete(missing_ok=True)
+    Client(ais_server_session.url).bucket(bucket).delete(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +44,13 @@ def _seed(case: str, setup: str) -> int:
 
 @pytest.mark.parametrize("setup", SETUPS)
 @pytest.mark.parametrize("case", chaos.CASES)
-def test_exactly_once_under_faults(case, setup, ais_server, server_corpus, mock_emulator):
+def test_exactly_once_under_faults(case, setup, ais_server_session, server_corpus, mock_emulator):
     transport, workers = setup.split("-")
     if transport == "inprocess":
         emu, corpus = mock_emulator
         ctx = mock_ais("http://localhost:8080", emulator=emu)
     else:
-        emu, corpus, ctx = ais_server.emulator, server_corpus, None
+        emu, corpus, ctx = ais_server_session.emulator, server_corpus, None
     # the bucket filter spares other tests' traffic on the shared server
     rules = chaos.install(emu.faults, chaos.TIER_MIX, seed=_seed(case, setup),
                           bucket=corpus.bucket)
@@ -59,7 +59,7 @@ def test_exactly_once_under_faults(case, setup, ais_server, server_corpus, mock_
             with ctx as m:
                 outcome = chaos.run_case(case, corpus, m.client(), int(workers), retry=RETRY)
         else:
-            outcome = chaos.run_case(case, corpus, Client(ais_server.url), int(workers),
+            outcome = chaos.run_case(case, corpus, Client(ais_server_session.url), int(workers),
                                      retry=RETRY)
     finally:
         for rule in rules:
@@ -74,16 +74,16 @@ def test_exactly_once_under_faults(case, setup, ais_server, server_corpus, mock_
 
 @pytest.mark.parametrize("case", ["AISShardReader(use_batch=False)", "AISIterDataset",
                                   "AISMapDataset[i]"])
-def test_slow_network(case, ais_server, server_corpus):
+def test_slow_network(case, ais_server_session, server_corpus):
     """Latency on every request and a bandwidth cap on every body: nothing breaks, it
     only takes longer."""
-    rules = chaos.install(ais_server.emulator.faults, chaos.SLOW_NETWORK, seed=7,
+    rules = chaos.install(ais_server_session.emulator.faults, chaos.SLOW_NETWORK, seed=7,
                           bucket=server_corpus.bucket)
     try:
-        outcome = chaos.run_case(case, server_corpus, Client(ais_server.url), 0,
+        outcome = chaos.run_case(case, server_corpus, Client(ais_server_session.url), 0,
                                  retry=RETRY)
     finally:
         for rule in rules:
-            ais_server.emulator.faults.remove(rule)
+            ais_server_session.emulator.faults.remove(rule)
     assert rules[0].fired > 0 and rules[1].fired > 0
     assert outcome.exact, outcome
