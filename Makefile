@@ -8,7 +8,7 @@ EXTRAS ?= test,bench,etl
 RUNS   := docs/benchmark-runs
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test serve bench bench-durable bench-quick bench-live bench-report lint clean
+.PHONY: help venv demo test serve bench bench-durable bench-faults bench-quick bench-live bench-report lint clean
 
 help: ## list the targets
 	@echo "usage: make <target> [ARGS=...] [PYTEST_ARGS=...]"
@@ -90,13 +90,19 @@ BENCH_RUN = $(PY) -m pytest -p no:cacheprovider --benchmark-only
 BENCH_PYTEST = $(BENCH_RUN) benchmarks
 
 bench: venv ## benchmarks against the emulator (~1 h on 2 cores); rewrites the report
-	$(BENCH_PYTEST) --ignore=benchmarks/test_durable.py --benchmark-json=bench-results/run.json $(PYTEST_ARGS)
+	$(BENCH_PYTEST) --ignore=benchmarks/test_durable.py --ignore=benchmarks/test_faults.py \
+	  --benchmark-json=bench-results/run.json $(PYTEST_ARGS)
 	@mkdir -p $(RUNS) && cp bench-results/run.json $(RUNS)/emulator.json
 	@$(MAKE) --no-print-directory bench-report
 
 bench-durable: venv ## the durable store (--data-dir): 1 GiB in and out, mixed load; rewrites the report
 	$(BENCH_RUN) benchmarks/test_durable.py --benchmark-json=bench-results/durable.json $(PYTEST_ARGS)
 	@mkdir -p $(RUNS) && cp bench-results/durable.json $(RUNS)/durable.json
+	@$(MAKE) --no-print-directory bench-report
+
+bench-faults: venv ## shard paths under injected resets, truncations and 503s against clean rounds
+	$(BENCH_RUN) benchmarks/test_faults.py --bench-rounds 5 --benchmark-json=bench-results/faults.json $(PYTEST_ARGS)
+	@mkdir -p $(RUNS) && cp bench-results/faults.json $(RUNS)/faults.json
 	@$(MAKE) --no-print-directory bench-report
 
 bench-quick: venv ## a tenth-size smoke run of the benchmarks, ending with its ratios
@@ -106,7 +112,7 @@ bench-quick: venv ## a tenth-size smoke run of the benchmarks, ending with its r
 # Against a real AIStore: the live tier's cluster (scripts/live-cluster.sh), started and
 # stopped around the run, or BENCH_LIVE_ENDPOINT=URL for a running one (the benchmarks
 # create fresh buckets of their own there and remove them).
-BENCH_LIVE = $(BENCH_PYTEST) --ignore=benchmarks/test_durable.py -k 'not test_server_get' --bench-live="$$AIS_ENDPOINT" \
+BENCH_LIVE = $(BENCH_PYTEST) --ignore=benchmarks/test_durable.py --ignore=benchmarks/test_faults.py -k 'not test_server_get' --bench-live="$$AIS_ENDPOINT" \
 	  --benchmark-json=bench-results/live.json $(PYTEST_ARGS) && \
 	mkdir -p $(RUNS) && cp bench-results/live.json $(RUNS)/aistore.json && \
 	$(MAKE) --no-print-directory bench-report
@@ -120,7 +126,8 @@ endif
 
 bench-report: venv ## render docs/benchmark-runs/*.json into docs/ and README.md
 	$(PY) -m benchmarks.report $(RUNS)/emulator.json --live $(RUNS)/aistore.json \
-	  --also $(RUNS)/durable.json --out docs --readme README.md --summary
+	  --also $(RUNS)/durable.json --also $(RUNS)/faults.json --out docs --readme README.md \
+	  --summary
 
 include scripts/live.mk
 include scripts/docs.mk

@@ -305,6 +305,47 @@ def _memory_table(name: str, rows: list[dict]) -> list[str]:
     return out + [""]
 
 
+def fault_rows(run: dict) -> list[dict]:
+    """The rows of ``benchmarks/test_faults.py`` (keyed ``fault_group``, not ``group``)."""
+    return [b["extra_info"] for b in run.get("benchmarks", [])
+            if "fault_group" in (b.get("extra_info") or {})]
+
+
+def _fault_table(rows: list[dict]) -> list[str]:
+    """Shard paths under injected faults, each faulted round paired with a clean one."""
+    out = ["### Shard paths under faults", "",
+           "`cuts`: 2% of data replies reset mid-body and 2% truncated (a Range resume at "
+           "once; target 0.85× the clean rate); `503`: 5% of data requests answered 503 "
+           "(back-off is the right answer: reported, no target). × clean is the median of "
+           "the paired rounds (range in brackets); a row whose faults seldom fired (few "
+           "requests, e.g. 16 shards per GetBatch) says little about the cost of a fault.",
+           "",
+           "| path | workers | condition | samples/s | × clean | faults fired | exactly once |",
+           "|---|---:|---|---:|---:|---:|---|"]
+    faulted = [r for r in rows if not r["fault_group"].startswith("checksum/")]
+    for r in sorted(faulted, key=lambda r: (r["fault_group"], r.get("condition", ""),
+                                            r.get("num_workers", 0))):
+        out.append(f"| {r['fault_group'].split('/', 1)[-1]} | {r.get('num_workers', '–')} "
+                   f"| {r.get('condition', '–')} | {_fmt(r.get('samples_per_s'))} "
+                   f"| {_paired(r, 'ratio_vs_clean')} | {r.get('faults_fired', '–')} "
+                   f"| {'yes' if r.get('exact') else 'NO'} |")
+    checked = [r for r in rows if r["fault_group"].startswith("checksum/")]
+    if checked:
+        out += ["", "What checking the cluster's checksum costs (`verify_checksum=True` "
+                "against `False`, paired rounds, no faults):", "",
+                "| path | workers | samples/s checked | × unchecked |", "|---|---:|---:|---:|"]
+        for r in sorted(checked, key=lambda r: r["fault_group"]):
+            out.append(f"| {r['fault_group'].split('/', 1)[-1]} | {r.get('num_workers', '–')} "
+                       f"| {_fmt(r.get('samples_per_s'))} | {_paired(r, 'ratio_vs_unchecked')} |")
+    return out + [""]
+
+
+def _paired(r: dict, key: str) -> str:
+    if r.get(key) is None:
+        return "–"
+    return f"{r[key]:.2f}× ({r['ratio_min']:.2f}–{r['ratio_max']:.2f})"
+
+
 def _run_section(run: dict, title: str | None = None) -> list[str]:
     bench = run.get("ais_bench") or {}
     target = bench.get("target") or {}
@@ -326,6 +367,9 @@ def _run_section(run: dict, title: str | None = None) -> list[str]:
             out += _memory_table(name, rows)
         else:
             out += _dataset_table(name, rows)
+    faults = fault_rows(run)
+    if faults:
+        out += _fault_table(faults)
     skipped = bench.get("skipped") or []
     if skipped:
         out += ["#### Not measured in this run", ""]
@@ -337,7 +381,8 @@ def _run_section(run: dict, title: str | None = None) -> list[str]:
 def render_markdown(runs: list[dict], chart: str | None = CHART,
                     also: list[dict] = ()) -> str:
     """The report page: ``runs`` (the emulator's, then a real AIStore's) side by side, then
-    each run of ``also`` (benchmarks run on their own, e.g. the durable store's) as a
+    each run of ``also`` (benchmarks run on their own, e.g. the durable store's or the
+    fault rows) as a
     section with its own date and command."""
     lines = [
         "# Benchmarks",

@@ -78,8 +78,23 @@ def test_committed_report_and_readme_match_the_saved_runs():
         runs.append(report.load(RUNS / "aistore.json"))
     readme = (ROOT / "README.md").read_text()
     assert report.readme_block(runs) in readme, "README's table is stale: make bench-report"
-    also = [report.load(RUNS / "durable.json")] if (RUNS / "durable.json").exists() else []
+    also = [report.load(RUNS / f"{name}.json") for name in ("durable", "faults")
+            if (RUNS / f"{name}.json").exists()]
     page = (ROOT / "docs" / "benchmarks.md").read_text()
     assert page == report.render_markdown(runs, also=also), \
         "docs/benchmarks.md is stale: make bench-report"
     json.dumps(runs)  # plain data
+
+
+def test_fault_rows_get_their_own_tables():
+    run = {"benchmarks": [
+        {"extra_info": {"fault_group": "faults/AISShardReader (own GETs)", "condition": "cuts",
+                        "num_workers": 0, "samples_per_s": 900.0, "ratio_vs_clean": 0.9,
+                        "ratio_min": 0.8, "ratio_max": 1.1, "faults_fired": 7, "exact": True}},
+        {"extra_info": {"fault_group": "checksum/AISShardReader (own GETs)", "num_workers": 0,
+                        "samples_per_s": 950.0, "ratio_vs_unchecked": 0.95, "ratio_min": 0.9,
+                        "ratio_max": 1.0}}]}
+    page = report.render_markdown([_run("emulator", 300.0)], chart=None, also=[run])
+    assert "## Emulator, a separate run" in page
+    assert "| AISShardReader (own GETs) | 0 | cuts | 900.0 | 0.90× (0.80–1.10) | 7 | yes |" in page
+    assert "| AISShardReader (own GETs) | 0 | 950.0 | 0.95× (0.90–1.00) |" in page
