@@ -5,17 +5,14 @@ model: each step all-reduces a tensor, as DDP's backward pass does, so a rank th
 out of batches early leaves the others waiting in a collective (here they fail after
 ``timeout`` seconds instead of hanging). The datasets get no rank keywords: they split
 because ``torch.distributed`` is initialised. Each rank writes what every epoch yielded
-to ``<out>/rank<N>.json``; then, if the settings name a ``script``, its ``main()`` runs
-(the README's example: one launch for both, as starting ranks is the slow part). The
-settings come as JSON in the environment (``torchrun`` would take options after the
-script for its own where they abbreviate one of its).
+to ``<out>/rank<N>.json``. The settings come as JSON in the environment (``torchrun``
+would take options after the script for its own where they abbreviate one of its).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import runpy
 from datetime import timedelta
 
 import torch
@@ -67,8 +64,6 @@ def main() -> None:
         json.dump({"rank": rank, "world": dist.get_world_size(), "runs": reports}, f)
     dist.barrier()
     dist.destroy_process_group()
-    if config.get("script"):  # then a user's script, in the same launch: its main()
-        runpy.run_path(config["script"], run_name="ddp_script")["main"]()
 
 
 if __name__ == "__main__":
