@@ -48,6 +48,7 @@ from requests.exceptions import ChunkedEncodingError, ReadTimeout
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
+from ais_datasets._sdk_adapter import object_client, object_on
 from ais_datasets.checksums import Digest
 from ais_datasets.errors import ChecksumError, ReadRetriesExhausted
 from ais_datasets.retry import DEFAULT, RetryPolicy, resolve
@@ -130,12 +131,13 @@ def on_policy(obj: Object, policy: Optional[RetryPolicy] = None
               ) -> tuple[Object, RetryPolicy]:
     """``obj`` on the view of its client that retries by ``policy``, and the policy in
     effect (None: the default for that client, see :func:`~ais_datasets.retry.resolve`)."""
-    client = origin_client(obj._client)  # noqa: SLF001 - the SDK keeps no public accessor
+    current = object_client(obj)
+    client = origin_client(current)
     policy = resolve(policy, client)
     view = lean_client(client, policy)
-    if view is obj._client:  # noqa: SLF001
+    if view is current:
         return obj, policy
-    return Object(view, obj._bck_details, obj.name), policy  # noqa: SLF001
+    return object_on(obj, view), policy
 
 
 def read_object(obj: Object, etl_name: Optional[str] = None, *,
