@@ -51,7 +51,7 @@ from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from ais_datasets._sdk_adapter import object_client, object_on
 from ais_datasets.checksums import Digest
 from ais_datasets.errors import ChecksumError, ReadRetriesExhausted
-from ais_datasets.retry import DEFAULT, RetryPolicy, resolve
+from ais_datasets.retry import RetryPolicy, resolve
 from ais_datasets.sessions import lean_client, origin_client
 from ais_datasets.tario import READ_SIZE, TarStream, gunzip_chunks
 
@@ -59,7 +59,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 GZIP_EXTENSIONS = (".tgz", ".tar.gz")
-MAX_RESUME = DEFAULT.attempts - 1  # resumes in a row without progress (the default policy)
 # what a dropped or stalled connection raises while a body is read
 STREAM_ERRORS = (RequestsConnectionError, ChunkedEncodingError, ProtocolError, ReadTimeout,
                  ReadTimeoutError)
