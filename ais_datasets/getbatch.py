@@ -5,7 +5,7 @@ one entry per requested object, in request order. ``AISIterDataset``,
 ``AISMapDataset.__getitems__``, ``AISBatchIterDataset`` and the shard readers (whole
 shards as entries, :mod:`ais_datasets.shardbatch`) all read their replies here::
 
-    for obj, data in fetch_objects(client, objects, gets=plain_gets): ...   # GETs for the rest
+    for name, data in fetch_objects(client, objects, gets=plain_gets): ...  # GETs for the rest
     for obj, data in batch_objects(client, objects, policy): ...            # GetBatch only
     reply = BatchReply(view, objects)            # one request, entry by entry:
     member = reply.next_member(); reply.read_piece(1 << 20); reply.skip()
