@@ -20,28 +20,32 @@ reader's objects again from the start (one more pass at most), so the rank still
 its share's count.
 
 Faults: requests go through the view of ``client`` that retries by the ``retry`` policy
-(:mod:`ais_datasets.retry`). A batch is extracted whole before any of its objects is
-yielded, so a reply that breaks off (or arrives mangled) is simply asked for again, up
-to ``policy.attempts`` times: no object is yielded twice or skipped. GetBatch entries
-carry no checksum and are not checked.
+(:mod:`ais_datasets.retry`), and replies are read by the rules of
+:mod:`ais_datasets.getbatch`. A batch is received whole before any of its objects is
+yielded; a reply that breaks off (or arrives mangled) is asked for again for the objects
+not yet received, up to ``policy.attempts`` times in a row without progress, then the
+iteration raises: no object is yielded twice or skipped. A reply whose entries are not
+the objects asked for raises ``RuntimeError`` (without ``cont_on_err``, AIS ends the
+archive at the first object it cannot read: the error names it). GetBatch entries carry
+no checksum and are not checked. A ``client`` that is not an SDK ``Client`` is used as
+upstream uses it (its own ``batch()``, its own retries).
 """
 
 from __future__ import annotations
 
-import tarfile
 from collections.abc import Iterator, Sequence
 from logging import getLogger
 from typing import Optional, Union
 
 from aistore.sdk import AISSource, Client
-from aistore.sdk.batch.batch import Batch
 from aistore.sdk.enums import Colocation
 
+from ais_datasets._sdk_adapter import request_client_of
 from ais_datasets.base_iter_dataset import AISBaseIterDataset
-from ais_datasets.getbatch import batch_client
+from ais_datasets.getbatch import Missing, batch_objects
 from ais_datasets.progress import progress
-from ais_datasets.reading import STREAM_ERRORS, LazyPool, ordered_map
-from ais_datasets.retry import REQUEST_ERRORS, RetryPolicy, check
+from ais_datasets.reading import LazyPool, ordered_map
+from ais_datasets.retry import RetryPolicy, check
 
 logger = getLogger(__name__)
 
@@ -105,27 +109,19 @@ class AISBatchIterDataset(AISBaseIterDataset):
         return self._generate(topo, state, index, positions)
 
     def _fetch(self, index, chunk: Sequence[int]) -> list[tuple[str, Optional[str], bytes]]:
-        request_client = getattr(self.client, "_request_client", None)
+        objects = [index.object(i) for i in chunk]
+        request_client = request_client_of(self.client)
         if request_client is None:  # not an SDK Client: its own batch(), its own retries
-            batch = self.client.batch(objects=[index.object(i) for i in chunk],
-                                      output_format=self.output_format,
+            batch = self.client.batch(objects=objects, output_format=self.output_format,
                                       streaming_get=self.streaming,
                                       colocation=self.colocation,
                                       cont_on_err=self.cont_on_err)
             return [(info.obj_name, info.err_msg, data) for info, data in batch.get()]
-        view, policy = batch_client(request_client, self._retry)
-        tries = 0
-        while True:
-            batch = Batch(view, [index.object(i) for i in chunk], None, self.output_format,
-                          self.cont_on_err, False, self.streaming, self.colocation)
-            entries = batch.get()  # the request (retried by the view or the client)
-            try:
-                return [(info.obj_name, info.err_msg, data) for info, data in entries]
-            except (*STREAM_ERRORS, *REQUEST_ERRORS, tarfile.TarError, EOFError):
-                tries += 1  # the reply broke off: nothing of it was handed out yet
-                if tries >= policy.attempts:
-                    raise
-                policy.sleep(tries)
+        entries = batch_objects(request_client, objects, self._retry,
+                                output_format=self.output_format, streaming=self.streaming,
+                                cont_on_err=self.cont_on_err, colocation=self.colocation)
+        return [(obj.name, data.reason, b"") if type(data) is Missing else
+                (obj.name, None, data) for obj, data in entries]
 
     def _generate(self, topo, state, index, positions) -> Iterator[tuple[str, bytes]]:
         start = state["position"]

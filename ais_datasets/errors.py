@@ -123,3 +123,8 @@ class ErrorBudgetExceeded(RuntimeError):
 class ShardReadWarning(UserWarning):
     """Issued for each failed shard when a reader runs with ``on_error="warn"``, and for a
     shard that ends without its end-of-archive blocks."""
+
+
+class UnsupportedDependencyError(RuntimeError):
+    """A library the datasets reach into (``aistore``) is installed in a version they do
+    not support; the message names the library, the installed and the supported versions."""

@@ -19,12 +19,13 @@ in order. A cluster without GetBatch is detected once per process
 carries no transform), as with ``use_batch=False``. Either way the sample order does not
 depend on timing.
 
-Faults: every request follows the ``retry`` policy (:mod:`ais_datasets.retry`). A
-GetBatch reply that breaks off mid-way is asked for again for the objects not yet
-yielded (no object is yielded twice), up to ``policy.attempts`` times in a row without
-progress, then those objects are read with plain GETs. Plain GETs resume cut bodies with
-Range GETs and, with ``verify_checksum`` (default), are checked against the cluster's
-checksum before they are yielded (GetBatch entries carry none).
+Faults: every request follows the ``retry`` policy (:mod:`ais_datasets.retry`); GetBatch
+replies are read by the rules of :mod:`ais_datasets.getbatch`: one that breaks off
+mid-way is asked for again for the objects not yet yielded (no object is yielded twice),
+up to ``policy.attempts`` times in a row without progress, then those objects are read
+with plain GETs. Plain GETs resume cut bodies with Range GETs and, with
+``verify_checksum`` (default), are checked against the cluster's checksum before they
+are yielded (GetBatch entries carry none).
 
 Background work ends with the iteration. When the iterator is exhausted, closed or
 garbage-collected (or raises), the GETs not yet started are cancelled, no new request is
@@ -44,13 +45,7 @@ from typing import Optional, Union
 from aistore.sdk import AISSource
 
 from ais_datasets.base_iter_dataset import AISBaseIterDataset
-from ais_datasets.getbatch import (
-    batch_available,
-    batch_client,
-    batch_stream,
-    note_failure,
-    stream_failed,
-)
+from ais_datasets.getbatch import batch_available, fetch_objects
 from ais_datasets.progress import progress
 from ais_datasets.reading import LazyPool, ordered_map, read_object
 from ais_datasets.retry import RetryPolicy, check
@@ -152,7 +147,8 @@ class AISIterDataset(AISBaseIterDataset):
 
     def _batched(self, index: ObjectIndex, todo: Sequence[int], pool: LazyPool
                  ) -> Iterator[tuple[str, bytes]]:
-        """GetBatch requests of up to ``max_batch_size`` objects of one client each.
+        """GetBatch requests of up to ``max_batch_size`` objects of one client each
+        (:func:`~ais_datasets.getbatch.fetch_objects`).
 
         Objects GetBatch cannot deliver are read by :meth:`_gets` on ``pool``.
         """
@@ -172,41 +168,11 @@ class AISIterDataset(AISBaseIterDataset):
             limit = min(n, k + self._max_batch_size)
             while end < limit and clients[index.source_no(todo[end])] is client:
                 end += 1
-            objects = [index.object(i) for i in todo[k:end]]
-            done = yield from self._batch_of(client, objects)
-            if done < len(objects):
-                yield from self._gets(index, todo[k + done:end], pool)
+            chunk = todo[k:end]
+
+            def gets(rest, chunk=chunk):  # plain GETs for the objects GetBatch left
+                return self._gets(index, chunk[len(chunk) - len(rest):], pool)
+
+            yield from fetch_objects(client, [index.object(i) for i in chunk],
+                                     policy=self._retry, verify=self._verify, gets=gets)
             k = end
-
-    def _batch_of(self, client, objects) -> Iterator[tuple[str, bytes]]:
-        """``objects`` from GetBatch requests, yielded in order; returns how many were.
-
-        A reply that breaks off is asked for again for the rest, up to the policy's
-        attempts in a row without progress; any other failure ends the batching.
-        """
-        view, policy = batch_client(client, self._retry)
-        done = failures = 0
-        while done < len(objects):
-            stream = batch_stream(view, objects[done:])
-            try:
-                while done < len(objects):
-                    try:
-                        data = next(stream)
-                    except Exception as err:  # noqa: BLE001 - any failure: plain GETs
-                        note_failure(client, err)
-                        failures += 1
-                        if not stream_failed(err) or failures >= policy.attempts \
-                                or not batch_available(client):
-                            return done
-                        if failures > 1:
-                            policy.sleep(failures - 1)
-                        break
-                    obj = objects[done]
-                    if data is None:  # failed entry: a GET raises the real error
-                        data = read_object(obj, policy=self._retry, verify=self._verify)
-                    done += 1
-                    failures = 0
-                    yield obj.name, data
-            finally:
-                stream.close()
-        return done

@@ -8,16 +8,17 @@ here that batch is fetched with **one GetBatch request** per client (keyword-onl
     ds = AISMapDataset(bucket)
     loader = DataLoader(ds, batch_size=64, num_workers=4)   # 1 request per batch
 
-Fallbacks keep the results identical to per-item GETs: an entry the server reports as
-failed is fetched again with a plain GET (which raises the real error, e.g.
-``ErrObjNotFound``); a GetBatch request that fails as a whole falls back to per-item GETs
-for that batch; and when the cluster does not serve GetBatch at all (a 400/404/405/501 on the
-route), this process stops trying. With ``etl_name`` every item is a plain GET (GetBatch
-carries no transform).
+Fallbacks keep the results identical to per-item GETs (the rules of
+:mod:`ais_datasets.getbatch`): an entry the server reports as failed is fetched again
+with a plain GET (which raises the real error, e.g. ``ErrObjNotFound``); the items a
+GetBatch request does not deliver (it fails as a whole, or its reply cannot be read)
+are read with per-item GETs; and when the cluster does not serve GetBatch at all (a
+400/404/405/501 on the route), this process stops trying. With ``etl_name`` every item
+is a plain GET (GetBatch carries no transform).
 
 Faults: every request follows the ``retry`` policy (:mod:`ais_datasets.retry`): a 503 is
 retried with back-off, a body cut mid-way resumes with a Range GET, a GetBatch reply cut
-mid-way is asked for again. With ``verify_checksum`` (default) ``ds[i]`` (and every plain
+mid-way is asked for again for the items not yet received. With ``verify_checksum`` (default) ``ds[i]`` (and every plain
 GET) is checked against the checksum the cluster sends before it is returned; a mismatch
 is read again, then raises :class:`~ais_datasets.errors.ChecksumError`. GetBatch
 entries carry no checksum and are not checked.
@@ -25,12 +26,13 @@ entries carry no checksum and are not checked.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Optional, Union
 
 from aistore.sdk import AISSource
 
 from ais_datasets.base_map_dataset import AISBaseMapDataset
-from ais_datasets.getbatch import batch_available, batch_read, note_failure
+from ais_datasets.getbatch import fetch_objects
 from ais_datasets.reading import read_object
 from ais_datasets.retry import RetryPolicy, check
 
@@ -94,14 +96,13 @@ class AISMapDataset(AISBaseMapDataset):
             groups.setdefault(no, []).append(k)
         for no, members in groups.items():
             client = getattr(self._ais_source_list[no], "client", None)
-            if not batch_available(client):
-                continue
-            try:
-                got = batch_read(client, [objects[k] for k in members], self._retry)
-            except Exception as err:  # noqa: BLE001 - any GetBatch failure: plain GETs
-                note_failure(client, err)
-                continue
-            for k, data in zip(members, got, strict=True):
+            got = fetch_objects(client, [objects[k] for k in members], policy=self._retry,
+                                verify=self._verify, gets=self._gets)
+            for k, (_, data) in zip(members, got, strict=True):
                 datas[k] = data
-        return [(obj.name, data if data is not None else self._read(obj))
-                for obj, data in zip(objects, datas, strict=True)]
+        return [(obj.name, data) for obj, data in zip(objects, datas, strict=True)]
+
+    def _gets(self, objects) -> Iterator[tuple[str, bytes]]:
+        """Plain GETs, one after the other (the items GetBatch did not deliver)."""
+        for obj in objects:
+            yield obj.name, self._read(obj)

@@ -48,9 +48,10 @@ from requests.exceptions import ChunkedEncodingError, ReadTimeout
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
+from ais_datasets._sdk_adapter import object_client, object_on
 from ais_datasets.checksums import Digest
 from ais_datasets.errors import ChecksumError, ReadRetriesExhausted
-from ais_datasets.retry import DEFAULT, RetryPolicy, resolve
+from ais_datasets.retry import RetryPolicy, resolve
 from ais_datasets.sessions import lean_client, origin_client
 from ais_datasets.tario import READ_SIZE, TarStream, gunzip_chunks
 
@@ -58,7 +59,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 GZIP_EXTENSIONS = (".tgz", ".tar.gz")
-MAX_RESUME = DEFAULT.attempts - 1  # resumes in a row without progress (the default policy)
 # what a dropped or stalled connection raises while a body is read
 STREAM_ERRORS = (RequestsConnectionError, ChunkedEncodingError, ProtocolError, ReadTimeout,
                  ReadTimeoutError)
@@ -130,12 +130,13 @@ def on_policy(obj: Object, policy: Optional[RetryPolicy] = None
               ) -> tuple[Object, RetryPolicy]:
     """``obj`` on the view of its client that retries by ``policy``, and the policy in
     effect (None: the default for that client, see :func:`~ais_datasets.retry.resolve`)."""
-    client = origin_client(obj._client)  # noqa: SLF001 - the SDK keeps no public accessor
+    current = object_client(obj)
+    client = origin_client(current)
     policy = resolve(policy, client)
     view = lean_client(client, policy)
-    if view is obj._client:  # noqa: SLF001
+    if view is current:
         return obj, policy
-    return Object(view, obj._bck_details, obj.name), policy  # noqa: SLF001
+    return object_on(obj, view), policy
 
 
 def read_object(obj: Object, etl_name: Optional[str] = None, *,

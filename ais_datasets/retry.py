@@ -61,6 +61,8 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
+from ais_datasets._sdk_adapter import retry_config_of
+
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0
 # a request that failed before (or while receiving) its reply: refused, reset, timed out
@@ -154,18 +156,13 @@ def resolve(policy: Optional[RetryPolicy], client: Any = None) -> RetryPolicy:
         return _resolved[client]
     except (KeyError, TypeError):
         pass
-    config = _retry_config(client)
+    config = retry_config_of(client)
     found = DEFAULT if config is None or is_sdk_default(config) else _CLIENT_RETRIES
     try:
         _resolved[client] = found
     except TypeError:  # not weakly referenceable
         pass
     return found
-
-
-def _retry_config(client: Any):
-    manager = getattr(client, "_retry_manager", None)
-    return getattr(manager, "retry_config", None)
 
 
 def is_sdk_default(config: Any) -> bool:

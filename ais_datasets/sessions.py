@@ -19,8 +19,9 @@ pools, headers, auth, cookies, verify and cert settings, all shared, not copied)
     obj = Object(lean_client(bucket.client), details, name)   # reads as bucket.object(name)
 
 Where the environment is not inert (a ``*_proxy`` variable, a netrc file, or a platform
-whose proxy settings live outside the environment, as on macOS and Windows), or the SDK
-is not the one this was written against, the user's client is returned unchanged. The
+whose proxy settings live outside the environment, as on macOS and Windows), or the
+client is not the SDK's own ``RequestClient`` with its own executor (a subclass of
+either), the user's client is returned unchanged. The
 environment is read once per process and client, when the first lean client is made for
 it: proxy variables set later in the process do not reach the datasets' reads.
 
@@ -32,7 +33,8 @@ but carry no urllib3 retries, and its retry manager is the policy's loop, not th
 tenacity loop. A policy ``timeout`` replaces the user's timeout in the view. Such a view
 is made whatever the environment (with ``trust_env`` kept where it is not inert); only a
 client of another type than the SDK's ``RequestClient`` is returned unchanged (its own
-retries then apply).
+retries then apply). The SDK internals a view is built from (the client's executor and
+retry manager) are read and written in :mod:`ais_datasets._sdk_adapter` only.
 """
 
 from __future__ import annotations
@@ -44,13 +46,13 @@ import weakref
 from typing import Any, Optional
 
 from aistore.sdk.request_client import RequestClient
-from aistore.sdk.request_executor import RequestExecutor
 from aistore.sdk.retry_config import RetryConfig
 from requests import Session
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, stop_after_attempt
 from urllib3.util.retry import Retry
 
+from ais_datasets._sdk_adapter import ExecutorView, client_view, executor_of, viewable
 from ais_datasets.retry import RetryPolicy, retrying
 
 _NETRC_FILES = ("~/.netrc", "~/_netrc")
@@ -116,7 +118,8 @@ def _without_retries(adapter):
 
 
 class LeanSessions:
-    """Session source for :class:`_LeanExecutor`: a lean view of the user's session.
+    """Session source for a view's executor (:class:`~ais_datasets._sdk_adapter.ExecutorView`):
+    a lean view of the user's session.
 
     The user's ``SessionManager`` keeps one session per process; this keeps one lean view
     per such session, so a forked or spawned process gets its own.
@@ -143,48 +146,6 @@ class LeanSessions:
 
     def __getattr__(self, name: str) -> Any:  # retry, ca_cert, ...: the user's settings
         return getattr(self._origin, name)
-
-
-class _LeanExecutor(RequestExecutor):
-    """The user's executor (URL, token, timeout, header rules) over a lean session."""
-
-    def __init__(self, origin: RequestExecutor, *, inert: bool = True, retries: bool = True,
-                 timeout: Any = None) -> None:
-        # no super().__init__: every attribute it would set is a view of ``origin``
-        self._origin = origin
-        self._inert, self._retries, self._own_timeout = inert, retries, timeout
-        self._lean = LeanSessions(origin.session_manager, inert=inert, retries=retries)
-
-    @property
-    def _base_url(self) -> str:
-        return self._origin.base_url
-
-    @property
-    def _token(self) -> str:
-        return self._origin.token
-
-    @_token.setter
-    def _token(self, value: str) -> None:
-        self._origin.token = value
-
-    @property
-    def _timeout(self):
-        return self._own_timeout if self._own_timeout is not None else self._origin.timeout
-
-    @_timeout.setter
-    def _timeout(self, value) -> None:
-        self._origin.timeout = value
-
-    @property
-    def _session_manager(self) -> LeanSessions:
-        origin = self._origin.session_manager
-        if self._lean._origin is not origin:  # the user swapped their session manager
-            self._lean = LeanSessions(origin, inert=self._inert, retries=self._retries)
-        return self._lean
-
-    @_session_manager.setter
-    def _session_manager(self, value) -> None:
-        self._origin.session_manager = value
 
 
 class _PolicyRetries:
@@ -238,19 +199,18 @@ def lean_client(client: RequestClient, policy: Optional[RetryPolicy] = None) -> 
 
 
 def _make(client: RequestClient, policy: Optional[RetryPolicy]) -> RequestClient:
-    executor = getattr(client, "_executor", None)
-    if type(client) is not RequestClient or type(executor) is not RequestExecutor:
+    if not viewable(client):
         return client
     own = policy is not None and not policy.client_retries
     timeout = policy.timeout if policy is not None else None
     inert = environment_is_inert()
     if not inert and not own and timeout is None:
         return client
-    clone = object.__new__(RequestClient)
-    clone.__dict__.update(client.__dict__)  # response handler, retry manager, smap
-    clone._executor = _LeanExecutor(executor, inert=inert, retries=not own,  # noqa: SLF001
-                                    timeout=timeout)
-    if own:
-        clone._retry_manager = _PolicyRetries(policy)  # noqa: SLF001
-    clone._ais_origin = client  # noqa: SLF001
-    return clone
+
+    def sessions(manager) -> LeanSessions:
+        return LeanSessions(manager, inert=inert, retries=not own)
+
+    executor = ExecutorView(executor_of(client), sessions, timeout)
+    view = client_view(client, executor, _PolicyRetries(policy) if own else None)
+    view._ais_origin = client  # what origin_client() gives back
+    return view

@@ -2,10 +2,10 @@
 
 Opening a shard with its own GET costs a request round trip and the server's start on
 every shard. A :class:`BatchLane` asks for up to ``SHARDS_PER_BATCH`` consecutive shards
-in one GetBatch request (:mod:`ais_datasets.getbatch`; one streamed tar whose entries
-are the shards, in order) and hands out each entry's bytes, as they arrive, as the byte
-stream of that shard: the reader parses it exactly as it parses a GET's body. Memory
-holds one read chunk, whatever the shard sizes::
+in one GetBatch request (one streamed tar whose entries are the shards, in order, read
+by :class:`~ais_datasets.getbatch.BatchReply` and its rules) and hands out each entry's
+bytes, as they arrive, as the byte stream of that shard: the reader parses it exactly as
+it parses a GET's body. Memory holds one read chunk, whatever the shard sizes::
 
     lane = BatchLane(specs)              # specs: (object, etl_name, start offset), in order
     for chunk in lane.next_stream(): ... # shard 0's bytes
@@ -21,9 +21,11 @@ GetBatch is not available on its cluster (learned once per process, see
 * an entry the cluster reports as failed (a missing shard): that shard's own GET raises
   the real error (``ErrObjNotFound``) when the reader reaches it, and the next shards
   still come from the batch;
-* a connection that drops inside an entry: the shard goes on from the byte it reached
+* a reply cut (or mangled) inside an entry: the shard goes on from the byte it reached
   with a range GET (resumed as :class:`~ais_datasets.reading.ObjectStream` resumes), and
-  the next shards come with a new GetBatch request.
+  the next shards come with a new GetBatch request;
+* a reply cut before an entry, or one whose entries are not the shards asked for: that
+  shard is read with its own GET, and the next shards come with a new GetBatch request.
 
 A stream the reader leaves before its end (an error policy skipping the rest of a
 shard) is skipped in the batch by its headers' sizes. The lane belongs to one iteration
@@ -40,15 +42,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional, Union
 
-from aistore.sdk.batch.batch import Batch
 from aistore.sdk.request_client import RequestClient
 
-from ais_datasets.errors import ShardReadError, TruncatedShardError
-from ais_datasets.getbatch import MISSING_DIR, batch_available, entry_name, note_failure
-from ais_datasets.reading import STREAM_ERRORS, ObjectStream, receive
-from ais_datasets.retry import RetryPolicy, resolve
-from ais_datasets.sessions import lean_client, origin_client
-from ais_datasets.tario import Buffer, TarStream
+from ais_datasets._sdk_adapter import object_client
+from ais_datasets.getbatch import (
+    BatchMismatch,
+    BatchReply,
+    ReplyBroken,
+    batch_available,
+    batch_client,
+    note_failure,
+)
+from ais_datasets.reading import ObjectStream
+from ais_datasets.retry import RetryPolicy
+from ais_datasets.sessions import origin_client
+from ais_datasets.tario import Buffer
 
 SHARDS_PER_BATCH = 16
 
@@ -71,10 +79,10 @@ class BatchLane:
 
     def _client(self, obj) -> Optional[RequestClient]:
         """The view of ``obj``'s client that retries by the lane's policy."""
-        client = origin_client(getattr(obj, "_client", None))
+        client = origin_client(object_client(obj))
         if not isinstance(client, RequestClient):
             return None
-        return lean_client(client, resolve(self._policy, client))
+        return batch_client(client, self._policy)[0]
 
     def _own_get(self, spec: Spec) -> _Plain:
         """The shard of ``spec`` read with its own streamed GET."""
@@ -118,12 +126,11 @@ class BatchLane:
                 break
             objects.append(nxt[0])
         try:
-            raw = Batch(client, objects=objects, output_format=".tar", cont_on_err=True,
-                        streaming_get=True).get(raw=True)
+            reply = BatchReply(client, objects)
         except Exception as err:  # noqa: BLE001 - these shards are read with their own GETs
             note_failure(client, err)
             return None
-        return _Batch(raw, first, first + len(objects) - 1, self)
+        return _Batch(reply, first, first + len(objects) - 1, self)
 
     def close(self) -> None:
         self._closed = True
@@ -136,44 +143,33 @@ class BatchLane:
 
 
 class _Batch:
-    """One GetBatch response: its tar, read entry by entry by :class:`_Member` streams."""
+    """One GetBatch reply, read entry by entry by :class:`_Member` streams."""
 
-    def __init__(self, raw, first: int, last: int, lane: BatchLane) -> None:
-        self.raw = raw
+    def __init__(self, reply: BatchReply, first: int, last: int, lane: BatchLane) -> None:
+        self.reply = reply
         self.lane = lane
-        self.tar = TarStream(receive(raw), shard="GetBatch")
         self.first, self.last = first, last
-        self.broken = False  # the response failed: nothing more comes from it
+        self.broken = False  # the reply failed: nothing more comes from it
 
     def serves(self, no: int) -> bool:
         return not self.broken and self.first <= no <= self.last
 
     def member(self, no: int, spec: Spec) -> Iterator[Buffer]:
         """The next entry's bytes as ``spec``'s shard (the entry must be that shard)."""
-        obj = spec[0]
         try:
-            head = self.tar.next_member()
-        except (ShardReadError, *STREAM_ERRORS):
-            head = None
-        expected = entry_name(obj)
-        if head is None:
-            self.broken = True
+            member = self.reply.next_member()
+        except (ReplyBroken, BatchMismatch):
+            member = None  # cut before the entry, or not the archive asked for
+        if member is None:
+            self.broken = True  # trust none of the rest of it
             return self.lane._own_get(spec)  # noqa: SLF001
-        name, size = head.name, head.size
-        if name == MISSING_DIR + expected:
-            self.tar.skip_data()
+        if member.missing is not None:
             return self.lane._own_get(spec)  # noqa: SLF001 - its own GET raises the real error
-        if name != expected:
-            self.broken = True  # not the archive we asked for: trust none of it
-            return self.lane._own_get(spec)  # noqa: SLF001
-        return _Member(self, spec, size)
+        return _Member(self, spec, member.size)
 
     def close(self) -> None:
         self.broken = True
-        try:
-            self.raw.close()
-        except Exception:  # noqa: BLE001 - closing a broken response
-            pass
+        self.reply.close()
 
 
 class _Member:
@@ -198,8 +194,8 @@ class _Member:
             self._finish()
             raise StopIteration
         try:
-            piece = self._batch.tar.read_piece(self._left)
-        except (TruncatedShardError, *STREAM_ERRORS):  # the response ended inside the entry
+            piece = self._batch.reply.read_piece(self._left)
+        except ReplyBroken:  # the reply ended inside the entry
             return self._resume()
         self._left -= len(piece)
         return piece
@@ -209,8 +205,8 @@ class _Member:
         if not self._done:
             self._done = True
             try:
-                self._batch.tar.skip_data()
-            except (ShardReadError, *STREAM_ERRORS):
+                self._batch.reply.skip()
+            except ReplyBroken:
                 self._batch.broken = True
 
     def _resume(self) -> Buffer:

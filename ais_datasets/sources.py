@@ -29,6 +29,7 @@ from aistore.sdk import AISSource, Bucket, ListObjectFlag
 from aistore.sdk.multiobj import ObjectGroup
 from aistore.sdk.obj.object import Object
 
+from ais_datasets._sdk_adapter import object_client, object_on
 from ais_datasets.samples import split_key
 from ais_datasets.sessions import lean_client
 
@@ -95,8 +96,7 @@ def make_object(source: AISSource, name: str, template: Optional[Object] = None)
 
 def lean_object(template: Object, name: str) -> Object:
     """``name`` in ``template``'s bucket, on the lean view of ``template``'s client."""
-    client = template._client  # noqa: SLF001 - the SDK keeps no public accessor
-    return Object(lean_client(client), template._bck_details, name)  # noqa: SLF001
+    return object_on(template, lean_client(object_client(template)), name)
 
 
 class ObjectIndex:

@@ -33,7 +33,7 @@ of a chunk in one call (up to ``SCAN_BUDGET`` bytes of data at a time; without i
 same runs in Python). It hands anything else (extended headers, other entry types, odd fields, a member cut by the
 chunk's end, every error) back to the Python parser, so results, offsets and errors are
 the same with it and without it; ``AIS_DATASETS_PURE_PYTHON=1`` turns it off.
-``python -m ais_datasets.tario_bench`` measures the parser alone.
+``python -m benchmarks.tario_bench`` (in the repository) measures the parser alone.
 
 Size: over 450 lines because ``TarStream`` is one buffer (the chunk, the position in it,
 the chunk's offset in the stream) that header decoding, data reads and the compiled scan

@@ -185,28 +185,18 @@ def permutation(n: int, seed: int, epoch: int, *salt: int) -> list[int]:
 
 # ------------------------------------------------------------------ DataLoader accounting
 
-def dataloader_consumed(totals: Sequence[int], batch_size: int, samples_seen: int,
-                        drop_last: bool = False) -> list[int]:
-    """Per-worker samples a ``torch.utils.data.DataLoader`` has handed out.
-
-    A DataLoader over an iterable dataset with ``len(totals)`` workers asks the workers
-    for batches in turn (worker 0, 1, ..., 0, 1, ...) and, once a worker runs dry, goes
-    on with the others in the same cyclic order. ``totals[k]`` is the number of samples
-    worker ``k`` yields in the epoch; ``samples_seen`` is the number of samples the
-    training loop has received. The result says how many of its samples each worker had
-    delivered at that point. With ``drop_last`` each worker's last partial batch is
-    never delivered.
-    """
-    return dataloader_resume_point(totals, batch_size, samples_seen, drop_last)[0]
-
-
 def dataloader_resume_point(totals: Sequence[int], batch_size: int, samples_seen: int,
                             drop_last: bool = False, resumed_at: Sequence[int] = ()
                             ) -> tuple[list[int], int]:
     """Where each worker's stream stands, and which worker must serve the next batch.
 
-    Like :func:`dataloader_consumed`, for a run that may itself have been resumed this
-    way at the cumulative sample counts in ``resumed_at``. Returns ``(consumed, first)``:
+    A ``torch.utils.data.DataLoader`` over an iterable dataset with ``len(totals)``
+    workers asks the workers for batches in turn (worker 0, 1, ..., 0, 1, ...) and, once
+    a worker runs dry, goes on with the others in the same cyclic order. ``totals[k]`` is
+    the number of samples worker ``k`` yields in the epoch; ``samples_seen`` is the
+    number of samples the training loop has received; with ``drop_last`` each worker's
+    last partial batch is never delivered. The run may itself have been resumed this way
+    at the cumulative sample counts in ``resumed_at``. Returns ``(consumed, first)``:
     ``consumed[k]`` samples of *role* ``k`` (the ``k``-th worker's share of the original
     run) were delivered, and a resumed DataLoader reproduces the original batch order
     when its worker ``w`` plays role ``(w + first) % len(totals)``.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,3 +252,70 @@ def test_modules_are_small_or_say_why():
         pytest.fail(f"modules over {MAX_LINES} lines (split them by concept, or state why "
                     "not in their docstring, in a paragraph starting with `Size:`):\n"
                     + "\n".join(over), pytrace=False)
+
+
+# -- other libraries' internals -------------------------------------------------------------
+
+# What of ``aistore``, ``responses`` and ``moto`` has no public API is used in one adapter
+# module per library (which checks the installed version); everything else uses their
+# public API. Private modules of any other third-party library are not imported at all
+# (the standard library is not checked here).
+ADAPTERS = {
+    "aistore": ("ais_datasets._sdk_adapter",
+                {"_client", "_request_client", "_executor", "_retry_manager", "_bck_details",
+                 "_session_manager", "_response_handler", "_smap"}),
+    "responses": ("ais_emulator.transports._responses_adapter",
+                  {"_real_send", "_calls", "_default_mock", "_registry"}),
+    "moto": ("ais_emulator._moto_adapter",
+             {"botocore_stubber", "override_responses_real_send"}),
+}
+MOTO_INTERNAL = ("moto.core.models", "moto.core.botocore_stubber", "moto.core.custom_responses_mock")
+
+
+def _private_module(module: str) -> bool:
+    return any(part.startswith("_") and not part.startswith("__") for part in module.split("."))
+
+
+def _internals_used(name: str, path: Path) -> list[tuple[str, int, str]]:
+    """(library, line, what) for each use in ``path`` of a library internal listed above."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            modules = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+        for module in modules:
+            library = module.split(".")[0]
+            if library in PACKAGES or library in sys.stdlib_module_names or not module:
+                continue
+            if _private_module(module) or module.startswith(MOTO_INTERNAL):
+                found.append((library, node.lineno, f"import of {module}"))
+        attr = None
+        if isinstance(node, ast.Attribute) and not (
+                isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+            attr = node.attr
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id in ("getattr", "setattr", "hasattr") and len(node.args) > 1 and \
+                isinstance(node.args[1], ast.Constant):
+            attr = node.args[1].value
+        for library, (_, names) in ADAPTERS.items():
+            if attr in names:
+                found.append((library, node.lineno, f"attribute {attr}"))
+    return found
+
+
+def test_other_libraries_internals_only_in_their_adapters():
+    adapters = {adapter for adapter, _ in ADAPTERS.values()}
+    found = []
+    for name, path in sorted(PY_MODULES.items()):
+        for library, line, what in _internals_used(name, path):
+            if name != ADAPTERS.get(library, (None,))[0]:
+                found.append(f"  {path.relative_to(ROOT)}:{line}: {what} ({library})")
+    if found:
+        pytest.fail("internals of other libraries outside their adapter modules ("
+                    + ", ".join(sorted(adapters)) + "; private modules of other "
+                    "third-party libraries are not imported at all):\n" + "\n".join(found), pytrace=False)
+    for adapter in adapters:
+        assert adapter in PY_MODULES
+        assert _internals_used(adapter, PY_MODULES[adapter]), f"{adapter} uses no internals"

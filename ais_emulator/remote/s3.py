@@ -33,6 +33,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Optional
 
+from ais_emulator._moto_adapter import mock_aws_active
 from ais_emulator.store.backend import (
     NoSuchRemoteBucket,
     NoSuchRemoteObject,
@@ -49,11 +50,7 @@ _MISSING_BUCKET = frozenset({"NoSuchBucket"})
 
 def moto_active() -> bool:
     """Whether moto's in-process AWS mock (``mock_aws``) is currently started."""
-    try:
-        from moto.core.models import botocore_stubber
-    except ImportError:
-        return False
-    return bool(getattr(botocore_stubber, "enabled", False))
+    return mock_aws_active()
 
 
 def _ns(when) -> int:

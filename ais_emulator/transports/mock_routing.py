@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from typing import Optional, Union
 from urllib.parse import urljoin, urlsplit
 
-import responses
+from ais_emulator.transports._responses_adapter import QuietRoute, quiet_mock, real_send
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # the spellings of this machine's own loopback host that name the same listener
@@ -165,24 +165,13 @@ def spawned_message(method: str, url: str, endpoint: str) -> str:
 # -------------------------------------------------------------------- responses pieces
 
 
-class NoCalls(responses.CallList):
-    """Records nothing (a recorded call would keep every body alive)."""
-
-    def add(self, request, response) -> None:
-        pass
-
-    def add_call(self, call) -> None:
-        pass
-
-
-class BlockRoute(responses.BaseResponse):
+class BlockRoute(QuietRoute):
     """Matches every request that no mock serves and no passthrough allows, and fails it
     with ``BlockedRequestError`` (registered after the emulator's route)."""
 
     def __init__(self, message):
-        super().__init__("ANY", re.compile(".*"))
+        super().__init__()
         self._message = message  # (method, url) -> str, or None where allowed
-        self._calls = NoCalls()
 
     def matches(self, request):
         if self._message(request.method, str(request.url)) is None:
@@ -213,19 +202,12 @@ def child_guard(mocked: list[str], passthrough: Passthrough) -> None:
         return blocked_message(method, url, mocked, passthrough.describe())
 
     def send_through(adapter, request, **kwargs):
-        response = responses._real_send(adapter, request, **kwargs)
+        response = real_send(adapter, request, **kwargs)
         if response.is_redirect and response.headers.get("Location"):
             redirected.add(url_key(urljoin(str(request.url), response.headers["Location"]))[:3])
         return response
 
-    mock = responses.RequestsMock(assert_all_requests_are_fired=False,
-                                  real_adapter_send=send_through)
-    mock._calls = NoCalls()
-    mock.add(BlockRoute(message))
-    mock.add_passthru(re.compile(".*"))
-    mock.start()
-
-
+    quiet_mock(send_through, BlockRoute(message))
 
 
 class SpawnGuard:

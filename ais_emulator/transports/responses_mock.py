@@ -9,7 +9,7 @@ process started with ``spawn``/``forkserver`` while a mock is active fails the s
 with a message pointing to the server transport, when it calls a mocked endpoint. A nested
 ``mock_ais`` of an endpoint that is already mocked re-uses its Emulator unless it is given
 one. Bodies stream: an iterable response body is handed to ``requests`` as a raw
-file-like object, never joined.
+file-like object, never joined (:mod:`ais_emulator.transports.mock_exchange`).
 
     with mock_ais() as m:                      # http://localhost:8080
         m.client().bucket("b").create()
@@ -21,6 +21,10 @@ file-like object, never joined.
     @mock_ais()                                 # functions, or test classes
     def test_x(): ...
 
+What this needs of ``responses`` and ``moto`` beyond their public API is in their
+adapters (:mod:`ais_emulator.transports._responses_adapter`,
+:mod:`ais_emulator._moto_adapter`), which check the installed versions.
+
 Deviations: ``responses`` records no calls here (that would keep every body alive);
 another ``responses`` mock activated inside this one takes precedence, except moto's
 ``mock_aws``, which is told to pass what it does not own through to this one.
@@ -29,9 +33,7 @@ another ``responses`` mock activated inside this one takes precedence, except mo
 from __future__ import annotations
 
 import functools
-import http.client
 import inspect
-import io
 import re
 import threading
 import unittest
@@ -39,15 +41,13 @@ from typing import Optional
 from urllib.parse import urljoin, urlsplit
 
 import responses
-from urllib3 import HTTPResponse
-from urllib3._collections import HTTPHeaderDict
 
-from ais_emulator.api import Request, dispatch
+from ais_emulator._moto_adapter import chain_responses
 from ais_emulator.emulator import Emulator
-from ais_emulator.transports import faultexec
+from ais_emulator.transports._responses_adapter import quiet_mock, real_send
+from ais_emulator.transports.mock_exchange import EmulatorRoute
 from ais_emulator.transports.mock_routing import (
     BlockRoute,
-    NoCalls,
     Passthrough,
     PassthroughSpec,
     ProcessHook,
@@ -58,99 +58,6 @@ from ais_emulator.transports.mock_routing import (
 )
 
 DEFAULT_ENDPOINT = "http://localhost:8080"
-
-
-class _IterRaw(io.RawIOBase):
-    """A readable raw stream over an iterable of bytes-like chunks."""
-
-    def __init__(self, chunks):
-        super().__init__()
-        self._it = iter(chunks)
-        self._chunks = chunks
-        self._buf = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        while not len(self._buf):
-            try:
-                self._buf = memoryview(next(self._it)).cast("B")
-            except StopIteration:
-                return 0
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
-
-    def close(self) -> None:
-        closer = getattr(self._chunks, "close", None)
-        if callable(closer):
-            closer()
-        super().close()
-
-
-class _EmulatorRoute(responses.BaseResponse):
-    """Matches every method on the registered endpoints and dispatches to the Emulator."""
-
-    def __init__(self, interceptor: _Interceptor):
-        super().__init__("ANY", re.compile(".*"))
-        self._interceptor = interceptor
-        self._calls = NoCalls()
-
-    def matches(self, request):
-        if self._interceptor.lookup(str(request.url)) is None:
-            return False, "not an emulated endpoint"
-        return True, ""
-
-    def get_response(self, request) -> HTTPResponse:
-        found = self._interceptor.lookup(str(request.url))
-        if found is None:  # the mock was stopped concurrently
-            raise ConnectionError(f"no emulator serves {request.url}")
-        base, prefix, emu = found
-        parts = urlsplit(str(request.url))
-        body = request.body
-        if body is None:
-            body = b""
-        elif isinstance(body, str):
-            body = body.encode("utf-8")
-        elif hasattr(body, "read"):
-            body = body.read()
-        elif not isinstance(body, (bytes, bytearray, memoryview)):
-            body = b"".join(bytes(c) if not isinstance(c, str) else c.encode() for c in body)
-        req = Request(request.method, parts.path[len(prefix):] or "/", parts.query,
-                      dict(request.headers), bytes(body), base_url=base + prefix,
-                      remote_addr="in-process")
-        resp = dispatch(emu, req)
-        headers = HTTPHeaderDict()
-        for name, value in resp.headers.items():
-            headers.add(name, value)
-        length = resp.length()
-        if length is not None:
-            headers["Content-Length"] = str(length)
-        if resp.fault is not None:  # an injected reset, truncation or stall
-            raw = faultexec.in_process(resp, request)
-        elif request.method == "HEAD":
-            resp.close()
-            raw = io.BytesIO(b"")
-        elif isinstance(resp.body, (bytes, bytearray, memoryview)):
-            raw = io.BytesIO(resp.body)
-        else:
-            raw = io.BufferedReader(_IterRaw(resp.body), buffer_size=1 << 16)
-        return HTTPResponse(body=raw, headers=headers, status=resp.status,
-                            reason=http.client.responses.get(resp.status),
-                            preload_content=False, decode_content=False,
-                            request_method=request.method)
-
-
-def _chain_moto(mock: Optional[responses.RequestsMock]) -> None:
-    """Let moto's ``mock_aws`` (which patches ``requests`` the same way) pass the requests it
-    does not own through to ``mock``, so the two nest in either order."""
-    try:
-        from moto.core.models import override_responses_real_send
-    except ImportError:  # moto is optional
-        return
-    override_responses_real_send(mock)
 
 
 class _Interceptor:
@@ -199,7 +106,7 @@ class _Interceptor:
 
     def _send_through(self, adapter, request, **kwargs):
         """Send a let-through request; a redirect it answers lets its target through too."""
-        response = responses._real_send(adapter, request, **kwargs)
+        response = real_send(adapter, request, **kwargs)
         location = response.headers.get("Location") if response.is_redirect else None
         if location:
             target = url_key(urljoin(str(request.url), location))[:3]
@@ -210,18 +117,18 @@ class _Interceptor:
 
     def push(self, endpoint: str, mock: MockAis) -> None:
         with self._lock:
-            self._stacks.setdefault(endpoint_key(endpoint), []).append(mock)
-            if self._mock is None:
-                mock_ = responses.RequestsMock(assert_all_requests_are_fired=False,
-                                               real_adapter_send=self._send_through)
-                mock_._calls = NoCalls()
-                mock_.add(_EmulatorRoute(self))
-                mock_.add(BlockRoute(self.blocked))
-                mock_.add_passthru(re.compile(".*"))  # what BlockRoute did not match
-                mock_.start()
-                self._mock = mock_
-                _chain_moto(mock_)
+            if self._mock is None:  # (an unsupported responses or moto raises here)
+                # the emulator's route, then the one that blocks what may not pass
+                patch = quiet_mock(self._send_through, EmulatorRoute(self.lookup),
+                                   BlockRoute(self.blocked))
+                try:
+                    chain_responses(patch)
+                except BaseException:
+                    patch.stop(allow_assert=False)
+                    raise
+                self._mock = patch
                 self._processes.install()
+            self._stacks.setdefault(endpoint_key(endpoint), []).append(mock)
 
     def pop(self, endpoint: str, mock: MockAis) -> None:
         with self._lock:
@@ -237,7 +144,7 @@ class _Interceptor:
                 self._mock.stop(allow_assert=False)
                 self._mock = None
                 self._redirected.clear()
-                _chain_moto(None)
+                chain_responses(None)
                 self._processes.uninstall()
 
 

@@ -30,7 +30,8 @@ from ais_emulator.api.guard import Guard
 from ais_emulator.emulator import Emulator
 from ais_emulator.limits import ServerLimits
 from ais_emulator.transports import faultexec
-from ais_emulator.transports.http11 import Refusal, Wire
+from ais_emulator.transports.http11 import Wire
+from ais_emulator.transports.http_head import Refusal
 
 log = logging.getLogger("ais_emulator")
 _COMBINE = 256 * 1024  # small bodies go out with the headers in one send

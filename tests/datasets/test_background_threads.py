@@ -49,7 +49,7 @@ def _breaks_after_two(monkeypatch):
             stream.close()
         raise ConnectionError("connection reset")
 
-    monkeypatch.setattr("ais_datasets.iter_dataset.batch_stream", breaks)
+    monkeypatch.setattr("ais_datasets.getbatch.batch_stream", breaks)
 
 
 def _dataset(kind, client, bucket, monkeypatch):

@@ -95,12 +95,12 @@ def test_getbatch_failing_mid_stream_goes_on_with_gets_without_repeats(bucket, c
         stream.close()
         raise ConnectionError("connection reset")
 
-    monkeypatch.setattr("ais_datasets.iter_dataset.batch_stream", breaks_after_two)
+    monkeypatch.setattr("ais_datasets.getbatch.batch_stream", breaks_after_two)
     calls.clear()
     assert list(AISIterDataset(bucket, max_batch_size=4)) == corpus
     assert calls.batch_requests() == 3 and len(calls.gets()) == 2 + 2 + 0
     # the failure was not a missing route: GetBatch is still used afterwards
-    monkeypatch.setattr("ais_datasets.iter_dataset.batch_stream", real)
+    monkeypatch.setattr("ais_datasets.getbatch.batch_stream", real)
     calls.clear()
     assert list(AISIterDataset(bucket, max_batch_size=4)) == corpus
     assert calls.batch_requests() == 3 and not calls.gets()

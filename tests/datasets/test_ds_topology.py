@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from ais_datasets.topology import (
     Topology,
     current_topology,
-    dataloader_consumed,
+    dataloader_resume_point,
     mix64,
     permutation,
     rank_and_world_size,
@@ -95,13 +95,13 @@ def test_permutation_depends_only_on_seed_epoch_and_salt():
     ([0, 4, 4], 3, 5, [0, 3, 2]),
 ])
 def test_dataloader_consumed_cases(totals, batch, seen, expected):
-    assert dataloader_consumed(totals, batch, seen) == expected
+    assert dataloader_resume_point(totals, batch, seen)[0] == expected
 
 
 def test_dataloader_consumed_rejects_too_many():
     with pytest.raises(ValueError):
-        dataloader_consumed([2, 2], 1, 5)
-    assert dataloader_consumed([5, 3], 2, 6, drop_last=True) == [4, 2]
+        dataloader_resume_point([2, 2], 1, 5)
+    assert dataloader_resume_point([5, 3], 2, 6, drop_last=True)[0] == [4, 2]
 
 
 class _Counting(IterableDataset):
@@ -125,4 +125,4 @@ def test_dataloader_consumed_matches_a_real_dataloader(drop_last):
         for k, _ in batch.tolist():
             seen[k] += 1
         received += len(batch)
-        assert dataloader_consumed(_Counting.TOTALS, 2, received, drop_last) == seen
+        assert dataloader_resume_point(_Counting.TOTALS, 2, received, drop_last)[0] == seen

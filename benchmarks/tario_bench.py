@@ -1,7 +1,9 @@
-"""Throughput of the tar parser alone, on in-memory shards (no network, no DataLoader)::
+"""Throughput of the tar parser alone, on in-memory shards (no network, no DataLoader).
 
-    python -m ais_datasets.tario_bench                 # 64 MiB per case, 1 MiB chunks
-    python -m ais_datasets.tario_bench --mib 16 --chunk 65536
+Run from the repository root::
+
+    python -m benchmarks.tario_bench                 # 64 MiB per case, 1 MiB chunks
+    python -m benchmarks.tario_bench --mib 16 --chunk 65536
 
 Each case is a WebDataset-style shard of samples ``<key>.bin`` (the member size of the
 case, random bytes) plus ``<key>.cls`` (a few bytes), cut into chunks the way a stream
@@ -20,7 +22,6 @@ import tarfile
 import time
 from typing import Optional
 
-from ais_datasets import tario
 from ais_datasets.tario import BLOCK, READ_SIZE, TarStream, iter_samples
 
 
@@ -48,14 +49,14 @@ def _best(run, rounds: int) -> float:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ais_datasets.tario_bench",
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tario_bench",
                                      description=__doc__.split("::")[0])
     parser.add_argument("--mib", type=float, default=64.0, help="shard size per case")
     parser.add_argument("--chunk", type=int, default=READ_SIZE, help="chunk size (bytes)")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
 
-    print("parser:", "compiled fast path (ais_datasets._tarscan)" if tario._fast is not None
+    print("parser:", "compiled fast path (ais_datasets._tarscan)" if TarStream(()).compiled
           else "pure Python")
     print(f"{'case':<30}{'MiB/s':>9}{'samples/s':>12}{'us/sample':>11}")
     for member_size in (1024, 16 * 1024, 256 * 1024):
