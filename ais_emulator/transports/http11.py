@@ -105,16 +105,8 @@ class Wire:
             out = bytes(self.buf[:n])
             del self.buf[:n]
             return out
-        try:
-            data = self._recv(self.limits.read_timeout, max(1, min(n, _PIECE)))
-        except TimeoutError:
-            raise BodyReadError(408, f"request body timed out ({self.limits.read_timeout:g} s "
-                                     "without data)") from None
-        except OSError as e:
-            raise BodyReadError(400, f"request body: connection failed ({e})") from None
-        if not data:
-            raise BodyReadError(400, "client closed the connection before the whole body")
-        return data
+        return self._body_recv(
+            lambda: self._recv(self.limits.read_timeout, max(1, min(n, _PIECE))))
 
     def read_into(self, view: memoryview) -> int:
         """Fill the start of ``view`` (buffered bytes first, else one ``recv_into``)."""
@@ -123,17 +115,25 @@ class Wire:
             view[:n] = self.buf[:n]
             del self.buf[:n]
             return n
-        try:
+        def receive() -> int:
             self.sock.settimeout(self.limits.read_timeout)
-            n = self.sock.recv_into(view, min(len(view), _PIECE))
+            return self.sock.recv_into(view, min(len(view), _PIECE))
+
+        return self._body_recv(receive)
+
+    def _body_recv(self, receive):
+        """What ``receive()`` (one recv of body bytes) got, never nothing: silence past
+        the read timeout is a 408, a failed or closed connection a 400 (BodyReadError)."""
+        try:
+            got = receive()
         except TimeoutError:
             raise BodyReadError(408, f"request body timed out ({self.limits.read_timeout:g} s "
                                      "without data)") from None
         except OSError as e:
             raise BodyReadError(400, f"request body: connection failed ({e})") from None
-        if not n:
+        if not got:
             raise BodyReadError(400, "client closed the connection before the whole body")
-        return n
+        return got
 
     def read_line(self, limit: int) -> bytes:
         """One line without its CRLF (or LF); BodyReadError past ``limit`` bytes."""

@@ -12,27 +12,11 @@ import msgpack
 import pytest
 
 from ais_emulator import Emulator
-from ais_emulator.api import Request, Response, dispatch, route
+from ais_emulator.api import Response, route
 from ais_emulator.api.routes import ROUTES
 
+from ._dispatch import BASE, act, call, content
 from ._tars import shard
-
-BASE = "http://emu.test:9999"
-
-
-def call(emu, method, path, query="", body=b"", headers=None) -> Response:
-    if isinstance(body, (dict, list)):
-        body = json.dumps(body).encode()
-    return dispatch(emu, Request(method, path, query, headers or {}, body, base_url=BASE,
-                                 remote_addr="1.2.3.4:5"))
-
-
-def content(resp: Response) -> bytes:
-    return b"".join(bytes(c) for c in resp.iter_body())
-
-
-def act(action, value=None, name=""):
-    return {"action": action, "name": name, "value": value}
 
 
 @pytest.fixture

@@ -18,16 +18,6 @@ from ._tars import shard
 BASE = [("a.txt", b"AAAA"), ("b/c.txt", b"CCC")]
 
 
-def _tar(members, pad_to_record=True):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def _zip(members):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -36,7 +26,7 @@ def _zip(members):
     return buf.getvalue()
 
 
-BUILD = {".tar": _tar, ".tgz": lambda m: gzip.compress(_tar(m), mtime=0), ".zip": _zip}
+BUILD = {".tar": shard, ".tgz": lambda m: gzip.compress(shard(m), mtime=0), ".zip": _zip}
 
 
 def _read_all(blob, fmt):
@@ -58,7 +48,7 @@ def test_a_new_shard(fmt):
 def test_tar_append_replaces_the_end_blocks():
     """Python pads a tar to 10 KiB; the member goes where the zero blocks began and the
     output ends with exactly two zero blocks (AIS's layout and size)."""
-    src = _tar(BASE)
+    src = shard(BASE)
     assert len(src) == 10240
     out = append_member(src, ".tar", "new.txt", b"NEW!")
     assert len(out) == 4096 and out[:2048] == src[:2048] and out[-1024:] == bytes(1024)
@@ -70,7 +60,7 @@ def test_tar_append_replaces_the_end_blocks():
 
 def test_long_and_unicode_names_use_pax():
     name = "d/" + "x" * 200 + "/\u00fcber.txt"
-    out = append_member(_tar(BASE), ".tar", name, b"data")
+    out = append_member(shard(BASE), ".tar", name, b"data")
     assert _read_all(out, ".tar")[-1] == (name, b"data")
 
 
@@ -78,7 +68,7 @@ def test_duplicate_names_are_appended_again():
     out = append_member(_zip(BASE), ".zip", "a.txt", b"second")
     with zipfile.ZipFile(io.BytesIO(out)) as zf:
         assert [i.filename for i in zf.infolist()] == ["a.txt", "b/c.txt", "a.txt"]
-    out = append_member(_tar(BASE), ".tar", "a.txt", b"second")
+    out = append_member(shard(BASE), ".tar", "a.txt", b"second")
     assert [m.name for m in list_members(out, ".tar")] == ["a.txt", "b/c.txt", "a.txt"]
 
 
@@ -88,7 +78,7 @@ def test_an_empty_tar_becomes_a_new_one():
 
 
 def test_tgz_of_concatenated_gzip_members():
-    tar = _tar(BASE)
+    tar = shard(BASE)
     blob = gzip.compress(tar[:1024], mtime=0) + gzip.compress(tar[1024:], mtime=0)
     out = append_member(blob, ".tgz", "new.txt", b"N")
     assert _read_all(out, ".tgz") == BASE + [("new.txt", b"N")]

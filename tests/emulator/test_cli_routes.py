@@ -20,23 +20,8 @@ from ais_emulator.nodelog import NodeLog, parse_severity
 from ais_emulator.nodestats import NodeStats
 from ais_emulator.store import BucketId, ObjectBusy
 
+from ._dispatch import BASE, act, call, content
 from ._tars import shard
-
-BASE = "http://emu.test:9999"
-
-
-def call(emu, method, path, query="", body=b"", headers=None):
-    if isinstance(body, (dict, list)):
-        body = json.dumps(body).encode()
-    return dispatch(emu, Request(method, path, query, headers or {}, body, base_url=BASE))
-
-
-def content(resp) -> bytes:
-    return b"".join(bytes(c) for c in resp.iter_body())
-
-
-def act(action, value=None, name=""):
-    return {"action": action, "name": name, "value": value}
 
 
 @pytest.fixture

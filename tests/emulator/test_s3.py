@@ -13,22 +13,15 @@ import zlib
 import pytest
 
 from ais_emulator import Emulator
-from ais_emulator.api import ApiError, Request, dispatch
+from ais_emulator.api import ApiError
 from ais_emulator.api.handlers.s3 import collect
 from ais_emulator.api.handlers.s3objects import decode_aws_chunked
 from ais_emulator.api.s3xml import decode_token, el, encode_token, esc, parse_xml, xml_body
 from ais_emulator.store import BucketId
 
+from ._dispatch import call, content
+
 NS = "{http://s3.amazonaws.com/doc/2006-03-01}"
-
-
-def call(emu, method, path, query="", body=b"", headers=None):
-    return dispatch(emu, Request(method, path, query, headers or {}, body,
-                                 base_url="http://emu.test"))
-
-
-def content(resp) -> bytes:
-    return b"".join(bytes(c) for c in resp.iter_body())
 
 
 def xml(resp):

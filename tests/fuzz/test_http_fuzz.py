@@ -19,14 +19,12 @@ early closes, stalls, pipelining). Asserted throughout and after:
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import random
 import re
 import socket
-import tarfile
 import time
 from collections import Counter
 
@@ -34,6 +32,7 @@ import pytest
 
 from ais_emulator import Emulator, EmulatorServer
 from ais_emulator.limits import ServerLimits
+from ais_emulator.shards import make_tar
 
 SEED = int(os.environ.get("FUZZ_SEED", "1103"))
 SECONDS = float(os.environ.get("FUZZ_SECONDS", "8"))
@@ -45,18 +44,8 @@ CLIENT_WAIT = 5.0  # a reply (or a close) must come within this, whatever was se
 pytestmark = pytest.mark.timeout(SECONDS + 120)
 
 
-def _tar(members) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 WITNESS = {"a.bin": bytes(range(256)) * 40, "dir/b.txt": b"bravo", "empty": b"",
-           "s.tar": _tar([("x/1.cls", b"1"), ("x/1.jpg", b"jpg"), ("a" * 40 + "!", b"a")])}
+           "s.tar": make_tar([("x/1.cls", b"1"), ("x/1.jpg", b"jpg"), ("a" * 40 + "!", b"a")])}
 FUZZ_OBJECTS = {"o": b"hello", "d/e.txt": b"echo", "s.tar": WITNESS["s.tar"]}
 
 

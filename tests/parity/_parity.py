@@ -503,3 +503,17 @@ def compare(scenario: str, live: dict, emulated: dict, expected: Iterable[Deviat
             + "".join(f"\n  (for reference) {line}" for line in info)
             + (f"\n  (the observed difference, as EXPECTED_DEVIATIONS would record it) "
                f"differs={suggest!r}" if suggest else ""))
+
+
+def run_scenario(name: str, scenarios, sides, corpus: str,
+                 expected: Iterable[Deviation]) -> None:
+    """Run scenario ``name`` on both ``sides`` (live first), each cleaned up after its
+    run, with the corpus name masked, and :func:`compare` what they observed."""
+    fn = scenarios[name]
+    observed = []
+    for side in sides:
+        try:
+            observed.append(replace_name(fn(side, corpus), corpus, "<corpus>"))
+        finally:
+            side.cleanup()
+    compare(name, observed[0], observed[1], expected)

@@ -551,14 +551,7 @@ def _s3_unsupported(side, corpus):
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_same_behaviour(name, sides, corpus):
-    fn = SCENARIOS[name]
-    observed = []
-    for side in sides:
-        try:
-            observed.append(kit.replace_name(fn(side, corpus), corpus, "<corpus>"))
-        finally:
-            side.cleanup()
-    kit.compare(name, observed[0], observed[1], EXPECTED_DEVIATIONS)
+    kit.run_scenario(name, SCENARIOS, sides, corpus, EXPECTED_DEVIATIONS)
 
 
 def test_expected_deviations_name_scenarios():

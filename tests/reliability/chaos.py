@@ -12,8 +12,6 @@ clean one (``report.py``)::
 
 from __future__ import annotations
 
-import io
-import tarfile
 import time
 import zlib
 from collections import Counter
@@ -25,6 +23,7 @@ from aistore.sdk import Client, DataShard
 from torch.utils.data import DataLoader
 
 import ais_datasets as ds
+from ais_emulator.shards import make_tar
 
 # The issue's mix: 5% 503s (back-off, no Retry-After), 2% resets mid-body, 2% truncated
 # bodies, and some latency, on the data path (object GETs and HEADs, GetBatch).
@@ -79,16 +78,6 @@ def _payload(name: str, size: int) -> bytes:
     return (seed * (size // len(seed) + 1))[:size]
 
 
-def _tar(members: list[tuple[str, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 @dataclass
 class Corpus:
     """What was stored: buckets, objects and the samples each class must deliver."""
@@ -118,13 +107,13 @@ def build_corpus(emu, bucket: str, scale: int = 1) -> Corpus:
             samples[key] = fields
             members += [(f"{key}.{ext}", data) for ext, data in sorted(fields.items())]
         name = f"shards/shard-{s:03d}.tar"
-        emu.put_object(bucket, name, _tar(members))
+        emu.put_object(bucket, name, make_tar(members))
         shard_names.append(name)
     for s in range(3 * scale):
         imgs = [(f"{s}-{i:02d}.jpg", _payload(f"img{s}/{i}", 300 + 97 * i)) for i in range(6)]
         lbls = [(f"{s}-{i:02d}.cls", _payload(f"lbl{s}/{i}", 20 + i)) for i in range(6)]
-        emu.put_object(bucket, f"pairs/img/{s:03d}.tar", _tar(imgs))
-        emu.put_object(bucket, f"pairs/lbl/{s:03d}.tar", _tar(lbls))
+        emu.put_object(bucket, f"pairs/img/{s:03d}.tar", make_tar(imgs))
+        emu.put_object(bucket, f"pairs/lbl/{s:03d}.tar", make_tar(lbls))
         pairs += [(a[1], b[1]) for a, b in zip(imgs, lbls, strict=True)]
     for i in range(3 * scale):
         name = f"big/blob-{i}.bin"
