@@ -342,23 +342,7 @@ class TarStream:
         """
         if self._pending is not None:
             self.skip_data()
-        buf, pos = self._buf, self._pos
-        if not self._done:  # _header(), inline: the hot path
-            if _fast is not None:
-                head = _fast.header(buf, pos)
-            elif type(buf) is bytes:
-                head = plain_header(buf, pos)
-            elif pos + BLOCK <= len(buf):  # a view of a reused buffer: check a copy
-                head = plain_header(bytes(buf[pos:pos + BLOCK]), 0)
-            else:
-                head = None
-            if head is not None:
-                self._pos = pos = pos + BLOCK
-                at = self._base + pos
-                self._left = head[1]
-                self._pending = head = _new(MemberHeader, (head[0], head[1], at - BLOCK, at))
-                return head
-        head = self._header_chain()
+        head = self._header()
         if head is None:
             return None
         self._left = head[1]
